@@ -1,0 +1,23 @@
+/* err.h: the status/error convention shared by every engine module.
+ *
+ * Fallible functions return enum status and, on failure, write one line into a
+ * caller-owned struct err (which may be NULL when the caller does not care).
+ * Only main() prints and exits. */
+#ifndef ERR_H
+#define ERR_H
+
+enum status {
+    STATUS_OK = 0,
+    STATUS_ERR = 1,
+};
+
+struct err {
+    char msg[512];
+};
+
+/* Formats a message into e (if not NULL) and returns STATUS_ERR, so callers can
+ * write `return err_set(e, "...", ...);`. */
+enum status err_set(struct err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif
