@@ -1,0 +1,602 @@
+/* spec.c: the sweep file parser and the run expansion.
+ *
+ * Data flow: text -> lines -> words (whitespace-separated, "..." quoting with
+ * \" \\ \n escapes, '#' comments) -> one directive per line -> struct sweep.
+ * Sections: words, directive handlers, parse entry points, expansion/keys. */
+#include "spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_WORDS 64
+
+/* ---- words ---------------------------------------------------------------- */
+
+struct line {
+    const char *path;
+    int lineno;
+    char *words[MAX_WORDS];
+    int n_words;
+    char buf[8192];
+};
+
+static enum status line_err(const struct line *l, struct err *e, const char *what, const char *got)
+{
+    return err_set(e, "%s:%d: expected %s, got '%s'", l->path, l->lineno, what, got ? got : "end of line");
+}
+
+/* Splits src (one line, no newline) into words held in l->buf. */
+static enum status line_split(struct line *l, const char *src, size_t len, struct err *e)
+{
+    size_t o = 0, i = 0;
+    l->n_words = 0;
+    if (len >= sizeof l->buf)
+        return err_set(e, "%s:%d: line longer than %zu bytes", l->path, l->lineno, sizeof l->buf - 1);
+    while (i < len) {
+        while (i < len && isspace((unsigned char)src[i]))
+            i++;
+        if (i == len || src[i] == '#')
+            break;
+        if (l->n_words == MAX_WORDS)
+            return err_set(e, "%s:%d: more than %d words", l->path, l->lineno, MAX_WORDS);
+        l->words[l->n_words++] = &l->buf[o];
+        int quoted = 0;
+        while (i < len && (quoted || !isspace((unsigned char)src[i]))) {
+            char c = src[i++];
+            if (c == '"') {
+                quoted = !quoted;
+                continue;
+            }
+            if (quoted && c == '\\') {
+                if (i == len)
+                    break;
+                c = src[i++];
+                if (c == 'n')
+                    c = '\n';
+                else if (c == 't')
+                    c = '\t';
+                else if (c != '\\' && c != '"')
+                    return err_set(e, "%s:%d: expected an escape \\n \\t \\\\ or \\\", got '\\%c'",
+                                   l->path, l->lineno, c);
+            }
+            l->buf[o++] = c;
+        }
+        if (quoted)
+            return err_set(e, "%s:%d: expected a closing '\"'", l->path, l->lineno);
+        l->buf[o++] = '\0';
+    }
+    return STATUS_OK;
+}
+
+static int parse_int(const char *t, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(t, &end, 10);
+    if (errno || end == t || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* "key=value" -> value when the word starts with key=, else NULL. */
+static const char *kv(const char *word, const char *key)
+{
+    size_t n = strlen(key);
+    return strncmp(word, key, n) == 0 && word[n] == '=' ? word + n + 1 : NULL;
+}
+
+/* ---- directive handlers --------------------------------------------------- */
+
+static enum status need_values(const struct line *l, struct err *e, const char *what)
+{
+    return l->n_words < 2 ? line_err(l, e, what, NULL) : STATUS_OK;
+}
+
+static enum status room(const struct line *l, int n, struct err *e)
+{
+    if (n >= SWEEP_MAX_AXIS)
+        return err_set(e, "%s:%d: more than %d values on one axis", l->path, l->lineno, SWEEP_MAX_AXIS);
+    return STATUS_OK;
+}
+
+static enum status copy_str(const struct line *l, char *dst, size_t n, const char *src, struct err *e)
+{
+    if (strlen(src) >= n)
+        return err_set(e, "%s:%d: '%.40s...' longer than %zu bytes", l->path, l->lineno, src, n - 1);
+    memcpy(dst, src, strlen(src) + 1);
+    return STATUS_OK;
+}
+
+static enum status do_engine(struct sweep *s, const struct line *l, struct err *e)
+{
+    if (need_values(l, e, "an engine: minillm or llama.cpp"))
+        return STATUS_ERR;
+    const char *name = l->words[1];
+    if (strcmp(name, "minillm") == 0)
+        s->engine = SWEEP_ENGINE_MINILLM;
+    else if (strcmp(name, "llama.cpp") == 0)
+        s->engine = SWEEP_ENGINE_LLAMACPP;
+    else
+        return line_err(l, e, "an engine: minillm or llama.cpp", name);
+    for (int i = 2; i < l->n_words; i++) {
+        const char *w = l->words[i], *v;
+        if ((v = kv(w, "bin")) && s->engine == SWEEP_ENGINE_MINILLM) {
+            if (copy_str(l, s->engine_bin, sizeof s->engine_bin, v, e))
+                return STATUS_ERR;
+        } else if ((v = kv(w, "completion")) && s->engine == SWEEP_ENGINE_LLAMACPP) {
+            if (copy_str(l, s->llama_completion, sizeof s->llama_completion, v, e))
+                return STATUS_ERR;
+        } else if ((v = kv(w, "perplexity")) && s->engine == SWEEP_ENGINE_LLAMACPP) {
+            if (copy_str(l, s->llama_perplexity, sizeof s->llama_perplexity, v, e))
+                return STATUS_ERR;
+        } else {
+            return line_err(l, e, s->engine == SWEEP_ENGINE_MINILLM ? "bin=PATH" : "completion=PATH or perplexity=PATH", w);
+        }
+    }
+    return STATUS_OK;
+}
+
+static enum status do_model(struct sweep *s, const struct line *l, struct err *e)
+{
+    if (need_values(l, e, "a model: a name, a path or gen:SHAPE"))
+        return STATUS_ERR;
+    for (int i = 1; i < l->n_words; i++) {
+        if (room(l, s->n_models, e))
+            return STATUS_ERR;
+        if (strcmp(l->words[i], "gen:") == 0)
+            return line_err(l, e, "a shape after gen:", l->words[i]);
+        if (copy_str(l, s->models[s->n_models], SWEEP_PATH_LEN, l->words[i], e))
+            return STATUS_ERR;
+        s->model_quants[s->n_models++] = UINT32_MAX; /* narrowed after parsing */
+    }
+    return STATUS_OK;
+}
+
+static enum status do_quant(struct sweep *s, const struct line *l, struct err *e)
+{
+    static const char *const known[] = { "f32", "f16", "q8_0", "q4_0", "q4_k", "q6_k" };
+    if (need_values(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k"))
+        return STATUS_ERR;
+    for (int i = 1; i < l->n_words; i++) {
+        char q[16];
+        size_t n = strlen(l->words[i]);
+        if (n >= sizeof q)
+            return line_err(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k", l->words[i]);
+        for (size_t k = 0; k <= n; k++)
+            q[k] = (char)tolower((unsigned char)l->words[i][k]);
+        size_t j = 0;
+        while (j < sizeof known / sizeof *known && strcmp(known[j], q) != 0)
+            j++;
+        if (j == sizeof known / sizeof *known)
+            return line_err(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k", l->words[i]);
+        if (room(l, s->n_quants, e))
+            return STATUS_ERR;
+        memcpy(s->quants[s->n_quants++], q, n + 1);
+    }
+    return STATUS_OK;
+}
+
+enum status sweep_mode_parse(struct sweep_mode *m, const char *name, struct err *e)
+{
+    memset(m, 0, sizeof *m);
+    if (strlen(name) >= sizeof m->name || !*name)
+        return err_set(e, "mode name '%s' empty or too long", name);
+    memcpy(m->name, name, strlen(name) + 1);
+    char tmp[SWEEP_NAME_LEN];
+    memcpy(tmp, name, strlen(name) + 1);
+    int n_load = 0;
+    for (char *save = NULL, *p = strtok_r(tmp, "+", &save); p; p = strtok_r(NULL, "+", &save)) {
+        if (strcmp(p, "mmap") == 0)
+            m->load = SWEEP_LOAD_MMAP, n_load++;
+        else if (strcmp(p, "read") == 0 || strcmp(p, "no-mmap") == 0)
+            m->load = SWEEP_LOAD_READ, n_load++;
+        else if (strcmp(p, "mlock") == 0)
+            m->mlock = 1;
+        else if (strcmp(p, "no-repack") == 0)
+            m->no_repack = 1;
+        else if (strcmp(p, "reclaim") == 0 || strcmp(p, "dontneed") == 0)
+            m->reclaim = SWEEP_RECLAIM_DONTNEED;
+        else if (strcmp(p, "evict") == 0)
+            m->reclaim = SWEEP_RECLAIM_EVICT;
+        else if (strcmp(p, "at-end") == 0)
+            m->reclaim_at_end = 1;
+        else
+            return err_set(e, "expected mode parts mmap read mlock no-repack reclaim evict at-end joined by '+', got '%s' in '%s'", p, name);
+    }
+    if (n_load > 1)
+        return err_set(e, "expected at most one of mmap/read in mode '%s'", name);
+    if (m->reclaim_at_end && m->reclaim == SWEEP_RECLAIM_OFF)
+        return err_set(e, "expected reclaim or evict with at-end in mode '%s'", name);
+    return STATUS_OK;
+}
+
+static enum status do_mode(struct sweep *s, const struct line *l, struct err *e)
+{
+    if (need_values(l, e, "a mode such as mmap, mmap+reclaim, read, mlock, no-repack"))
+        return STATUS_ERR;
+    for (int i = 1; i < l->n_words; i++) {
+        struct err me;
+        if (room(l, s->n_modes, e))
+            return STATUS_ERR;
+        for (int j = 0; j < s->n_modes; j++)
+            if (strcmp(s->modes[j].name, l->words[i]) == 0)
+                return line_err(l, e, "a mode not listed before", l->words[i]);
+        if (sweep_mode_parse(&s->modes[s->n_modes], l->words[i], &me))
+            return err_set(e, "%s:%d: %s", l->path, l->lineno, me.msg);
+        s->n_modes++;
+    }
+    return STATUS_OK;
+}
+
+static enum status do_workload(struct sweep *s, const struct line *l, struct err *e)
+{
+    if (need_values(l, e, "a workload: complete or perplexity"))
+        return STATUS_ERR;
+    if (room(l, s->n_workloads, e))
+        return STATUS_ERR;
+    struct sweep_workload *w = &s->workloads[s->n_workloads];
+    memset(w, 0, sizeof *w);
+    const char *kind = l->words[1];
+    if (strcmp(kind, "complete") == 0)
+        w->kind = SWEEP_WL_COMPLETE, w->n_predict = 32;
+    else if (strcmp(kind, "perplexity") == 0)
+        w->kind = SWEEP_WL_PERPLEXITY;
+    else
+        return line_err(l, e, "a workload: complete or perplexity", kind);
+    memcpy(w->name, kind, strlen(kind) + 1);
+    s->n_workloads++; /* counted now so sweep_free frees the prompt on error */
+    for (int i = 2; i < l->n_words; i++) {
+        const char *t = l->words[i], *v;
+        long n;
+        if ((v = kv(t, "name"))) {
+            if (!*v || strchr(v, '|') || copy_str(l, w->name, sizeof w->name, v, e))
+                return line_err(l, e, "name=ID (no '|', at most 127 bytes)", t);
+        } else if ((v = kv(t, "ctx"))) {
+            if (!parse_int(v, 1, 1 << 20, &n))
+                return line_err(l, e, "ctx=N with 1 <= N <= 1048576", t);
+            w->ctx = (int)n;
+        } else if (w->kind == SWEEP_WL_COMPLETE && (v = kv(t, "prompt"))) {
+            free(w->prompt);
+            if (!(w->prompt = strdup(v)))
+                return err_set(e, "out of memory");
+        } else if (w->kind == SWEEP_WL_COMPLETE && (v = kv(t, "n"))) {
+            if (!parse_int(v, 0, 1 << 20, &n))
+                return line_err(l, e, "n=N with 0 <= N <= 1048576", t);
+            w->n_predict = (int)n;
+        } else if (w->kind == SWEEP_WL_PERPLEXITY && (v = kv(t, "file"))) {
+            if (!*v || copy_str(l, w->file, sizeof w->file, v, e))
+                return line_err(l, e, "file=NAME", t);
+        } else if (w->kind == SWEEP_WL_PERPLEXITY && (v = kv(t, "chunks"))) {
+            if (!parse_int(v, 1, 1 << 20, &n))
+                return line_err(l, e, "chunks=N with N >= 1", t);
+            w->chunks = (int)n;
+        } else {
+            return line_err(l, e, w->kind == SWEEP_WL_COMPLETE ? "prompt=\"TEXT\", n=N, ctx=N or name=ID"
+                                                               : "file=NAME, ctx=N, chunks=N or name=ID", t);
+        }
+    }
+    if (w->kind == SWEEP_WL_COMPLETE && !w->prompt)
+        return line_err(l, e, "prompt=\"TEXT\" for complete", NULL);
+    if (w->kind == SWEEP_WL_PERPLEXITY && !w->file[0])
+        return line_err(l, e, "file=NAME for perplexity", NULL);
+    for (int j = 0; j < s->n_workloads - 1; j++)
+        if (strcmp(s->workloads[j].name, w->name) == 0)
+            return line_err(l, e, "a workload name not used before (add name=ID)", w->name);
+    return STATUS_OK;
+}
+
+static enum status do_threads(struct sweep *s, const struct line *l, struct err *e)
+{
+    if (need_values(l, e, "a thread count"))
+        return STATUS_ERR;
+    for (int i = 1; i < l->n_words; i++) {
+        long n;
+        if (!parse_int(l->words[i], 1, 1024, &n))
+            return line_err(l, e, "a thread count 1..1024", l->words[i]);
+        if (room(l, s->n_threads, e))
+            return STATUS_ERR;
+        s->threads[s->n_threads++] = (int)n;
+    }
+    return STATUS_OK;
+}
+
+static enum status do_cache(struct sweep *s, const struct line *l, struct err *e)
+{
+    if (need_values(l, e, "warm or cold"))
+        return STATUS_ERR;
+    for (int i = 1; i < l->n_words; i++) {
+        int cold;
+        if (strcmp(l->words[i], "warm") == 0)
+            cold = 0;
+        else if (strcmp(l->words[i], "cold") == 0)
+            cold = 1;
+        else
+            return line_err(l, e, "warm or cold", l->words[i]);
+        for (int j = 0; j < s->n_caches; j++)
+            if (s->cold[j] == cold)
+                return line_err(l, e, "each of warm/cold at most once", l->words[i]);
+        s->cold[s->n_caches++] = cold;
+    }
+    return STATUS_OK;
+}
+
+enum status sweep_size_parse(const char *t, uint64_t *bytes, struct err *e)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(t, &end);
+    uint64_t mult = 1;
+    if (errno || end == t || v < 0)
+        return err_set(e, "expected a size like 512M or 2G, got '%s'", t);
+    switch (toupper((unsigned char)*end)) {
+    case '\0': break;
+    case 'K': mult = 1ull << 10; end++; break;
+    case 'M': mult = 1ull << 20; end++; break;
+    case 'G': mult = 1ull << 30; end++; break;
+    default: return err_set(e, "expected a size like 512M or 2G, got '%s'", t);
+    }
+    if (*end == 'i' || *end == 'B')
+        end += *end == 'i' ? (end[1] == 'B' ? 2 : 1) : 1;
+    if (*end || v * (double)mult > 1e18)
+        return err_set(e, "expected a size like 512M or 2G, got '%s'", t);
+    *bytes = (uint64_t)(v * (double)mult);
+    return STATUS_OK;
+}
+
+static enum status do_scalar(struct sweep *s, const struct line *l, struct err *e)
+{
+    const char *d = l->words[0];
+    if (l->n_words != 2)
+        return line_err(l, e, "exactly one value", l->n_words > 2 ? l->words[2] : NULL);
+    const char *v = l->words[1];
+    long n;
+    if (strcmp(d, "reps") == 0) {
+        if (!parse_int(v, 1, 10000, &n))
+            return line_err(l, e, "reps 1..10000", v);
+        s->reps = (int)n;
+    } else if (strcmp(d, "timeout") == 0) {
+        char *end;
+        double t = strtod(v, &end);
+        if (end == v || *end || !(t > 0 && t < 1e6))
+            return line_err(l, e, "a timeout in seconds > 0", v);
+        s->timeout_s = t;
+    } else if (strcmp(d, "mem-limit") == 0) {
+        struct err se;
+        if (sweep_size_parse(v, &s->mem_limit_bytes, &se))
+            return err_set(e, "%s:%d: %s", l->path, l->lineno, se.msg);
+        s->cgroup = 1;
+    } else if (strcmp(d, "cgroup") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+            return line_err(l, e, "on or off", v);
+        s->cgroup = strcmp(v, "on") == 0;
+    }
+    return STATUS_OK;
+}
+
+/* "NAME@q4_0,q8_0" -> NAME, and the quant mask of those axis entries. */
+static enum status resolve_model_quants(struct sweep *s, struct err *e)
+{
+    for (int m = 0; m < s->n_models; m++) {
+        char *at = strrchr(s->models[m], '@');
+        if (!at)
+            continue;
+        *at = '\0';
+        uint32_t mask = 0;
+        for (char *save = NULL, *q = strtok_r(at + 1, ",", &save); q; q = strtok_r(NULL, ",", &save)) {
+            int k = 0;
+            while (k < s->n_quants && strcasecmp(s->quants[k], q) != 0)
+                k++;
+            if (k == s->n_quants)
+                return err_set(e, "%s: model %s: expected quants from the quant line after '@', got '%s'",
+                               s->path, s->models[m], q);
+            mask |= 1u << k;
+        }
+        if (!mask || !*s->models[m])
+            return err_set(e, "%s: model '%s': expected NAME@QUANT[,QUANT...]", s->path, s->models[m]);
+        s->model_quants[m] = mask;
+    }
+    return STATUS_OK;
+}
+
+/* ---- parse entry points --------------------------------------------------- */
+
+struct directive {
+    const char *name;
+    enum status (*fn)(struct sweep *, const struct line *, struct err *);
+};
+
+static const struct directive directives[] = {
+    { "engine", do_engine },     { "model", do_model },         { "quant", do_quant },
+    { "mode", do_mode },         { "workload", do_workload },   { "threads", do_threads },
+    { "cache", do_cache },       { "reps", do_scalar },         { "timeout", do_scalar },
+    { "mem-limit", do_scalar },  { "cgroup", do_scalar },
+};
+
+static enum status parse_body(struct sweep *s, const char *path, const char *text, struct err *e)
+{
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (!(s->text = strdup(text)))
+        return err_set(e, "out of memory");
+    s->reps = 1;
+    s->timeout_s = 600;
+
+    struct line *l = calloc(1, sizeof *l);
+    if (!l)
+        return err_set(e, "out of memory");
+    l->path = path;
+    const char *p = text;
+    enum status st = STATUS_OK;
+    while (*p && st == STATUS_OK) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        l->lineno++;
+        st = line_split(l, p, len, e);
+        p += len + (nl != NULL);
+        if (st || l->n_words == 0)
+            continue;
+        size_t i = 0, n = sizeof directives / sizeof *directives;
+        while (i < n && strcmp(directives[i].name, l->words[0]) != 0)
+            i++;
+        if (i == n)
+            st = line_err(l, e, "a directive (engine model quant mode workload threads cache reps timeout mem-limit cgroup)", l->words[0]);
+        else
+            st = directives[i].fn(s, l, e);
+    }
+    free(l);
+    if (st)
+        return st;
+    if (!s->n_models)
+        return err_set(e, "%s: expected a 'model' line", path);
+    if (!s->n_quants)
+        return err_set(e, "%s: expected a 'quant' line", path);
+    if (!s->n_modes)
+        return err_set(e, "%s: expected a 'mode' line", path);
+    if (!s->n_workloads)
+        return err_set(e, "%s: expected a 'workload' line", path);
+    if (resolve_model_quants(s, e))
+        return STATUS_ERR;
+    if (!s->n_threads)
+        s->threads[s->n_threads++] = 1;
+    if (!s->n_caches)
+        s->cold[s->n_caches++] = 0;
+    return STATUS_OK;
+}
+
+enum status sweep_parse(struct sweep *s, const char *path, const char *text, struct err *e)
+{
+    memset(s, 0, sizeof *s);
+    enum status st = parse_body(s, path, text, e);
+    if (st)
+        sweep_free(s);
+    return st;
+}
+
+enum status sweep_load(struct sweep *s, const char *path, struct err *e)
+{
+    memset(s, 0, sizeof *s);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, "%s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return err_set(e, "out of memory");
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, 4096, f);
+        len += got;
+        if (got < 4096)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    buf[len] = '\0';
+    if (bad || strlen(buf) != len) {
+        free(buf);
+        return err_set(e, "%s: %s", path, bad ? "read error" : "contains a NUL byte");
+    }
+    enum status st = sweep_parse(s, path, buf, e);
+    free(buf);
+    return st;
+}
+
+void sweep_free(struct sweep *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n_workloads; i++)
+        free(s->workloads[i].prompt);
+    free(s->text);
+    s->text = NULL;
+    s->n_workloads = 0;
+}
+
+/* ---- expansion and keys --------------------------------------------------- */
+
+size_t sweep_n_runs(const struct sweep *s)
+{
+    return sweep_n_groups(s) * (size_t)s->n_caches * (size_t)s->reps * (size_t)s->n_modes;
+}
+
+int sweep_run_selected(const struct sweep *s, const struct sweep_run *r)
+{
+    return (s->model_quants[r->model] >> r->quant) & 1u;
+}
+
+size_t sweep_n_selected(const struct sweep *s)
+{
+    size_t n = 0, per = sweep_n_runs(s) / ((size_t)s->n_models * (size_t)s->n_quants);
+    for (int m = 0; m < s->n_models; m++)
+        for (int q = 0; q < s->n_quants; q++)
+            n += (s->model_quants[m] >> q) & 1u ? per : 0;
+    return n;
+}
+
+size_t sweep_n_groups(const struct sweep *s)
+{
+    return (size_t)s->n_models * (size_t)s->n_quants * (size_t)s->n_workloads * (size_t)s->n_threads;
+}
+
+void sweep_run_at(const struct sweep *s, size_t i, struct sweep_run *r)
+{
+    r->index = i;
+    r->mode = (int)(i % (size_t)s->n_modes), i /= (size_t)s->n_modes;
+    r->rep = (int)(i % (size_t)s->reps), i /= (size_t)s->reps;
+    r->cache = (int)(i % (size_t)s->n_caches), i /= (size_t)s->n_caches;
+    r->threads = (int)(i % (size_t)s->n_threads), i /= (size_t)s->n_threads;
+    r->workload = (int)(i % (size_t)s->n_workloads), i /= (size_t)s->n_workloads;
+    r->quant = (int)(i % (size_t)s->n_quants), i /= (size_t)s->n_quants;
+    r->model = (int)i;
+}
+
+size_t sweep_group_of(const struct sweep *s, const struct sweep_run *r)
+{
+    return (((size_t)r->model * (size_t)s->n_quants + (size_t)r->quant) * (size_t)s->n_workloads +
+            (size_t)r->workload) * (size_t)s->n_threads + (size_t)r->threads;
+}
+
+size_t sweep_group_ref(const struct sweep *s, const struct sweep_run *r)
+{
+    return sweep_group_of(s, r) * (size_t)s->n_caches * (size_t)s->reps * (size_t)s->n_modes;
+}
+
+void sweep_model_label(const char *model, char *buf, size_t n)
+{
+    if (strncmp(model, "gen:", 4) == 0) {
+        snprintf(buf, n, "%s", model);
+        return;
+    }
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    size_t len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".gguf") == 0)
+        len -= 5;
+    snprintf(buf, n, "%.*s", (int)len, base);
+}
+
+void sweep_group_key(const struct sweep *s, const struct sweep_run *r, char *buf, size_t n)
+{
+    char label[SWEEP_PATH_LEN];
+    sweep_model_label(s->models[r->model], label, sizeof label);
+    snprintf(buf, n, "%s|%s|%s|t%d", label, s->quants[r->quant], s->workloads[r->workload].name,
+             s->threads[r->threads]);
+}
+
+void sweep_case_key(const struct sweep *s, const struct sweep_run *r, char *buf, size_t n)
+{
+    char g[SWEEP_PATH_LEN + 512];
+    sweep_group_key(s, r, g, sizeof g);
+    snprintf(buf, n, "%s|%s|%s", g, s->cold[r->cache] ? "cold" : "warm", s->modes[r->mode].name);
+}

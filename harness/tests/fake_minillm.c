@@ -1,0 +1,146 @@
+/* fake_minillm.c: a stand-in for minillm that the harness tests drive.
+ *
+ * It speaks minillm's command line (complete, perplexity, quantize, gen,
+ * --version, mode flags, --mem-report) and prints deterministic output. Its
+ * misbehaviour is chosen by environment variables, each naming an argument
+ * that triggers it (so one mode of a sweep can misbehave):
+ *   FAKE_PERTURB=ARG  flip one output byte (offset FAKE_PERTURB_AT, default 7)
+ *   FAKE_CRASH=ARG    abort()         FAKE_HANG=ARG   sleep for an hour
+ *   FAKE_ALLOC_MIB=N  touch N MiB (halved under --reclaim dontneed|evict)
+ *   FAKE_SLEEP_MS=N   sleep before printing
+ * An ARG of "*" matches every invocation. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int g_argc;
+static char **g_argv;
+
+static int has_arg(const char *a)
+{
+    for (int i = 1; i < g_argc; i++)
+        if (strcmp(g_argv[i], a) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *opt(const char *name)
+{
+    for (int i = 1; i + 1 < g_argc; i++)
+        if (strcmp(g_argv[i], name) == 0)
+            return g_argv[i + 1];
+    return NULL;
+}
+
+static int triggered(const char *env)
+{
+    const char *v = getenv(env);
+    return v && *v && (strcmp(v, "*") == 0 || has_arg(v));
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static unsigned long hash(const char *s)
+{
+    unsigned long h = 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h;
+}
+
+/* Text built into buf, then printed, so one byte can be flipped. */
+static void emit(char *buf, size_t len)
+{
+    if (triggered("FAKE_PERTURB")) {
+        const char *at = getenv("FAKE_PERTURB_AT");
+        size_t k = at ? strtoul(at, NULL, 10) : 7;
+        if (k < len)
+            buf[k] ^= 1;
+    }
+    fwrite(buf, 1, len, stdout);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 1;
+    fputs(text, f);
+    return fclose(f) != 0;
+}
+
+int main(int argc, char **argv)
+{
+    g_argc = argc, g_argv = argv;
+    if (argc < 2)
+        return 2;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0) {
+        puts("fake-minillm 0.1");
+        return 0;
+    }
+    if (strcmp(cmd, "quantize") == 0 && argc == 5) {
+        char text[512];
+        snprintf(text, sizeof text, "quantized %s to %s\n", argv[2], argv[4]);
+        return write_file(argv[3], text);
+    }
+    if (strcmp(cmd, "gen") == 0 && argc >= 7)
+        return write_file(argv[argc - 1], "generated model\n");
+    if (triggered("FAKE_CRASH"))
+        abort();
+    if (triggered("FAKE_HANG"))
+        sleep(3600);
+    const char *sl = getenv("FAKE_SLEEP_MS");
+    if (sl)
+        sleep_ms(strtol(sl, NULL, 10));
+    const char *al = getenv("FAKE_ALLOC_MIB");
+    if (al) {
+        size_t mib = strtoul(al, NULL, 10);
+        const char *rc = opt("--reclaim");
+        if (rc && strcmp(rc, "off") != 0)
+            mib /= 2;
+        volatile char *p = malloc(mib << 20);
+        if (!p)
+            return 3;
+        for (size_t i = 0; i < mib << 20; i += 4096)
+            p[i] = 1;
+        free((void *)p);
+    }
+    const char *model = opt("-m");
+    const char *report = opt("--mem-report");
+    if (report && write_file(report, "{\"phases\": [{\"name\": \"start\", \"vm_rss\": 1}], \"plan\": {\"file_bytes\": 10}}\n"))
+        return 4;
+    fprintf(stderr, "fake: %s on %s\n", cmd, model ? model : "?");
+    char buf[4096];
+    int len;
+    if (strcmp(cmd, "complete") == 0 && model && opt("-p")) {
+        unsigned long h = hash(model);
+        int n = opt("-n") ? atoi(opt("-n")) : 8;
+        len = snprintf(buf, sizeof buf, "%s", opt("-p"));
+        for (int i = 0; i < n && len < (int)sizeof buf - 16; i++) {
+            h = h * 6364136223846793005ul + 1442695040888963407ul;
+            len += snprintf(buf + len, sizeof buf - (size_t)len, " w%lu", (h >> 33) % 100);
+        }
+        emit(buf, (size_t)len);
+        return 0;
+    }
+    if (strcmp(cmd, "perplexity") == 0 && model && opt("-f")) {
+        double base = 3.0 + (double)(hash(model) % 1000) / 1000.0;
+        len = 0;
+        for (int k = 1; k <= 4; k++)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, "[%d]%.4f,", k, base + 1.0 / k);
+        len += snprintf(buf + len, sizeof buf - (size_t)len,
+                        "\nFinal estimate: PPL = %.4f +/- 0.09686\n", base + 0.5);
+        emit(buf, (size_t)len);
+        return 0;
+    }
+    fprintf(stderr, "fake: bad command line\n");
+    return 2;
+}
