@@ -1,0 +1,319 @@
+/* cli.c: minillm's option parsing, context checks and the `info` command.
+ *
+ * Every numeric option is parsed strictly (the whole string, in range); an
+ * unknown option or a missing value is a usage error naming the option. */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "forward.h"
+#include "gguf.h"
+#include "quant.h"
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage_cmd(enum cli_cmd cmd, FILE *f)
+{
+    if (cmd == CLI_COMPLETE)
+        fprintf(f, "usage: minillm complete -m MODEL -p TEXT [-n N] [-t T] [-c C] [mode flags]\n"
+                   "  -m MODEL     GGUF model file\n"
+                   "  -p TEXT      prompt (BOS is added as the vocab says)\n"
+                   "  -n N         tokens to generate, greedy (default 64; stops early at EOS)\n");
+    else
+        fprintf(f, "usage: minillm perplexity -m MODEL -f FILE [-c C] [--chunks N] [-t T] [mode flags]\n"
+                   "  -m MODEL     GGUF model file\n"
+                   "  -f FILE      text to score\n"
+                   "  --chunks N   score at most N chunks (default: all the text holds)\n");
+    fprintf(f, "  -t T         threads (default: online CPUs, at most 8); results do not depend on T\n"
+               "  -c C         context length (default %s; at most the model's context_length)\n"
+               "  --load mmap|read, --no-mmap, --mlock, --no-repack\n"
+               "  --reclaim off|dontneed|evict, --reclaim-mmap-source, --reclaim-at load|end\n"
+               "  --mem-report FILE   JSON memory report (phases and plan)\n",
+            cmd == CLI_COMPLETE ? "min(4096, context_length)" : "512");
+}
+
+static enum status parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "minillm: %s expects an integer in %ld..%ld, got '%s'\n", opt, lo, hi, s);
+        return STATUS_ERR;
+    }
+    *out = v;
+    return STATUS_OK;
+}
+
+enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    load_opts_default(&o->load);
+    o->n_predict = 64;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->n_threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        int takes = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage_cmd(cmd, stdout);
+            exit(0);
+        } else if (!strcmp(a, "--no-mmap")) {
+            o->load.load = LOAD_READ, takes = 0;
+        } else if (!strcmp(a, "--mlock")) {
+            o->load.mlock = 1, takes = 0;
+        } else if (!strcmp(a, "--no-repack")) {
+            o->load.repack = 0, takes = 0;
+        } else if (!strcmp(a, "--reclaim-mmap-source")) {
+            o->load.reclaim = RECLAIM_DONTNEED, takes = 0;
+        } else if (!v) {
+            fprintf(stderr, "minillm: option %s needs a value (or is unknown)\n", a);
+            goto bad;
+        } else if (!strcmp(a, "-m")) {
+            o->model = v;
+        } else if (!strcmp(a, "-p") && cmd == CLI_COMPLETE) {
+            o->prompt = v;
+        } else if (!strcmp(a, "-f") && cmd == CLI_PERPLEXITY) {
+            o->text_file = v;
+        } else if (!strcmp(a, "--mem-report")) {
+            o->mem_report = v;
+        } else if (!strcmp(a, "-n") && cmd == CLI_COMPLETE) {
+            if (parse_int(a, v, 0, 1 << 20, &n))
+                goto bad;
+            o->n_predict = (int)n;
+        } else if (!strcmp(a, "-t")) {
+            if (parse_int(a, v, 1, 256, &n))
+                goto bad;
+            o->n_threads = (int)n;
+        } else if (!strcmp(a, "-c")) {
+            if (parse_int(a, v, 8, 1 << 24, &n))
+                goto bad;
+            o->n_ctx = (int32_t)n;
+        } else if (!strcmp(a, "--chunks") && cmd == CLI_PERPLEXITY) {
+            if (parse_int(a, v, 1, INT_MAX, &n))
+                goto bad;
+            o->n_chunks = (int)n;
+        } else if (!strcmp(a, "--load")) {
+            if (!strcmp(v, "mmap"))
+                o->load.load = LOAD_MMAP;
+            else if (!strcmp(v, "read"))
+                o->load.load = LOAD_READ;
+            else {
+                fprintf(stderr, "minillm: --load expects mmap or read, got '%s'\n", v);
+                goto bad;
+            }
+        } else if (!strcmp(a, "--reclaim")) {
+            if (!strcmp(v, "off"))
+                o->load.reclaim = RECLAIM_OFF;
+            else if (!strcmp(v, "dontneed"))
+                o->load.reclaim = RECLAIM_DONTNEED;
+            else if (!strcmp(v, "evict"))
+                o->load.reclaim = RECLAIM_EVICT;
+            else {
+                fprintf(stderr, "minillm: --reclaim expects off, dontneed or evict, got '%s'\n", v);
+                goto bad;
+            }
+        } else if (!strcmp(a, "--reclaim-at")) {
+            if (!strcmp(v, "load"))
+                o->load.reclaim_at = RECLAIM_AT_LOAD;
+            else if (!strcmp(v, "end"))
+                o->load.reclaim_at = RECLAIM_AT_END;
+            else {
+                fprintf(stderr, "minillm: --reclaim-at expects load or end, got '%s'\n", v);
+                goto bad;
+            }
+        } else {
+            fprintf(stderr, "minillm: unknown option '%s'\n", a);
+            goto bad;
+        }
+        i += takes;
+    }
+    if (!o->model) {
+        fprintf(stderr, "minillm: -m MODEL is required\n");
+        goto bad;
+    }
+    if (cmd == CLI_COMPLETE && !o->prompt) {
+        fprintf(stderr, "minillm: -p TEXT is required\n");
+        goto bad;
+    }
+    if (cmd == CLI_PERPLEXITY && !o->text_file) {
+        fprintf(stderr, "minillm: -f FILE is required\n");
+        goto bad;
+    }
+    if (cmd == CLI_PERPLEXITY && !o->n_ctx)
+        o->n_ctx = 512;
+    return STATUS_OK;
+bad:
+    usage_cmd(cmd, stderr);
+    return STATUS_ERR;
+}
+
+enum status cli_check_ctx(int32_t *n_ctx, const struct model *m, struct err *e)
+{
+    int32_t train = m->cfg.n_ctx_train;
+    if (*n_ctx == 0)
+        *n_ctx = train < 4096 ? train : 4096;
+    if (*n_ctx > train)
+        return err_set(e, "-c %d exceeds the model's context_length %d", *n_ctx, train);
+    return STATUS_OK;
+}
+
+/* ---- info -------------------------------------------------------------------- */
+
+static void print_kv(const struct gguf_kv *kv)
+{
+    printf("  %-44.*s ", (int)kv->key.len, kv->key.ptr);
+    if (kv->type == GGUF_TYPE_STRING) {
+        printf("string  \"%.*s\"\n", (int)(kv->strs[0].len > 80 ? 80 : kv->strs[0].len), kv->strs[0].ptr);
+        return;
+    }
+    if (kv->type == GGUF_TYPE_ARRAY) {
+        printf("array   %" PRIu64 " x %s", kv->n, gguf_kv_type_name(kv->arr_type));
+        if (kv->arr_type == GGUF_TYPE_STRING && kv->n > 0)
+            printf("  [\"%.*s\", ...]", (int)(kv->strs[0].len > 24 ? 24 : kv->strs[0].len), kv->strs[0].ptr);
+        printf("\n");
+        return;
+    }
+    const uint8_t *p = kv->data;
+    static const int size_of[GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    uint64_t u = 0;
+    for (int i = size_of[kv->type] - 1; i >= 0; i--)
+        u = (u << 8) | p[i];
+    switch (kv->type) {
+    case GGUF_TYPE_UINT8: printf("u8      %u\n", p[0]); break;
+    case GGUF_TYPE_INT8: printf("i8      %d\n", (int8_t)p[0]); break;
+    case GGUF_TYPE_BOOL: printf("bool    %s\n", p[0] ? "true" : "false"); break;
+    case GGUF_TYPE_UINT16: printf("u16     %u\n", (unsigned)(p[0] | p[1] << 8)); break;
+    case GGUF_TYPE_INT16: printf("i16     %d\n", (int16_t)(p[0] | p[1] << 8)); break;
+    case GGUF_TYPE_UINT32: printf("u32     %" PRIu32 "\n", (uint32_t)u); break;
+    case GGUF_TYPE_INT32: printf("i32     %" PRId32 "\n", (int32_t)(uint32_t)u); break;
+    case GGUF_TYPE_UINT64: printf("u64     %" PRIu64 "\n", u); break;
+    case GGUF_TYPE_INT64: printf("i64     %" PRId64 "\n", (int64_t)u); break;
+    case GGUF_TYPE_FLOAT32: {
+        uint32_t w = (uint32_t)u;
+        float fl;
+        memcpy(&fl, &w, 4);
+        printf("f32     %g\n", fl);
+        break;
+    }
+    case GGUF_TYPE_FLOAT64: {
+        double d;
+        memcpy(&d, &u, 8);
+        printf("f64     %g\n", d);
+        break;
+    }
+    default: printf("?\n");
+    }
+}
+
+int cli_info(int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fprintf(argc == 2 ? stdout : stderr, "usage: minillm info MODEL\n"
+                                             "  prints the metadata, the tensor table and the memory plan of each mode\n");
+        return argc == 2 ? 0 : 2;
+    }
+    const char *path = argv[1];
+    struct err e = {{0}};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        fprintf(stderr, "minillm: cannot open %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    size_t size = (size_t)sb.st_size;
+    void *map = size ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (map == MAP_FAILED) {
+        fprintf(stderr, "minillm: cannot map %s (%zu bytes): %s\n", path, size, size ? strerror(errno) : "empty file");
+        return 1;
+    }
+    struct gguf_file f;
+    if (gguf_parse(&f, map, size, &e)) {
+        fprintf(stderr, "minillm: %s: %s\n", path, e.msg);
+        munmap(map, size);
+        return 1;
+    }
+    printf("file: %s\nsize: %zu bytes, GGUF v%" PRIu32 ", %" PRIu64 " KV pairs, %" PRIu64
+           " tensors, alignment %" PRIu64 ", data at %" PRIu64 "\n\nmetadata:\n",
+           path, size, f.version, f.n_kv, f.n_tensors, f.alignment, f.data_offset);
+    for (uint64_t i = 0; i < f.n_kv; i++)
+        print_kv(&f.kv[i]);
+    printf("\ntensors:\n  %-32s %-6s %-22s %14s %14s  %s\n", "name", "type", "shape", "offset", "bytes", "placement");
+    uint64_t repack_bytes = 0, inplace_bytes = 0, largest = 0;
+    for (uint64_t i = 0; i < f.n_tensors; i++) {
+        const struct gguf_tensor *t = &f.tensors[i];
+        char shape[64];
+        int n = snprintf(shape, sizeof shape, "[%" PRIu64, t->ne[0]);
+        for (uint32_t d = 1; d < t->n_dims && n < (int)sizeof shape; d++)
+            n += snprintf(shape + n, sizeof shape - (size_t)n, ",%" PRIu64, t->ne[d]);
+        snprintf(shape + n, sizeof shape - (size_t)n, "]");
+        int rp = model_tensor_repackable(&f, t);
+        if (rp) {
+            repack_bytes += t->n_bytes;
+            largest = t->n_bytes > largest ? t->n_bytes : largest;
+        } else {
+            inplace_bytes += t->n_bytes;
+        }
+        printf("  %-32.*s %-6s %-22s %14" PRIu64 " %14" PRIu64 "  %s\n", (int)t->name.len, t->name.ptr,
+               gguf_ggml_type_name(t->type), shape, f.data_offset + t->offset, t->n_bytes,
+               rp ? "repacked" : "in place");
+    }
+    struct model_config cfg;
+    if (f.n_tensors && model_config_read(&cfg, &f, &e) == STATUS_OK) {
+        int32_t n_ctx = cfg.n_ctx_train < 4096 ? cfg.n_ctx_train : 4096;
+        struct gguf_kv const *toks;
+        cfg.n_vocab = gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &toks, NULL) == STATUS_OK
+                          ? (int32_t)toks->n : 0;
+        struct mem_plan p = {0};
+        context_sizes(&cfg, n_ctx, &p.kv_bytes, &p.scratch_bytes);
+        p.file_bytes = size;
+        p.header_bytes = f.data_offset;
+        p.largest_repacked = largest;
+        printf("\nmemory plan at -c %d (KV cache %.1f MiB, scratch %.1f MiB; excludes the process itself):\n", n_ctx,
+               (double)p.kv_bytes / 1048576.0, (double)p.scratch_bytes / 1048576.0);
+        static const struct {
+            const char *name, *load, *reclaim;
+            int repack, mlock;
+        } modes[] = {
+            {"mmap", "mmap", "off", 1, 0},          {"mmap + reclaim", "mmap", "dontneed", 1, 0},
+            {"read", "read", "off", 1, 0},          {"mlock", "mmap", "off", 1, 1},
+            {"no-repack", "mmap", "off", 0, 0},
+        };
+        for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+            p.repacked_bytes = modes[k].repack ? repack_bytes : 0;
+            p.inplace_bytes = modes[k].repack ? inplace_bytes : inplace_bytes + repack_bytes;
+            p.n_repacked = p.repacked_bytes ? 1 : 0;
+            p.largest_repacked = modes[k].repack ? largest : 0;
+            p.mlock = modes[k].mlock;
+            snprintf(p.load, sizeof p.load, "%s", modes[k].load);
+            snprintf(p.reclaim, sizeof p.reclaim, "%s", modes[k].reclaim);
+            snprintf(p.reclaim_at, sizeof p.reclaim_at, "load");
+            printf("  %-16s repacked %9.1f MiB  in place %9.1f MiB  predicted peak %9.1f MiB\n", modes[k].name,
+                   (double)p.repacked_bytes / 1048576.0, (double)p.inplace_bytes / 1048576.0,
+                   (double)memreport_predict_peak(&p) / 1048576.0);
+        }
+    }
+    gguf_free(&f);
+    munmap(map, size);
+    return 0;
+}

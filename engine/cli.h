@@ -1,0 +1,43 @@
+/* cli.h: option parsing shared by the minillm commands, and the small commands.
+ *
+ * cli_parse fills struct cli_opts from argv (argv[0] is the command name) and
+ * prints a precise message and the command's usage on a bad value; only the
+ * options valid for the command are accepted. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "memreport.h"
+#include "model.h"
+
+#define CLI_VERSION "0.1.0"
+
+enum cli_cmd { CLI_COMPLETE, CLI_PERPLEXITY };
+
+struct cli_opts {
+    const char *model;
+    const char *prompt;
+    const char *text_file;
+    const char *mem_report;
+    int n_predict;
+    int n_threads;
+    int32_t n_ctx; /* 0: the command's default */
+    int n_chunks;
+    struct load_opts load;
+};
+
+/* Returns STATUS_ERR after printing the problem (exit code 2) or the help (exit 0 is
+ * signalled by cli_opts.model == NULL and help printed: callers exit 2 either way
+ * except for --help, which exits the process with 0). */
+enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **argv);
+
+/* Resolves the default context and checks it against the model's trained context. */
+enum status cli_check_ctx(int32_t *n_ctx, const struct model *m, struct err *e);
+
+double cli_now(void);
+
+int cli_info(int argc, char **argv);
+
+#endif

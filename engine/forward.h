@@ -1,0 +1,49 @@
+/* forward.h: the run state of one sequence and the llama forward pass.
+ *
+ * A context owns the activations, the F16 KV cache of n_ctx positions, and the
+ * thread pool; all of it is allocated by context_new, nothing in the forward
+ * pass. forward() consumes one token at position pos and returns the logits
+ * (n_vocab floats, owned by the context, overwritten by the next call). */
+#ifndef FORWARD_H
+#define FORWARD_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+#include "pool.h"
+
+struct context {
+    const struct model *m;
+    struct pool *pool;
+    int32_t n_ctx;
+    /* activations */
+    float *x;      /* [n_embd] residual stream */
+    float *xb;     /* [n_embd] normed input */
+    float *q;      /* [n_head * head_dim] */
+    float *k;      /* [n_head_kv * head_dim] */
+    float *v;      /* [n_head_kv * head_dim] */
+    float *att;    /* [n_head * n_ctx] scores */
+    float *ao;     /* [n_head * head_dim] attention output */
+    float *hb;     /* [n_ff] gate */
+    float *hb2;    /* [n_ff] up */
+    float *logits; /* [n_vocab] */
+    void *qa;      /* activation quantized for quantized matmuls (largest row) */
+    uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 */
+    uint16_t *kc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 keys */
+    uint16_t *vc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 values */
+    uint64_t kv_bytes;
+    uint64_t scratch_bytes;
+};
+
+/* Creates the run state for up to n_ctx positions with n_threads threads. */
+enum status context_new(struct context *c, const struct model *m, int32_t n_ctx, int n_threads, struct err *e);
+void context_free(struct context *c);
+
+/* Bytes context_new would allocate for the KV cache and the scratch. */
+void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_bytes, uint64_t *scratch_bytes);
+
+/* Runs token `tok` at position `pos` (< n_ctx); returns the logits. */
+const float *forward(struct context *c, int32_t tok, int32_t pos);
+
+#endif

@@ -1,0 +1,202 @@
+/* main.c: the minillm command line.
+ *
+ *   minillm complete   -m MODEL -p TEXT [-n N] [-t T] [-c C] [mode flags]
+ *   minillm perplexity -m MODEL -f FILE [-c C] [--chunks N] [-t T] [mode flags]
+ *   minillm info MODEL
+ *   minillm quantize IN OUT TYPE
+ *   minillm gen --shape NAME --type T [--seed S] OUT
+ *
+ * Results go to stdout, diagnostics to stderr. Exit codes: 0 ok, 1 failure,
+ * 2 usage. Sections: option parsing, complete, perplexity, info, dispatch. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "forward.h"
+#include "model.h"
+#include "perplexity.h"
+
+/* ---- complete -------------------------------------------------------------- */
+
+static int cmd_complete(int argc, char **argv)
+{
+    struct cli_opts o;
+    struct err e = {{0}};
+    if (cli_parse(&o, CLI_COMPLETE, argc, argv))
+        return 2;
+    struct model m;
+    struct context c;
+    struct memreport mr;
+    memreport_init(&mr, o.model, o.mem_report);
+    memreport_phase(&mr, "start");
+    double t0 = cli_now();
+    if (model_load(&m, o.model, &o.load, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        return 1;
+    }
+    memreport_phase(&mr, "loaded");
+    int32_t n_ctx = o.n_ctx;
+    if (cli_check_ctx(&n_ctx, &m, &e) || context_new(&c, &m, n_ctx, o.n_threads, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        model_free(&m);
+        return 1;
+    }
+    memreport_plan(&mr, &m, &c);
+    double t_load = cli_now() - t0;
+
+    int32_t *toks = NULL;
+    size_t n_toks = 0;
+    int rc = 1;
+    if (tokenizer_encode(&m.tok, o.prompt, strlen(o.prompt), 1, &toks, &n_toks, &e))
+        goto out;
+    if (n_toks == 0) {
+        snprintf(e.msg, sizeof e.msg, "the prompt encodes to no tokens");
+        goto out;
+    }
+    if ((int64_t)n_toks + o.n_predict > n_ctx) {
+        snprintf(e.msg, sizeof e.msg, "prompt (%zu tokens) + -n %d exceeds the context -c %d", n_toks, o.n_predict,
+                 n_ctx);
+        goto out;
+    }
+    fwrite(o.prompt, 1, strlen(o.prompt), stdout);
+    fflush(stdout);
+
+    double t1 = cli_now();
+    const float *logits = NULL;
+    for (size_t i = 0; i < n_toks; i++)
+        logits = forward(&c, toks[i], (int32_t)i);
+    memreport_phase(&mr, "first_token");
+    double t2 = cli_now();
+    int n_gen = 0;
+    int32_t pos = (int32_t)n_toks;
+    for (; n_gen < o.n_predict; n_gen++) {
+        int32_t best = 0;
+        for (int32_t v = 1; v < m.cfg.n_vocab; v++)
+            if (logits[v] > logits[best])
+                best = v;
+        if (best == m.tok.eos_id)
+            break;
+        char piece[256];
+        size_t len = tokenizer_piece(&m.tok, best, piece, sizeof piece);
+        if (len <= sizeof piece)
+            fwrite(piece, 1, len, stdout);
+        fflush(stdout);
+        if (n_gen + 1 < o.n_predict)
+            logits = forward(&c, best, pos++);
+    }
+    double t3 = cli_now();
+    fputc('\n', stdout);
+    fflush(stdout);
+    fprintf(stderr, "complete: load %.3f s, prompt %zu tokens %.3f s, generated %d tokens %.3f s (%.2f tok/s)\n",
+            t_load, n_toks, t2 - t1, n_gen, t3 - t2, n_gen > 0 ? n_gen / (t3 - t2) : 0.0);
+    memreport_phase(&mr, "end");
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "minillm: %s\n", e.msg);
+    if (memreport_write(&mr, &e) && rc == 0) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        rc = 1;
+    }
+    memreport_summary(&mr, stderr);
+    free(toks);
+    context_free(&c);
+    model_free(&m);
+    return rc;
+}
+
+/* ---- perplexity ------------------------------------------------------------ */
+
+static int cmd_perplexity(int argc, char **argv)
+{
+    struct cli_opts o;
+    struct err e = {{0}};
+    if (cli_parse(&o, CLI_PERPLEXITY, argc, argv))
+        return 2;
+    struct model m;
+    struct context c;
+    struct memreport mr;
+    memreport_init(&mr, o.model, o.mem_report);
+    memreport_phase(&mr, "start");
+    if (model_load(&m, o.model, &o.load, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        return 1;
+    }
+    memreport_phase(&mr, "loaded");
+    int32_t n_ctx = o.n_ctx;
+    if (cli_check_ctx(&n_ctx, &m, &e) || context_new(&c, &m, n_ctx, o.n_threads, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        model_free(&m);
+        return 1;
+    }
+    memreport_plan(&mr, &m, &c);
+    int rc = perplexity_run(&c, o.text_file, o.n_chunks, stdout, stderr, &mr, &e) ? 1 : 0;
+    if (rc)
+        fprintf(stderr, "minillm: %s\n", e.msg);
+    memreport_phase(&mr, "end");
+    if (memreport_write(&mr, &e) && rc == 0) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        rc = 1;
+    }
+    memreport_summary(&mr, stderr);
+    context_free(&c);
+    model_free(&m);
+    return rc;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: minillm COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  complete   -m MODEL -p TEXT [-n N] [-t T] [-c C]   greedy completion: prompt + continuation on stdout\n"
+            "  perplexity -m MODEL -f FILE [-c C] [--chunks N] [-t T]   perplexity as llama.cpp computes it\n"
+            "  info MODEL                                        metadata, tensor table, memory plan\n"
+            "  quantize IN OUT f16|q8_0|q4_0                     quantize a GGUF model (per-tensor fallback)\n"
+            "  gen --shape NAME --type T [--seed S] OUT          write a synthetic model (shapes: see gen --help)\n"
+            "\n"
+            "memory modes (complete, perplexity):\n"
+            "  --load mmap|read      map the file (default) or read it into anonymous memory (--no-mmap)\n"
+            "  --mlock               lock the weights in memory\n"
+            "  --no-repack           keep every weight in the file layout\n"
+            "  --reclaim off|dontneed|evict   drop the file pages of repacked weights (--reclaim-mmap-source = dontneed)\n"
+            "  --reclaim-at load|end after each tensor's copy (default; lowers the peak) or after all copies\n"
+            "  --mem-report FILE     write a JSON memory report\n"
+            "\n"
+            "Run 'minillm COMMAND --help' for the options of one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("minillm %s\n", CLI_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "complete"))
+        return cmd_complete(argc - 1, argv + 1);
+    if (!strcmp(cmd, "perplexity"))
+        return cmd_perplexity(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cli_info(argc - 1, argv + 1);
+    fprintf(stderr, "minillm: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

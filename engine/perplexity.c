@@ -1,0 +1,117 @@
+/* perplexity.c: reads the text, tokenizes it, evaluates chunk after chunk and
+ * accumulates the negative log-likelihood in double as llama.cpp does
+ * (log-softmax with the max subtracted, the sum of exps in double). */
+#include "perplexity.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static enum status slurp(const char *path, char **out, size_t *n, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, "perplexity: cannot open %s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (len < cap)
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        return err_set(e, "perplexity: out of memory reading %s", path);
+    if (bad) {
+        free(buf);
+        return err_set(e, "perplexity: read error on %s", path);
+    }
+    *out = buf;
+    *n = len;
+    return STATUS_OK;
+}
+
+/* -log softmax(logits)[tok] */
+static double nll_of(const float *logits, int n_vocab, int tok)
+{
+    float mx = logits[0];
+    for (int i = 1; i < n_vocab; i++)
+        if (logits[i] > mx)
+            mx = logits[i];
+    double sum = 0.0;
+    for (int i = 0; i < n_vocab; i++)
+        sum += (double)expf(logits[i] - mx);
+    return -((double)(logits[tok] - mx) - log(sum));
+}
+
+enum status perplexity_run(struct context *c, const char *path, int n_chunks, FILE *out, FILE *log,
+                           struct memreport *mr, struct err *e)
+{
+    const struct model *m = c->m;
+    char *text = NULL;
+    size_t n_text = 0;
+    int32_t *toks = NULL;
+    size_t n_toks = 0;
+    if (slurp(path, &text, &n_text, e))
+        return STATUS_ERR;
+    double t0 = (double)clock();
+    enum status st = tokenizer_encode(&m->tok, text, n_text, 1, &toks, &n_toks, e);
+    free(text);
+    if (st)
+        return STATUS_ERR;
+    int n_ctx = c->n_ctx;
+    if (n_toks < 2 * (size_t)n_ctx) {
+        free(toks);
+        return err_set(e, "perplexity: %s has %zu tokens; at least 2 * n_ctx = %d are needed", path, n_toks,
+                       2 * n_ctx);
+    }
+    int max_chunks = (int)(n_toks / (size_t)n_ctx);
+    if (n_chunks <= 0 || n_chunks > max_chunks)
+        n_chunks = max_chunks;
+    if (log)
+        fprintf(log, "perplexity: tokenized %s into %zu tokens in %.2f s; %d chunks of n_ctx=%d\n", path, n_toks,
+                ((double)clock() - t0) / CLOCKS_PER_SEC, n_chunks, n_ctx);
+
+    int first = n_ctx / 2;
+    double nll = 0.0, nll2 = 0.0;
+    long count = 0;
+    for (int k = 0; k < n_chunks; k++) {
+        const int32_t *chunk = toks + (size_t)k * (size_t)n_ctx;
+        for (int i = 0; i < n_ctx - 1; i++) {
+            int32_t tok = i == 0 && m->tok.add_bos ? m->tok.bos_id : chunk[i];
+            const float *logits = forward(c, tok, i);
+            if (k == 0 && i == 0 && mr)
+                memreport_phase(mr, "first_token");
+            if (i >= first) {
+                double v = nll_of(logits, m->cfg.n_vocab, chunk[i + 1]);
+                nll += v;
+                nll2 += v * v;
+                count++;
+            }
+        }
+        fprintf(out, "[%d]%.4f,", k + 1, exp(nll / (double)count));
+        fflush(out);
+    }
+    fprintf(out, "\n");
+    double mean = nll / (double)count, var = nll2 / (double)count - mean * mean;
+    double ppl = exp(mean);
+    if (var > 0.0)
+        fprintf(out, "Final estimate: PPL = %.4f +/- %.5f\n", ppl, sqrt(var / (double)(count - 1)) * ppl);
+    else
+        fprintf(out, "Final estimate: PPL = %.4f\n", ppl);
+    fflush(out);
+    free(toks);
+    return STATUS_OK;
+}
