@@ -4,18 +4,24 @@
  * Sections: data files (RB_TEST_DATA; a missing file fails the test), a tiny
  * byte builder, the table of malformed cases with the error each must give,
  * truncation at every byte (each prefix copied into an exactly-sized heap
- * block so ASan sees any read past it), and the real files' known layout. */
+ * block so ASan sees any read past it), the real files' known layout, and
+ * the writer (gguf_write.h): round trips through the reader and its errors. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "gguf.h"
+#include "gguf_write.h"
 
 /* ---- data files ------------------------------------------------------------ */
 
@@ -641,6 +647,439 @@ static void test_q4_k_m(void **state)
     free(buf);
 }
 
+/* ---- writer ---------------------------------------------------------------- */
+
+struct tmpdir {
+    char dir[512];
+};
+
+static void tmpdir_make(struct tmpdir *t)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(t->dir, sizeof t->dir, "%s/test_gguf.XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(t->dir));
+}
+
+static void tmpdir_path(const struct tmpdir *t, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", t->dir, name);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static uint8_t *read_path(const char *path, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        fail_msg("cannot open %s", path);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    assert_true(n >= 0);
+    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
+    uint8_t *buf = malloc(n ? (size_t)n : 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *size = (size_t)n;
+    return buf;
+}
+
+/* Fails with the call and its message; the call writes into `e` in scope. */
+#define OK(call)                                                                                                   \
+    do {                                                                                                           \
+        if ((call) != STATUS_OK)                                                                                   \
+            fail_msg("%s: %s", #call, e.msg);                                                                     \
+    } while (0)
+
+/* The round-trip tensors: mixed types, sizes that need padding, 1 to 4 dims. */
+static const struct {
+    const char *name;
+    uint32_t n_dims;
+    uint64_t ne[4];
+    uint32_t type;
+    uint64_t n_bytes;
+} rt_tensors[] = {
+    {"a", 1, {5, 1, 1, 1}, GGML_TYPE_F32, 20},
+    {"blk.0.b", 2, {3, 2, 1, 1}, GGML_TYPE_F16, 12},
+    {"c", 2, {64, 3, 1, 1}, GGML_TYPE_Q8_0, 6 * 34},
+    {"d", 4, {32, 1, 1, 2}, GGML_TYPE_Q4_0, 2 * 18},
+};
+#define N_RT (sizeof rt_tensors / sizeof rt_tensors[0])
+
+static uint8_t rt_byte(size_t tensor, uint64_t i)
+{
+    return (uint8_t)(tensor * 31 + i * 7 + 1);
+}
+
+/* Writes the round-trip file; alignment 0 leaves general.alignment out. */
+static void write_rt_file(const char *path, uint32_t alignment)
+{
+    struct gguf_writer w;
+    struct err e;
+    OK(gguf_writer_open(&w, path, &e));
+    OK(gguf_writer_add_str(&w, "general.architecture", "llama", &e));
+    if (alignment)
+        OK(gguf_writer_add_u32(&w, "general.alignment", alignment, &e));
+    uint8_t u8 = 200;
+    int8_t i8 = -5;
+    uint16_t u16 = 60000;
+    int16_t i16 = -300;
+    double f64 = 0.1;
+    int64_t i64 = -((int64_t)1 << 40);
+    OK(gguf_writer_add_scalar(&w, "t.u8", GGUF_TYPE_UINT8, &u8, &e));
+    OK(gguf_writer_add_scalar(&w, "t.i8", GGUF_TYPE_INT8, &i8, &e));
+    OK(gguf_writer_add_scalar(&w, "t.u16", GGUF_TYPE_UINT16, &u16, &e));
+    OK(gguf_writer_add_scalar(&w, "t.i16", GGUF_TYPE_INT16, &i16, &e));
+    OK(gguf_writer_add_u32(&w, "t.u32", 4000000000u, &e));
+    OK(gguf_writer_add_i32(&w, "t.i32", -7, &e));
+    OK(gguf_writer_add_f32(&w, "t.f32", 1.5f, &e));
+    OK(gguf_writer_add_bool(&w, "t.bool", 5, &e));
+    OK(gguf_writer_add_u64(&w, "t.u64", (uint64_t)1 << 40, &e));
+    OK(gguf_writer_add_scalar(&w, "t.i64", GGUF_TYPE_INT64, &i64, &e));
+    OK(gguf_writer_add_scalar(&w, "t.f64", GGUF_TYPE_FLOAT64, &f64, &e));
+    struct gguf_str toks[4] = {{5, "<unk>"}, {0, ""}, {3, "a\0b"}, {4, "\xe2\x96\x81x"}};
+    OK(gguf_writer_add_str_arr(&w, "tokenizer.ggml.tokens", toks, 4, &e));
+    float scores[4] = {0.0f, -1.0f, -2.5f, 3e38f};
+    OK(gguf_writer_add_arr(&w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, 4, &e));
+    int32_t types[4] = {2, 1, 6, -1};
+    OK(gguf_writer_add_arr(&w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, 4, &e));
+    OK(gguf_writer_add_arr(&w, "t.empty", GGUF_TYPE_UINT8, NULL, 0, &e));
+    for (size_t i = 0; i < N_RT; i++)
+        OK(gguf_writer_add_tensor(&w, rt_tensors[i].name, rt_tensors[i].n_dims, rt_tensors[i].ne,
+                                  rt_tensors[i].type, &e));
+    OK(gguf_writer_write_header(&w, &e));
+    /* stream the data in 7-byte chunks, crossing tensor boundaries */
+    size_t total = 0;
+    for (size_t i = 0; i < N_RT; i++)
+        total += rt_tensors[i].n_bytes;
+    uint8_t *data = malloc(total);
+    assert_non_null(data);
+    size_t k = 0;
+    for (size_t i = 0; i < N_RT; i++)
+        for (uint64_t j = 0; j < rt_tensors[i].n_bytes; j++)
+            data[k++] = rt_byte(i, j);
+    for (size_t off = 0; off < total; off += 7)
+        OK(gguf_writer_write(&w, data + off, total - off < 7 ? total - off : 7, &e));
+    free(data);
+    OK(gguf_writer_finish(&w, &e));
+    gguf_writer_free(&w);
+}
+
+static void check_rt_file(const uint8_t *buf, size_t size, uint32_t alignment)
+{
+    struct gguf_file f;
+    struct err e;
+    if (gguf_parse(&f, buf, size, &e))
+        fail_msg("round trip file: %s", e.msg);
+    uint64_t align = alignment ? alignment : 32;
+    assert_int_equal(f.version, 3);
+    assert_int_equal(f.alignment, align);
+    assert_int_equal(f.n_kv, alignment ? 17 : 16);
+    assert_int_equal(f.n_tensors, N_RT);
+    struct gguf_str s;
+    OK(gguf_get_str(&f, "general.architecture", &s, &e));
+    assert_true(gguf_str_eq(s, "llama"));
+    uint64_t u = 0;
+    uint32_t u32 = 0;
+    OK(gguf_get_u64(&f, "t.u8", &u, &e));
+    assert_int_equal(u, 200);
+    OK(gguf_get_u64(&f, "t.u16", &u, &e));
+    assert_int_equal(u, 60000);
+    OK(gguf_get_u32(&f, "t.u32", &u32, &e));
+    assert_int_equal(u32, 4000000000u);
+    OK(gguf_get_u64(&f, "t.u64", &u, &e));
+    assert_int_equal(u, (uint64_t)1 << 40);
+    assert_int_equal(gguf_get_u64(&f, "t.i8", &u, &e), STATUS_ERR); /* negative */
+    const struct gguf_kv *kv = &f.kv[gguf_find_key(&f, "t.i8")];
+    assert_int_equal(kv->type, GGUF_TYPE_INT8);
+    assert_int_equal((int8_t)kv->data[0], -5);
+    kv = &f.kv[gguf_find_key(&f, "t.i16")];
+    assert_int_equal(kv->type, GGUF_TYPE_INT16);
+    assert_int_equal((int16_t)(uint16_t)(kv->data[0] | kv->data[1] << 8), -300);
+    kv = &f.kv[gguf_find_key(&f, "t.i32")];
+    assert_int_equal(kv->type, GGUF_TYPE_INT32);
+    kv = &f.kv[gguf_find_key(&f, "t.i64")];
+    assert_int_equal(kv->type, GGUF_TYPE_INT64);
+    int64_t i64;
+    memcpy(&i64, kv->data, 8);
+    assert_true(i64 == -((int64_t)1 << 40));
+    float fv = 0;
+    OK(gguf_get_f32(&f, "t.f32", &fv, &e));
+    assert_true(fv == 1.5f);
+    OK(gguf_get_f32(&f, "t.f64", &fv, &e));
+    assert_true(fv == 0.1f);
+    kv = &f.kv[gguf_find_key(&f, "t.f64")];
+    double dv;
+    memcpy(&dv, kv->data, 8);
+    assert_true(dv == 0.1);
+    int bv = 0;
+    OK(gguf_get_bool(&f, "t.bool", &bv, &e));
+    assert_int_equal(bv, 1);
+    assert_int_equal(f.kv[gguf_find_key(&f, "t.bool")].data[0], 1);
+    OK(gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &kv, &e));
+    assert_int_equal(kv->n, 4);
+    assert_true(gguf_str_eq(kv->strs[0], "<unk>"));
+    assert_int_equal(kv->strs[1].len, 0);
+    assert_int_equal(kv->strs[2].len, 3);
+    assert_memory_equal(kv->strs[2].ptr, "a\0b", 3);
+    assert_true(gguf_str_eq(kv->strs[3], "\xe2\x96\x81x"));
+    OK(gguf_get_arr(&f, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, &kv, &e));
+    float sc[4];
+    memcpy(sc, kv->data, sizeof sc);
+    assert_true(sc[1] == -1.0f && sc[2] == -2.5f && sc[3] == 3e38f);
+    OK(gguf_get_arr(&f, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, &kv, &e));
+    int32_t ty[4];
+    memcpy(ty, kv->data, sizeof ty);
+    assert_int_equal(ty[2], 6);
+    assert_int_equal(ty[3], -1);
+    OK(gguf_get_arr(&f, "t.empty", GGUF_TYPE_UINT8, &kv, &e));
+    assert_int_equal(kv->n, 0);
+
+    assert_int_equal(f.data_offset % align, 0);
+    uint64_t expect_off = 0, end = 0;
+    for (size_t i = 0; i < N_RT; i++) {
+        const struct gguf_tensor *t = &f.tensors[i];
+        assert_true(gguf_str_eq(t->name, rt_tensors[i].name));
+        assert_int_equal(t->n_dims, rt_tensors[i].n_dims);
+        for (int d = 0; d < 4; d++)
+            assert_int_equal(t->ne[d], rt_tensors[i].ne[d]);
+        assert_int_equal(t->type, rt_tensors[i].type);
+        assert_int_equal(t->n_bytes, rt_tensors[i].n_bytes);
+        assert_int_equal(t->offset, expect_off);
+        const uint8_t *p = gguf_tensor_data(&f, t);
+        for (uint64_t j = 0; j < t->n_bytes; j++)
+            if (p[j] != rt_byte(i, j))
+                fail_msg("tensor %s byte %llu differs", rt_tensors[i].name, (unsigned long long)j);
+        for (uint64_t j = t->n_bytes; j < (t->n_bytes + align - 1) / align * align; j++)
+            assert_int_equal(p[j], 0); /* padding is zeros */
+        end = t->offset + t->n_bytes;
+        expect_off = (end + align - 1) / align * align;
+    }
+    /* every tensor, the last included, is padded to the alignment */
+    assert_int_equal(size, f.data_offset + expect_off);
+    gguf_free(&f);
+    /* truncations: everything short of the last tensor's end fails */
+    check_truncations(buf, size, (size_t)(f.data_offset + end), size, 1);
+}
+
+static void test_writer_round_trip(void **state)
+{
+    (void)state;
+    struct tmpdir td;
+    tmpdir_make(&td);
+    char path[600], copy_path[600], tmp[700];
+    tmpdir_path(&td, "rt.gguf", path, sizeof path);
+    tmpdir_path(&td, "copy.gguf", copy_path, sizeof copy_path);
+    static const uint32_t aligns[] = {0, 64, 4096};
+    for (size_t a = 0; a < 3; a++) {
+        write_rt_file(path, aligns[a]);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        assert_false(file_exists(tmp));
+        size_t size;
+        uint8_t *buf = read_path(path, &size);
+        check_rt_file(buf, size, aligns[a]);
+
+        /* copying every KV and the data through a second writer reproduces the file */
+        struct gguf_file f;
+        struct gguf_writer w;
+        struct err e;
+        OK(gguf_parse(&f, buf, size, &e));
+        OK(gguf_writer_open(&w, copy_path, &e));
+        for (uint64_t i = 0; i < f.n_kv; i++)
+            OK(gguf_writer_add_kv(&w, &f.kv[i], &e));
+        for (uint64_t i = 0; i < f.n_tensors; i++) {
+            const struct gguf_tensor *t = &f.tensors[i];
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+            OK(gguf_writer_add_tensor(&w, name, t->n_dims, t->ne, t->type, &e));
+        }
+        OK(gguf_writer_write_header(&w, &e));
+        for (uint64_t i = 0; i < f.n_tensors; i++)
+            OK(gguf_writer_write(&w, gguf_tensor_data(&f, &f.tensors[i]), f.tensors[i].n_bytes, &e));
+        OK(gguf_writer_finish(&w, &e));
+        gguf_writer_free(&w);
+        gguf_writer_free(&w); /* twice is fine */
+        gguf_free(&f);
+        size_t size2;
+        uint8_t *buf2 = read_path(copy_path, &size2);
+        assert_int_equal(size2, size);
+        assert_memory_equal(buf, buf2, size);
+        free(buf2);
+        free(buf);
+        unlink(copy_path);
+        unlink(path);
+    }
+    rmdir(td.dir);
+}
+
+/* A vocab-only style file: no tensors, no header call, ends after the KVs. */
+static void test_writer_no_tensors(void **state)
+{
+    (void)state;
+    struct tmpdir td;
+    tmpdir_make(&td);
+    char path[600];
+    tmpdir_path(&td, "vocab.gguf", path, sizeof path);
+    struct gguf_writer w;
+    struct err e;
+    OK(gguf_writer_open(&w, path, &e));
+    OK(gguf_writer_add_str(&w, "tokenizer.ggml.model", "llama", &e));
+    OK(gguf_writer_finish(&w, &e));
+    gguf_writer_free(&w);
+    size_t size;
+    uint8_t *buf = read_path(path, &size);
+    assert_int_equal(size, 24 + 8 + 20 + 4 + 8 + 5);
+    struct gguf_file f;
+    OK(gguf_parse(&f, buf, size, &e));
+    assert_int_equal(f.n_tensors, 0);
+    assert_int_equal(f.header_bytes, size);
+    gguf_free(&f);
+    check_truncations(buf, size, size, size, 1);
+    free(buf);
+    unlink(path);
+    rmdir(td.dir);
+}
+
+/* A misuse or a bad value fails with the message; the temp file is removed
+ * and nothing appears at the path. */
+enum wcase {
+    W_DUP_KEY,
+    W_DUP_TENSOR,
+    W_ALIGN_NOT_POW2,
+    W_ALIGN_TYPE,
+    W_ROW_NOT_MULTIPLE,
+    W_NDIMS_0,
+    W_DIM_0,
+    W_UNKNOWN_TYPE,
+    W_EMPTY_KEY,
+    W_KV_AFTER_HEADER,
+    W_DATA_BEFORE_HEADER,
+    W_TOO_MUCH_DATA,
+    W_MISSING_DATA,
+    W_NOT_SCALAR,
+    W_COUNT,
+};
+
+static const char *const wcase_expect[W_COUNT] = {
+    [W_DUP_KEY] = "duplicate key 'k'",
+    [W_DUP_TENSOR] = "duplicate tensor 'x'",
+    [W_ALIGN_NOT_POW2] = "general.alignment 48 is not a power of two",
+    [W_ALIGN_TYPE] = "general.alignment must be u32, not u64",
+    [W_ROW_NOT_MULTIPLE] = "tensor 'y': row length 40 is not a multiple of the q4_0 block (32)",
+    [W_NDIMS_0] = "tensor 'y': n_dims 0 is not in 1..4",
+    [W_DIM_0] = "tensor 'y': dimension 1 = 0 is zero",
+    [W_UNKNOWN_TYPE] = "tensor 'y': unknown ggml type 5",
+    [W_EMPTY_KEY] = "empty key",
+    [W_KV_AFTER_HEADER] = "KV 'late' added after the header was written",
+    [W_DATA_BEFORE_HEADER] = "tensor data written before the header",
+    [W_TOO_MUCH_DATA] = "1 bytes of data beyond the last tensor",
+    [W_MISSING_DATA] = "tensor 'x' has 16 of 128 bytes written",
+    [W_NOT_SCALAR] = "string is not a scalar type",
+};
+
+static enum status run_wcase(enum wcase c, struct gguf_writer *w, struct err *e)
+{
+    static uint8_t zeros[256];
+    uint64_t ne_x[1] = {32}, ne_y[2] = {c == W_ROW_NOT_MULTIPLE ? 40 : 32, c == W_DIM_0 ? 0 : 2};
+    uint64_t big = 64;
+    if (gguf_writer_add_u32(w, "k", 1, e))
+        return STATUS_ERR;
+    if (c == W_DUP_KEY && gguf_writer_add_str(w, "k", "again", e))
+        return STATUS_ERR;
+    if (c == W_EMPTY_KEY && gguf_writer_add_u32(w, "", 1, e))
+        return STATUS_ERR;
+    if (c == W_NOT_SCALAR && gguf_writer_add_scalar(w, "s", GGUF_TYPE_STRING, "x", e))
+        return STATUS_ERR;
+    if (c == W_ALIGN_NOT_POW2 && gguf_writer_add_u32(w, "general.alignment", 48, e))
+        return STATUS_ERR;
+    if (c == W_ALIGN_TYPE && gguf_writer_add_u64(w, "general.alignment", big, e))
+        return STATUS_ERR;
+    if (gguf_writer_add_tensor(w, "x", 1, ne_x, GGML_TYPE_F32, e))
+        return STATUS_ERR;
+    if (c == W_DUP_TENSOR && gguf_writer_add_tensor(w, "x", 1, ne_x, GGML_TYPE_F32, e))
+        return STATUS_ERR;
+    if ((c == W_ROW_NOT_MULTIPLE || c == W_DIM_0) && gguf_writer_add_tensor(w, "y", 2, ne_y, GGML_TYPE_Q4_0, e))
+        return STATUS_ERR;
+    if (c == W_NDIMS_0 && gguf_writer_add_tensor(w, "y", 0, ne_y, GGML_TYPE_F32, e))
+        return STATUS_ERR;
+    if (c == W_UNKNOWN_TYPE && gguf_writer_add_tensor(w, "y", 2, ne_y, 5, e))
+        return STATUS_ERR;
+    if (c == W_DATA_BEFORE_HEADER && gguf_writer_write(w, zeros, 4, e))
+        return STATUS_ERR;
+    if (gguf_writer_write_header(w, e))
+        return STATUS_ERR;
+    if (c == W_KV_AFTER_HEADER && gguf_writer_add_u32(w, "late", 1, e))
+        return STATUS_ERR;
+    if (gguf_writer_write(w, zeros, c == W_MISSING_DATA ? 16 : c == W_TOO_MUCH_DATA ? 129 : 128, e))
+        return STATUS_ERR;
+    return gguf_writer_finish(w, e);
+}
+
+static void test_writer_errors(void **state)
+{
+    (void)state;
+    struct tmpdir td;
+    tmpdir_make(&td);
+    char path[600], tmp[700];
+    tmpdir_path(&td, "bad.gguf", path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    for (int c = 0; c < W_COUNT; c++) {
+        struct gguf_writer w;
+        struct err e;
+        OK(gguf_writer_open(&w, path, &e));
+        e.msg[0] = '\0';
+        if (run_wcase((enum wcase)c, &w, &e) != STATUS_ERR)
+            fail_msg("writer case %d succeeded, expected '%s'", c, wcase_expect[c]);
+        if (!strstr(e.msg, wcase_expect[c]))
+            fail_msg("writer case %d: message '%s' lacks '%s'", c, e.msg, wcase_expect[c]);
+        /* a failed writer refuses everything but free */
+        assert_int_equal(gguf_writer_finish(&w, &e), STATUS_ERR);
+        assert_true(file_exists(tmp));
+        gguf_writer_free(&w);
+        assert_false(file_exists(tmp));
+        assert_false(file_exists(path));
+    }
+
+    /* a directory that does not exist: the message names the file and errno */
+    char missing[700];
+    snprintf(missing, sizeof missing, "%s/no/such/dir/m.gguf", td.dir);
+    struct gguf_writer w;
+    struct err e;
+    assert_int_equal(gguf_writer_open(&w, missing, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "/no/such/dir/m.gguf.tmp"));
+    assert_non_null(strstr(e.msg, "No such file or directory"));
+    gguf_writer_free(&w);
+
+    /* a write error (file size limit): reported with the path, temp removed */
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 65536;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    OK(gguf_writer_open(&w, path, &e));
+    uint64_t ne[2] = {1024, 256};
+    OK(gguf_writer_add_tensor(&w, "big", 2, ne, GGML_TYPE_F32, &e));
+    OK(gguf_writer_write_header(&w, &e));
+    static uint8_t chunk[1 << 16];
+    enum status st = STATUS_OK;
+    for (int i = 0; i < 16 && st == STATUS_OK; i++)
+        st = gguf_writer_write(&w, chunk, sizeof chunk, &e);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(st, STATUS_ERR);
+    assert_non_null(strstr(e.msg, tmp));
+    assert_non_null(strstr(e.msg, "File too large"));
+    gguf_writer_free(&w);
+    assert_false(file_exists(tmp));
+    assert_false(file_exists(path));
+    assert_int_equal(rmdir(td.dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +1091,9 @@ int main(void)
         cmocka_unit_test(test_q4_k_m),
         cmocka_unit_test(test_truncate_stories),
         cmocka_unit_test(test_truncate_vocab_files),
+        cmocka_unit_test(test_writer_round_trip),
+        cmocka_unit_test(test_writer_no_tensors),
+        cmocka_unit_test(test_writer_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
