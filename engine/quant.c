@@ -2,9 +2,11 @@
  *
  * Sections: fp16 <-> fp32 conversion (integer bit manipulation, exact, RNE),
  * type geometry, dequantizers, quantizers (ggml's reference rounding), dot
- * products. Every float operation in the dot products is its own statement so
+ * products, dispatch to the fast forms of quant_x86.c. Every float operation in the dot products is its own statement so
  * that no compiler contracts a multiply and an add into an fma (clang does so
- * within one expression by default); the fast kernels reproduce these bits. */
+ * within one expression by default); the fast kernels reproduce these bits.
+ * Builds must not contract across statements either (gcc does with gnu11 and
+ * an fma-capable -march; -std=c11 turns that off). */
 #include "quant.h"
 
 #include <math.h>
@@ -171,7 +173,7 @@ void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
 
 /* ---- quantizers ------------------------------------------------------- */
 
-void quant_q8_0_quantize_row(const float *x, struct block_q8_0 *y, int64_t n)
+void quant_q8_0_quantize_row_ref(const float *x, struct block_q8_0 *y, int64_t n)
 {
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const float *xb = x + b * QK8_0;
@@ -273,4 +275,36 @@ float quant_dot_q4_0_q8_0_ref(const struct block_q4_0 *w, const struct block_q8_
         acc += term;
     }
     return acc;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static int force_ref; /* read and written with relaxed atomics */
+
+void quant_set_force_ref(int on)
+{
+    __atomic_store_n(&force_ref, on != 0, __ATOMIC_RELAXED);
+}
+
+int quant_use_fast(void)
+{
+    return !__atomic_load_n(&force_ref, __ATOMIC_RELAXED) && quant_fast_available();
+}
+
+void quant_q8_0_quantize_row(const float *x, struct block_q8_0 *y, int64_t n)
+{
+    if (quant_use_fast())
+        quant_q8_0_quantize_row_avx2(x, y, n);
+    else
+        quant_q8_0_quantize_row_ref(x, y, n);
+}
+
+float quant_dot_q8_0_q8_0(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n)
+{
+    return quant_use_fast() ? quant_dot_q8_0_q8_0_avx2(w, a, n) : quant_dot_q8_0_q8_0_ref(w, a, n);
+}
+
+float quant_dot_q4_0_q8_0(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n)
+{
+    return quant_use_fast() ? quant_dot_q4_0_q8_0_avx2(w, a, n) : quant_dot_q4_0_q8_0_ref(w, a, n);
 }

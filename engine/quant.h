@@ -66,4 +66,30 @@ float quant_dot_f16_ref(const uint16_t *w, const float *x, int64_t n);
 float quant_dot_q8_0_q8_0_ref(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n);
 float quant_dot_q4_0_q8_0_ref(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n);
 
+/* ---- fast kernels and dispatch ---------------------------------------------
+ * The dispatchers below (and quant_q8_0_quantize_row above) run the AVX2 form
+ * when the CPU has AVX2 and F16C and the ref form is not forced; either way
+ * the result is the same bits. Fast kernels never use fma. Preconditions of
+ * the fast forms: quantizer inputs are finite; Q8_0 activation quants lie in
+ * [-127, 127] (quant_q8_0_quantize_row never writes -128); weights may hold
+ * any bytes. */
+float quant_dot_q8_0_q8_0(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n);
+float quant_dot_q4_0_q8_0(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n);
+/* The scalar form behind quant_q8_0_quantize_row. */
+void quant_q8_0_quantize_row_ref(const float *x, struct block_q8_0 *y, int64_t n);
+
+/* Whether the AVX2 kernels can run on this CPU (detected once). */
+int quant_fast_available(void);
+/* Non-zero forces every dispatcher (here and in repack.h) to its _ref form,
+ * for tests and benchmarks; 0 restores the default. Calls already running
+ * keep the form they picked. */
+void quant_set_force_ref(int on);
+/* Whether dispatchers currently pick the fast forms. */
+int quant_use_fast(void);
+
+/* The AVX2 forms (quant_x86.c). Call only when quant_fast_available(). */
+float quant_dot_q8_0_q8_0_avx2(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n);
+float quant_dot_q4_0_q8_0_avx2(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n);
+void quant_q8_0_quantize_row_avx2(const float *x, struct block_q8_0 *y, int64_t n);
+
 #endif

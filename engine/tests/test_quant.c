@@ -542,6 +542,35 @@ static void test_dot_order(void **state)
     assert_true(quant_dot_f16_ref(hw, hx, 3) == 0.0f);
 }
 
+/* The block term is rounded before it is added: acc + round(scale * isum),
+ * never fma(scale, isum, acc). Block 0 leaves acc = 0.5 + 2^-11; block 1 has
+ * scale = (1 + 2^-10)^2 (21 bits) and isum = 113 * 113 (14 bits), so the
+ * product rounds, and for these values the fused sum rounds the other way.
+ * The expected value is built in double, where products and sums here are
+ * exact, and rounded to float by conversions, which no compiler contracts. */
+static void test_dot_no_fma(void **state)
+{
+    (void)state;
+    struct block_q8_0 w[2], a[2];
+    memset(w, 0, sizeof w);
+    memset(a, 0, sizeof a);
+    w[0].d = 0x3801; /* 0.5 + 2^-11 */
+    a[0].d = 0x3c00; /* 1 */
+    w[0].qs[0] = a[0].qs[0] = 1;
+    w[1].d = a[1].d = 0x3c01; /* 1 + 2^-10 */
+    w[1].qs[5] = a[1].qs[5] = 113;
+
+    double acc0 = 0.5 + ldexp(1.0, -11);
+    float scale = (float)((1.0 + ldexp(1.0, -10)) * (1.0 + ldexp(1.0, -10)));
+    float term = (float)((double)scale * 12769.0);
+    float want = (float)(acc0 + (double)term);
+    float fused = (float)((double)scale * 12769.0 + acc0);
+    assert_true(want != fused); /* the case discriminates */
+    assert_true(quant_dot_q8_0_q8_0_ref(w, a, 64) == want);
+    if (quant_fast_available())
+        assert_true(quant_dot_q8_0_q8_0_avx2(w, a, 64) == want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_dot_quantized),
         cmocka_unit_test(test_dot_float),
         cmocka_unit_test(test_dot_order),
+        cmocka_unit_test(test_dot_no_fma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
