@@ -35,9 +35,9 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
     uint64_t widest = (uint64_t)max_i64(max_i64(cfg->n_embd, cfg->n_ff), (int64_t)qd);
     *kv_bytes = 2 * (uint64_t)cfg->n_layer * (uint64_t)n_ctx * kvd * sizeof(uint16_t);
     *scratch_bytes = sizeof(float) * (2 * (uint64_t)cfg->n_embd + 2 * qd + 2 * kvd +
-                                      (uint64_t)cfg->n_head * (uint64_t)n_ctx + 2 * (uint64_t)cfg->n_ff +
+                                      2 * (uint64_t)cfg->n_ff +
                                       (uint64_t)cfg->n_vocab) +
-                     widest / QK8_0 * sizeof(struct block_q8_0) + qd * sizeof(uint16_t);
+                     widest / QK8_0 * sizeof(struct block_q8_0) + 2 * qd * sizeof(uint16_t);
 }
 
 /* Writes a zero into every page, so the pages are resident from now on (a
@@ -65,13 +65,13 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->q = calloc(qd, sizeof(float));
     c->k = calloc(kvd, sizeof(float));
     c->v = calloc(kvd, sizeof(float));
-    c->att = calloc((size_t)cfg->n_head * (size_t)n_ctx, sizeof(float));
     c->ao = calloc(qd, sizeof(float));
     c->hb = calloc((size_t)cfg->n_ff, sizeof(float));
     c->hb2 = calloc((size_t)cfg->n_ff, sizeof(float));
     c->logits = calloc((size_t)cfg->n_vocab, sizeof(float));
     c->qa = calloc(widest / QK8_0 + 1, sizeof(struct block_q8_0));
     c->qh = calloc(qd, sizeof(uint16_t));
+    c->vacc = calloc(qd, sizeof(uint16_t));
     size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * kvd;
     c->kc = calloc(kv_elems, sizeof(uint16_t));
     c->vc = calloc(kv_elems, sizeof(uint16_t));
@@ -80,8 +80,8 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->kc, kv_elems * sizeof(uint16_t));
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
-    if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->qa || !c->qh || !c->kc || !c->vc) {
+    if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
+        !c->qa || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -98,7 +98,7 @@ void context_free(struct context *c)
     if (!c)
         return;
     pool_free(c->pool);
-    void *ps[] = {c->x, c->xb, c->q, c->k, c->v, c->att, c->ao, c->hb, c->hb2, c->logits, c->qa, c->qh, c->kc, c->vc};
+    void *ps[] = {c->x, c->xb, c->q, c->k, c->v, c->ao, c->hb, c->hb2, c->logits, c->qa, c->qh, c->vacc, c->kc, c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
     memset(c, 0, sizeof *c);
@@ -212,35 +212,36 @@ static void att_worker(void *arg, int ith, int nth)
     int h0 = cfg->n_head * ith / nth, h1 = cfg->n_head * (ith + 1) / nth;
     for (int h = h0; h < h1; h++) {
         const uint16_t *qh = c->qh + (size_t)h * (size_t)hd;
-        float *att = c->att + (size_t)h * (size_t)c->n_ctx;
+        uint16_t *vacc = c->vacc + (size_t)h * (size_t)hd; /* F16 running sum of p * V */
         int kvh = h / group;
-        float mx = -INFINITY;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int d = 0; d < hd; d++)
+            vacc[d] = 0;
         for (int t = 0; t <= j->pos; t++) {
             const uint16_t *kt = c->kc + layer_off + (size_t)t * (size_t)kvd + (size_t)kvh * (size_t)hd;
+            const uint16_t *vt = c->vc + layer_off + (size_t)t * (size_t)kvd + (size_t)kvh * (size_t)hd;
             float s = 0.0f;
             for (int d = 0; d < hd; d++)
                 s += quant_fp16_to_fp32(qh[d]) * quant_fp16_to_fp32(kt[d]);
             s *= scale;
-            att[t] = s;
-            if (s > mx)
+            float ms = 1.0f, vs = 1.0f;
+            if (s > mx) {
+                float old = mx;
                 mx = s;
-        }
-        double sum = 0.0;
-        for (int t = 0; t <= j->pos; t++) {
-            float p = expf(att[t] - mx);
-            att[t] = p;
-            sum += (double)p;
-        }
-        float inv = (float)(1.0 / sum);
-        float *out = c->ao + (size_t)h * (size_t)hd;
-        for (int d = 0; d < hd; d++)
-            out[d] = 0.0f;
-        for (int t = 0; t <= j->pos; t++) {
-            const uint16_t *vt = c->vc + layer_off + (size_t)t * (size_t)kvd + (size_t)kvh * (size_t)hd;
-            float p = att[t] * inv;
+                ms = expf(old - mx);
+                for (int d = 0; d < hd; d++) /* rescale the running sum to the new maximum */
+                    vacc[d] = quant_fp32_to_fp16(quant_fp16_to_fp32(vacc[d]) * ms);
+            } else {
+                vs = expf(s - mx);
+            }
             for (int d = 0; d < hd; d++)
-                out[d] += p * quant_fp16_to_fp32(vt[d]);
+                vacc[d] = quant_fp32_to_fp16(quant_fp16_to_fp32(vacc[d]) + quant_fp16_to_fp32(vt[d]) * vs);
+            sum = sum * ms + vs;
         }
+        float *out = c->ao + (size_t)h * (size_t)hd;
+        float inv = 1.0f / sum;
+        for (int d = 0; d < hd; d++)
+            out[d] = quant_fp16_to_fp32(vacc[d]) * inv;
     }
 }
 

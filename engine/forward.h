@@ -23,13 +23,13 @@ struct context {
     float *q;      /* [n_head * head_dim] */
     float *k;      /* [n_head_kv * head_dim] */
     float *v;      /* [n_head_kv * head_dim] */
-    float *att;    /* [n_head * n_ctx] scores */
     float *ao;     /* [n_head * head_dim] attention output */
     float *hb;     /* [n_ff] gate */
     float *hb2;    /* [n_ff] up */
     float *logits; /* [n_vocab] */
     void *qa;      /* activation quantized for quantized matmuls (largest row) */
     uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 */
+    uint16_t *vacc; /* [n_head * head_dim] F16 running sums of attention */
     uint16_t *kc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 keys */
     uint16_t *vc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 values */
     uint64_t kv_bytes;
