@@ -39,5 +39,6 @@ enum status cli_check_ctx(int32_t *n_ctx, const struct model *m, struct err *e);
 double cli_now(void);
 
 int cli_info(int argc, char **argv);
+int cli_quantize(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "repack.h"
 
 /* ---- run state ------------------------------------------------------------- */
 
@@ -127,9 +128,23 @@ static float dot_row(const struct weight *w, int64_t r, const float *x, const vo
     switch (w->type) {
     case GGML_TYPE_F32: return quant_dot_f32_ref((const float *)row, x, w->n_in);
     case GGML_TYPE_F16: return quant_dot_f16_ref((const uint16_t *)row, x, w->n_in);
-    case GGML_TYPE_Q8_0: return quant_dot_q8_0_q8_0_ref((const struct block_q8_0 *)row, xq, w->n_in);
-    case GGML_TYPE_Q4_0: return quant_dot_q4_0_q8_0_ref((const struct block_q4_0 *)row, xq, w->n_in);
+    case GGML_TYPE_Q8_0: return quant_dot_q8_0_q8_0((const struct block_q8_0 *)row, xq, w->n_in);
+    case GGML_TYPE_Q4_0: return quant_dot_q4_0_q8_0((const struct block_q4_0 *)row, xq, w->n_in);
     default: return 0.0f; /* unreachable: types are checked at load */
+    }
+}
+
+/* Rows [r0, r1) of a repacked weight (r0, r1 multiples of 8): one group of
+ * 8 rows at a time, each lane bit-identical to dot_row on the plain layout. */
+static void dot_rows_repacked(const struct weight *w, int64_t r0, int64_t r1, const void *xq, float *out)
+{
+    size_t group_bytes = REPACK_ROWS * quant_row_bytes(w->type, w->n_in);
+    for (int64_t r = r0; r < r1; r += REPACK_ROWS) {
+        const void *g = (const uint8_t *)w->data + (size_t)(r / REPACK_ROWS) * group_bytes;
+        if (w->type == GGML_TYPE_Q4_0)
+            repack_dot8_q4_0_q8_0(g, xq, w->n_in, out + r);
+        else
+            repack_dot8_q8_0_q8_0(g, xq, w->n_in, out + r);
     }
 }
 
@@ -138,6 +153,12 @@ static void mm_worker(void *arg, int ith, int nth)
     const struct mm_job *j = arg;
     for (int k = 0; k < j->n; k++) {
         const struct weight *w = j->w[k];
+        if (w->repacked) {
+            int64_t n_groups = w->n_out / REPACK_ROWS;
+            int64_t g0 = n_groups * ith / nth, g1 = n_groups * (ith + 1) / nth;
+            dot_rows_repacked(w, g0 * REPACK_ROWS, g1 * REPACK_ROWS, j->xq, j->out[k]);
+            continue;
+        }
         int64_t r0 = w->n_out * ith / nth, r1 = w->n_out * (ith + 1) / nth;
         for (int64_t r = r0; r < r1; r++)
             j->out[k][r] = dot_row(w, r, j->x, j->xq);

@@ -196,6 +196,8 @@ int main(int argc, char **argv)
         return cmd_perplexity(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cli_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "quantize"))
+        return cli_quantize(argc - 1, argv + 1);
     fprintf(stderr, "minillm: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

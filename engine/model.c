@@ -21,16 +21,7 @@
 
 #include "quant.h"
 
-/* Repacking arrives with the repacked kernels; until then nothing is eligible. */
-static int repack_supported(uint32_t type, int64_t rows, int64_t cols)
-{
-    (void)type, (void)rows, (void)cols;
-    return 0;
-}
-static void repack_matrix(uint32_t type, const uint8_t *src, uint8_t *dst, int64_t rows, int64_t cols)
-{
-    (void)type, (void)src, (void)dst, (void)rows, (void)cols;
-}
+#include "repack.h"
 
 void load_opts_default(struct load_opts *o)
 {
