@@ -1,0 +1,23 @@
+/* compare.h: `rbench compare BASE NEW`: join two run directories on case
+ * keys and gate NEW against BASE.
+ *
+ * Hard gates: identity (NEW's own groups must pass), exact perplexity text,
+ * peak RSS (median ru_maxrss) beyond max(1%, 2 MiB), and runs that failed in
+ * NEW but not in BASE. Soft gate: median wall time > 5% slower and a one-sided
+ * Mann-Whitney U p < 0.05, with >= 5 samples on each side. */
+#ifndef RB_COMPARE_H
+#define RB_COMPARE_H
+
+#include <stdio.h>
+
+struct compare_opts {
+    const char *md_path;   /* also write the report here; NULL: no */
+    int time_gate;         /* 0: time changes are reported, never fail */
+};
+
+/* Prints the markdown report to out; returns 0 no regression, 1 regression,
+ * 2 could not compare (unreadable dirs, no common case, or BASE cases
+ * missing from NEW, all listed). */
+int compare_dirs(const char *base, const char *new_dir, const struct compare_opts *o, FILE *out);
+
+#endif

@@ -1,0 +1,66 @@
+/* engine.h: how a run becomes a command line, and where its files come from.
+ *
+ * The adapter maps a sweep run (mode, workload, threads) to the flags of
+ * minillm or of llama.cpp's llama-completion / llama-perplexity. A mode the
+ * engine lacks yields a skip reason instead of a command. Models are resolved
+ * (data dir lookup), quantized or generated into a cache dir on first use. */
+#ifndef RB_ENGINE_H
+#define RB_ENGINE_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "spec.h"
+
+#define ENGINE_MAX_DATA_DIRS 4
+#define ENGINE_MAX_ARGS 64
+
+struct engine {
+    const struct sweep *sweep;   /* borrowed */
+    char data_dirs[ENGINE_MAX_DATA_DIRS][SWEEP_PATH_LEN];
+    int n_data_dirs;
+    char cache_dir[SWEEP_PATH_LEN];
+    char minillm[SWEEP_PATH_LEN];          /* also the tool for quantize/gen */
+    char llama_completion[SWEEP_PATH_LEN];
+    char llama_perplexity[SWEEP_PATH_LEN];
+    int llama_has_reclaim;                 /* --reclaim-mmap-source in --help */
+    char version[256];
+};
+
+/* Fills en: data dirs (data_dir if given, $RB_DATA_DIR, build/data,
+ * ../shared), the cache dir, the binaries (sweep settings, then $RB_MINILLM,
+ * $LLAMA_COMPLETION, $LLAMA_PERPLEXITY, then next to rbench (self_dir), then
+ * PATH) and the engine version (first line of --version). */
+enum status engine_init(struct engine *en, const struct sweep *s, const char *data_dir, const char *cache_dir,
+                        const char *self_dir, struct err *e);
+
+/* Resolves a data file name: a path that exists, else NAME, NAME.gguf,
+ * models/NAME[.gguf], datasets/NAME in each data dir. */
+enum status engine_find_data(const struct engine *en, const char *name, char *out, size_t n, struct err *e);
+
+/* The model file for (model, quant): as is for f32 of a real file, else made
+ * once into the cache dir by `minillm quantize` or `minillm gen`; the cache
+ * name carries a digest of the source and the engine binary, so a rebuilt
+ * engine makes fresh files. log gets the tool's stderr. */
+enum status engine_prepare_model(const struct engine *en, int model, int quant, char *out, size_t n,
+                                 const char *log, struct err *e);
+
+struct engine_cmd {
+    char *argv[ENGINE_MAX_ARGS + 1];
+    int argc;
+    char store[16384];
+    size_t used;
+};
+
+/* Builds the command for run r on model_path. mem_report is a path for the
+ * engine's --mem-report, or NULL. When the engine lacks the mode, returns
+ * STATUS_OK with skip (>= 128 bytes) holding the reason and no command. */
+enum status engine_command(const struct engine *en, const struct sweep_run *r, const char *model_path,
+                           const char *mem_report, struct engine_cmd *cmd, char *skip, size_t n_skip,
+                           struct err *e);
+
+/* Whether the identity text of a perplexity run is found in stdout only
+ * (minillm) or in stdout followed by stderr (llama.cpp logs there). */
+int engine_ppl_in_stderr(const struct engine *en);
+
+#endif

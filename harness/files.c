@@ -1,0 +1,151 @@
+/* files.c: see files.h. Everything here is plain POSIX I/O; the atomic and
+ * append paths fsync because results must survive a kill -9 of rbench. */
+#include "files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum status files_join(char *buf, size_t n, const char *a, const char *b, struct err *e)
+{
+    int len = snprintf(buf, n, "%s/%s", a, b);
+    if (len < 0 || (size_t)len >= n)
+        return err_set(e, "path %s/%s longer than %zu bytes", a, b, n - 1);
+    return STATUS_OK;
+}
+
+enum status files_mkdirs(const char *path, struct err *e)
+{
+    char tmp[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof tmp)
+        return err_set(e, "path too long: %s", path);
+    memcpy(tmp, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char c = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return err_set(e, "mkdir %s: %s", tmp, strerror(errno));
+        tmp[i] = c;
+    }
+    return STATUS_OK;
+}
+
+enum status files_read(const char *path, char **data, size_t *n, struct err *e)
+{
+    *data = NULL;
+    if (n)
+        *n = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return err_set(e, "%s: %s", path, strerror(errno));
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            close(fd);
+            return err_set(e, "%s: out of memory", path);
+        }
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                free(buf);
+            buf = nb, cap *= 2;
+            continue;
+        }
+        ssize_t got = read(fd, buf + len, cap - len - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int er = errno;
+            free(buf);
+            close(fd);
+            return err_set(e, "%s: %s", path, strerror(er));
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    close(fd);
+    buf[len] = '\0';
+    *data = buf;
+    if (n)
+        *n = len;
+    return STATUS_OK;
+}
+
+static enum status write_all(int fd, const char *p, size_t n, const char *path, struct err *e)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return err_set(e, "%s: %s", path, strerror(errno));
+        p += w, n -= (size_t)w;
+    }
+    return STATUS_OK;
+}
+
+enum status files_write_atomic(const char *path, const void *data, size_t n, struct err *e)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return err_set(e, "path too long: %s", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return err_set(e, "%s: %s", tmp, strerror(errno));
+    enum status st = write_all(fd, data, n, tmp, e);
+    if (!st && fsync(fd) < 0)
+        st = err_set(e, "%s: fsync: %s", tmp, strerror(errno));
+    close(fd);
+    if (st) {
+        unlink(tmp);
+        return st;
+    }
+    if (rename(tmp, path) < 0) {
+        int er = errno;
+        unlink(tmp);
+        return err_set(e, "rename %s: %s", path, strerror(er));
+    }
+    return STATUS_OK;
+}
+
+enum status files_append_line(const char *path, const char *line, struct err *e)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return err_set(e, "%s: %s", path, strerror(errno));
+    enum status st = write_all(fd, line, strlen(line), path, e);
+    if (!st && fsync(fd) < 0)
+        st = err_set(e, "%s: fsync: %s", path, strerror(errno));
+    close(fd);
+    return st;
+}
+
+enum status files_trim_torn(const char *path, struct err *e)
+{
+    char *data;
+    size_t n;
+    if (files_read(path, &data, &n, e))
+        return STATUS_ERR;
+    size_t keep = n;
+    while (keep > 0 && data[keep - 1] != '\n')
+        keep--;
+    free(data);
+    if (keep != n && truncate(path, (off_t)keep) < 0)
+        return err_set(e, "truncate %s: %s", path, strerror(errno));
+    return STATUS_OK;
+}
+
+int files_exist(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
