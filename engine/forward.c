@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "quant.h"
 #include "repack.h"
+#include "vec.h"
 
 /* ---- run state ------------------------------------------------------------- */
 
@@ -107,6 +109,9 @@ void context_free(struct context *c)
 
 /* ---- matmul ---------------------------------------------------------------- */
 
+/* Jobs below this many multiply-adds run on the calling thread alone. */
+#define SMALL_JOB (1 << 16)
+
 /* Up to three weights applied to the same input in one parallel job. */
 struct mm_job {
     int n;
@@ -126,8 +131,8 @@ static float dot_row(const struct weight *w, int64_t r, const float *x, const vo
     size_t rb = quant_row_bytes(w->type, w->n_in);
     const uint8_t *row = (const uint8_t *)w->data + (size_t)r * rb;
     switch (w->type) {
-    case GGML_TYPE_F32: return quant_dot_f32_ref((const float *)row, x, w->n_in);
-    case GGML_TYPE_F16: return quant_dot_f16_ref((const uint16_t *)row, x, w->n_in);
+    case GGML_TYPE_F32: return vec_dot_f32((const float *)row, x, w->n_in);
+    case GGML_TYPE_F16: return vec_dot_f16((const uint16_t *)row, x, w->n_in);
     case GGML_TYPE_Q8_0: return quant_dot_q8_0_q8_0((const struct block_q8_0 *)row, xq, w->n_in);
     case GGML_TYPE_Q4_0: return quant_dot_q4_0_q8_0((const struct block_q4_0 *)row, xq, w->n_in);
     default: return 0.0f; /* unreachable: types are checked at load */
@@ -176,7 +181,13 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
     }
     if (q8)
         quant_q8_0_quantize_row(x, c->qa, ws[0]->n_in);
-    pool_run(c->pool, mm_worker, &j);
+    int64_t work = 0;
+    for (int k = 0; k < n; k++)
+        work += ws[k]->n_in * ws[k]->n_out;
+    if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */
+        mm_worker(&j, 0, 1);
+    else
+        pool_run(c->pool, mm_worker, &j);
 }
 
 static void matmul1(struct context *c, const struct weight *w, float *out, const float *x)
@@ -232,37 +243,9 @@ static void att_worker(void *arg, int ith, int nth)
     size_t layer_off = (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
     int h0 = cfg->n_head * ith / nth, h1 = cfg->n_head * (ith + 1) / nth;
     for (int h = h0; h < h1; h++) {
-        const uint16_t *qh = c->qh + (size_t)h * (size_t)hd;
-        uint16_t *vacc = c->vacc + (size_t)h * (size_t)hd; /* F16 running sum of p * V */
-        int kvh = h / group;
-        float mx = -INFINITY, sum = 0.0f;
-        for (int d = 0; d < hd; d++)
-            vacc[d] = 0;
-        for (int t = 0; t <= j->pos; t++) {
-            const uint16_t *kt = c->kc + layer_off + (size_t)t * (size_t)kvd + (size_t)kvh * (size_t)hd;
-            const uint16_t *vt = c->vc + layer_off + (size_t)t * (size_t)kvd + (size_t)kvh * (size_t)hd;
-            float s = 0.0f;
-            for (int d = 0; d < hd; d++)
-                s += quant_fp16_to_fp32(qh[d]) * quant_fp16_to_fp32(kt[d]);
-            s *= scale;
-            float ms = 1.0f, vs = 1.0f;
-            if (s > mx) {
-                float old = mx;
-                mx = s;
-                ms = expf(old - mx);
-                for (int d = 0; d < hd; d++) /* rescale the running sum to the new maximum */
-                    vacc[d] = quant_fp32_to_fp16(quant_fp16_to_fp32(vacc[d]) * ms);
-            } else {
-                vs = expf(s - mx);
-            }
-            for (int d = 0; d < hd; d++)
-                vacc[d] = quant_fp32_to_fp16(quant_fp16_to_fp32(vacc[d]) + quant_fp16_to_fp32(vt[d]) * vs);
-            sum = sum * ms + vs;
-        }
-        float *out = c->ao + (size_t)h * (size_t)hd;
-        float inv = 1.0f / sum;
-        for (int d = 0; d < hd; d++)
-            out[d] = quant_fp16_to_fp32(vacc[d]) * inv;
+        size_t kv_off = layer_off + (size_t)(h / group) * (size_t)hd;
+        attention_head(c->qh + (size_t)h * (size_t)hd, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos + 1, hd,
+                       scale, c->vacc + (size_t)h * (size_t)hd, c->ao + (size_t)h * (size_t)hd);
     }
 }
 
@@ -291,7 +274,10 @@ const float *forward(struct context *c, int32_t tok, int32_t pos)
         quant_f16_quantize_row(c->v, c->vc + off, kvd);
         quant_f16_quantize_row(c->q, c->qh, qd);
         struct att_job aj = {c, l, pos};
-        pool_run(c->pool, att_worker, &aj);
+        if ((int64_t)cfg->n_head * (pos + 1) * hd < SMALL_JOB)
+            att_worker(&aj, 0, 1);
+        else
+            pool_run(c->pool, att_worker, &aj);
         matmul1(c, &L->wo, c->xb, c->ao);
         for (int i = 0; i < n_embd; i++)
             c->x[i] += c->xb[i];

@@ -1,0 +1,21 @@
+/* vec.h: F32 and F16 weight rows dotted with an F32 activation row.
+ *
+ * Fixed order, shared by the scalar _ref and the AVX2 form (same bits): the
+ * first n - n % 8 elements are summed in 8 lanes, lane j taking the elements
+ * i = j (mod 8) in order (p = w[i] * x[i], lane = lane + p: never fused); the
+ * lanes are added as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)); the last n % 8
+ * products are then added one by one. F16 weights are widened exactly. */
+#ifndef VEC_H
+#define VEC_H
+
+#include <stdint.h>
+
+float vec_dot_f32(const float *w, const float *x, int64_t n);
+float vec_dot_f16(const uint16_t *w, const float *x, int64_t n);
+float vec_dot_f32_ref(const float *w, const float *x, int64_t n);
+float vec_dot_f16_ref(const uint16_t *w, const float *x, int64_t n);
+/* AVX2 forms: only when quant_fast_available(). */
+float vec_dot_f32_avx2(const float *w, const float *x, int64_t n);
+float vec_dot_f16_avx2(const uint16_t *w, const float *x, int64_t n);
+
+#endif
