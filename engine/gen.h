@@ -1,0 +1,56 @@
+/* gen.h: synthetic llama models with deterministic pseudo-random weights.
+ *
+ * gen_model writes a standard GGUF llama file that llama.cpp loads as is:
+ * the llama.* hyperparameter keys, an SPM ("llama") vocabulary, and tensors
+ * token_embd, output_norm, output (unless tied), blk.N.{attn_norm, attn_q,
+ * attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}, in ggml
+ * order [in, out]. The vocabulary is <unk>, <s>, </s>, the 256 byte tokens
+ * <0x00>..<0xFF>, the printable ASCII characters, "▁", then unique fillers
+ * "▁tokN" up to the vocabulary size.
+ *
+ * Weights: every row of every matrix comes from a counter-based generator
+ * keyed by (seed, tensor index, row), uniform in +-sqrt(3/fan_in) so that
+ * each weight has standard deviation 1/sqrt(fan_in) (fan_in = ne[0]) and
+ * activations stay finite; norms are 1.0. The float values do not depend on
+ * the output type, so a q4_0 model is the quantization of the f32 one with
+ * the same seed, and nothing depends on the thread count. All matrices,
+ * token_embd included, take the requested type (llama.cpp's quantizer would
+ * give token_embd Q6_K); norms are F32. Rows are generated, quantized and
+ * written in blocks, two threads computing while the previous block is
+ * written, so memory stays at a few tens of MiB for any shape. */
+#ifndef GEN_H
+#define GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+struct gen_shape {
+    const char *name;
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t n_ff;
+    uint32_t n_vocab;
+    uint32_t n_ctx;
+    uint32_t n_rot; /* rope dimensions (the head size) */
+    float rope_base;
+    float rms_eps;
+    int tied; /* no output.weight: the output uses token_embd */
+};
+
+/* The shape called `name`, or NULL. Names: llama-3.2-1b, llama-3.2-3b, tiny,
+ * tiny-untied. */
+const struct gen_shape *gen_shape_find(const char *name);
+/* The i-th shape's name, NULL past the last (for usage messages). */
+const char *gen_shape_name(size_t i);
+
+/* Writes the model of `shape` with weights of `type` (GGML_TYPE_F32, F16,
+ * Q8_0 or Q4_0) generated from `seed` to `out` (through out.tmp, renamed
+ * when complete). Progress lines go to `log` (may be NULL). */
+enum status gen_model(const char *shape, uint32_t type, uint64_t seed, const char *out, FILE *log, struct err *e);
+
+#endif

@@ -1,0 +1,401 @@
+/* test_gen.c: synthetic models from gen_model, re-read with gguf_parse.
+ *
+ * The tiny shapes in every type, in a fresh temp directory: the keys
+ * llama.cpp needs with the shape's values, the SPM vocabulary, tensor names,
+ * shapes and types, weights of the intended scale with norms of 1.0, the
+ * quantized models equal to quantize_row of the f32 model's rows, and
+ * determinism (same seed: same bytes; another seed: other weights). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gen.h"
+#include "gguf.h"
+#include "quant.h"
+#include "quantize.h"
+
+/* ---- files ----------------------------------------------------------------- */
+
+struct tmpdir {
+    char dir[512];
+};
+
+static void tmpdir_make(struct tmpdir *t)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(t->dir, sizeof t->dir, "%s/test_gen.XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(t->dir));
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+struct model {
+    uint8_t *buf;
+    size_t size;
+    struct gguf_file f;
+};
+
+/* Generates shape/type/seed into dir/name and parses it. */
+static void gen_read(struct model *m, const struct tmpdir *td, const char *name, const char *shape, uint32_t type,
+                     uint64_t seed)
+{
+    char path[700], tmp[800];
+    snprintf(path, sizeof path, "%s/%s", td->dir, name);
+    struct err e;
+    if (gen_model(shape, type, seed, path, NULL, &e))
+        fail_msg("gen %s %s: %s", shape, gguf_ggml_type_name(type), e.msg);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    assert_false(file_exists(tmp));
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    assert_true(n > 0);
+    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
+    m->size = (size_t)n;
+    m->buf = malloc(m->size);
+    assert_non_null(m->buf);
+    assert_int_equal(fread(m->buf, 1, m->size, fp), m->size);
+    fclose(fp);
+    unlink(path);
+    if (gguf_parse(&m->f, m->buf, m->size, &e))
+        fail_msg("parse %s: %s", name, e.msg);
+}
+
+static void model_free(struct model *m)
+{
+    gguf_free(&m->f);
+    free(m->buf);
+}
+
+/* ---- checks ---------------------------------------------------------------- */
+
+static uint32_t get_u32(const struct gguf_file *f, const char *key)
+{
+    struct err e;
+    uint32_t v = 0;
+    if (gguf_get_u32(f, key, &v, &e))
+        fail_msg("%s", e.msg);
+    return v;
+}
+
+static float get_f32(const struct gguf_file *f, const char *key)
+{
+    struct err e;
+    float v = 0;
+    if (gguf_get_f32(f, key, &v, &e))
+        fail_msg("%s", e.msg);
+    return v;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    const struct gguf_str *x = a, *y = b;
+    size_t n = x->len < y->len ? (size_t)x->len : (size_t)y->len;
+    int c = memcmp(x->ptr, y->ptr, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void check_keys(const struct gguf_file *f, const struct gen_shape *s, uint32_t type)
+{
+    struct err e;
+    struct gguf_str str;
+    assert_int_equal(gguf_get_str(f, "general.architecture", &str, &e), STATUS_OK);
+    assert_true(gguf_str_eq(str, "llama"));
+    assert_int_equal(gguf_get_str(f, "general.name", &str, &e), STATUS_OK);
+    assert_int_equal(gguf_get_str(f, "tokenizer.ggml.model", &str, &e), STATUS_OK);
+    assert_true(gguf_str_eq(str, "llama"));
+    assert_int_equal(get_u32(f, "general.file_type"), quantize_file_type(type));
+    assert_int_equal(get_u32(f, "llama.context_length"), s->n_ctx);
+    assert_int_equal(get_u32(f, "llama.embedding_length"), s->n_embd);
+    assert_int_equal(get_u32(f, "llama.block_count"), s->n_layer);
+    assert_int_equal(get_u32(f, "llama.feed_forward_length"), s->n_ff);
+    assert_int_equal(get_u32(f, "llama.attention.head_count"), s->n_head);
+    assert_int_equal(get_u32(f, "llama.attention.head_count_kv"), s->n_head_kv);
+    assert_int_equal(get_u32(f, "llama.rope.dimension_count"), s->n_rot);
+    assert_int_equal(get_u32(f, "llama.vocab_size"), s->n_vocab);
+    assert_true(get_f32(f, "llama.rope.freq_base") == s->rope_base);
+    assert_true(get_f32(f, "llama.attention.layer_norm_rms_epsilon") == s->rms_eps);
+    assert_int_equal(get_u32(f, "tokenizer.ggml.unknown_token_id"), 0);
+    assert_int_equal(get_u32(f, "tokenizer.ggml.bos_token_id"), 1);
+    assert_int_equal(get_u32(f, "tokenizer.ggml.eos_token_id"), 2);
+    int b = 0;
+    assert_int_equal(gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &b, &e), STATUS_OK);
+    assert_int_equal(b, 1);
+
+    const struct gguf_kv *tok, *score, *ttype;
+    assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &tok, &e), STATUS_OK);
+    assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, &score, &e), STATUS_OK);
+    assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, &ttype, &e), STATUS_OK);
+    assert_int_equal(tok->n, s->n_vocab);
+    assert_int_equal(score->n, s->n_vocab);
+    assert_int_equal(ttype->n, s->n_vocab);
+    assert_true(gguf_str_eq(tok->strs[0], "<unk>"));
+    assert_true(gguf_str_eq(tok->strs[1], "<s>"));
+    assert_true(gguf_str_eq(tok->strs[2], "</s>"));
+    assert_true(gguf_str_eq(tok->strs[3], "<0x00>"));
+    assert_true(gguf_str_eq(tok->strs[3 + 0x0a], "<0x0A>"));
+    assert_true(gguf_str_eq(tok->strs[258], "<0xFF>"));
+    assert_true(gguf_str_eq(tok->strs[259], "!"));
+    assert_true(gguf_str_eq(tok->strs[259 + 94], "\xe2\x96\x81"));
+    assert_true(gguf_str_eq(tok->strs[259 + 95], "\xe2\x96\x81tok0"));
+    float prev = 1.0f;
+    for (uint32_t i = 0; i < s->n_vocab; i++) {
+        int32_t ty;
+        float sc;
+        memcpy(&ty, ttype->data + 4 * i, 4);
+        memcpy(&sc, score->data + 4 * i, 4);
+        int32_t want = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1;
+        assert_int_equal(ty, want);
+        if (ty == 1) { /* normal tokens: strictly decreasing scores */
+            assert_true(sc < prev);
+            prev = sc;
+        } else {
+            assert_true(sc == 0.0f);
+        }
+    }
+    /* every token string is distinct */
+    struct gguf_str *sorted = malloc(s->n_vocab * sizeof *sorted);
+    assert_non_null(sorted);
+    memcpy(sorted, tok->strs, s->n_vocab * sizeof *sorted);
+    qsort(sorted, s->n_vocab, sizeof *sorted, cmp_str);
+    for (uint32_t i = 1; i < s->n_vocab; i++)
+        assert_int_not_equal(cmp_str(&sorted[i - 1], &sorted[i]), 0);
+    free(sorted);
+}
+
+static const struct gguf_tensor *tensor(const struct gguf_file *f, const char *name)
+{
+    int64_t i = gguf_find_tensor(f, name);
+    if (i < 0)
+        fail_msg("tensor %s missing", name);
+    return &f->tensors[i];
+}
+
+static void expect_tensor(const struct gguf_file *f, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type)
+{
+    const struct gguf_tensor *t = tensor(f, name);
+    assert_int_equal(t->n_dims, ne1 ? 2 : 1);
+    assert_int_equal(t->ne[0], ne0);
+    assert_int_equal(t->ne[1], ne1 ? ne1 : 1);
+    if (t->type != type)
+        fail_msg("%s is %s, expected %s", name, gguf_ggml_type_name(t->type), gguf_ggml_type_name(type));
+}
+
+static void check_tensors(const struct gguf_file *f, const struct gen_shape *s, uint32_t type)
+{
+    uint64_t hd = s->n_embd / s->n_head, q = s->n_head * hd, kv = s->n_head_kv * hd;
+    assert_int_equal(f->n_tensors, 2 + !s->tied + 9 * s->n_layer);
+    expect_tensor(f, "token_embd.weight", s->n_embd, s->n_vocab, type);
+    expect_tensor(f, "output_norm.weight", s->n_embd, 0, GGML_TYPE_F32);
+    if (s->tied)
+        assert_int_equal(gguf_find_tensor(f, "output.weight"), -1);
+    else
+        expect_tensor(f, "output.weight", s->n_embd, s->n_vocab, type);
+    for (uint32_t l = 0; l < s->n_layer; l++) {
+        char n[64];
+#define T(suffix, a, b, ty) (snprintf(n, sizeof n, "blk.%u.%s.weight", l, suffix), expect_tensor(f, n, a, b, ty))
+        T("attn_norm", s->n_embd, 0, GGML_TYPE_F32);
+        T("attn_q", s->n_embd, q, type);
+        T("attn_k", s->n_embd, kv, type);
+        T("attn_v", s->n_embd, kv, type);
+        T("attn_output", q, s->n_embd, type);
+        T("ffn_norm", s->n_embd, 0, GGML_TYPE_F32);
+        T("ffn_gate", s->n_embd, s->n_ff, type);
+        T("ffn_up", s->n_embd, s->n_ff, type);
+        T("ffn_down", s->n_ff, s->n_embd, type);
+#undef T
+    }
+}
+
+/* Norms are 1.0; matrices are uniform in +-sqrt(3/fan_in): bounded, mean
+ * about 0, standard deviation about 1/sqrt(fan_in). */
+static void check_values(const struct gguf_file *f)
+{
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const struct gguf_tensor *t = &f->tensors[i];
+        int64_t row = (int64_t)t->ne[0];
+        uint64_t n_rows = t->n_elems / t->ne[0];
+        size_t rb = quant_row_bytes(t->type, row);
+        float *x = malloc((size_t)row * sizeof *x);
+        assert_non_null(x);
+        double sum = 0, sum2 = 0, amp = sqrt(3.0 / (double)row);
+        for (uint64_t r = 0; r < n_rows; r++) {
+            quant_dequantize_row(t->type, gguf_tensor_data(f, t) + r * rb, x, row);
+            for (int64_t j = 0; j < row; j++) {
+                if (t->n_dims == 1) {
+                    assert_true(x[j] == 1.0f);
+                    continue;
+                }
+                assert_true(isfinite(x[j]));
+                assert_true(fabs(x[j]) <= amp * 1.01);
+                sum += x[j];
+                sum2 += (double)x[j] * x[j];
+            }
+        }
+        free(x);
+        if (t->n_dims == 1)
+            continue;
+        double n = (double)t->n_elems, mean = sum / n, sd = sqrt(sum2 / n - mean * mean);
+        double want = 1.0 / sqrt((double)row);
+        if (fabs(mean) > 5 * want / sqrt(n) || fabs(sd - want) > 0.1 * want) /* 5 sigma; about 10 sigma */
+            fail_msg("%.*s: mean %g sd %g, expected about 0 and %g", (int)t->name.len, t->name.ptr, mean, sd, want);
+    }
+}
+
+/* q has the same weights as the f32 model, each row quantize_row'd. */
+static void check_same_weights(const struct gguf_file *f32, const struct gguf_file *q)
+{
+    assert_int_equal(f32->n_tensors, q->n_tensors);
+    for (uint64_t i = 0; i < f32->n_tensors; i++) {
+        const struct gguf_tensor *a = &f32->tensors[i], *b = &q->tensors[i];
+        int64_t row = (int64_t)a->ne[0];
+        size_t rb = quant_row_bytes(b->type, row);
+        uint8_t *ref = malloc(rb);
+        assert_non_null(ref);
+        for (uint64_t r = 0; r < a->n_elems / a->ne[0]; r++) {
+            quantize_row(b->type, (const float *)(gguf_tensor_data(f32, a) + r * row * 4), ref, row);
+            if (memcmp(ref, gguf_tensor_data(q, b) + r * rb, rb))
+                fail_msg("%.*s row %llu: %s differs from the f32 model's row", (int)a->name.len, a->name.ptr,
+                         (unsigned long long)r, gguf_ggml_type_name(b->type));
+        }
+        free(ref);
+    }
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_tiny_every_type(void **state)
+{
+    (void)state;
+    static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+    static const char *const shapes[] = {"tiny", "tiny-untied"};
+    struct tmpdir td;
+    tmpdir_make(&td);
+    for (size_t si = 0; si < 2; si++) {
+        const struct gen_shape *s = gen_shape_find(shapes[si]);
+        assert_non_null(s);
+        struct model f32;
+        gen_read(&f32, &td, "f32.gguf", shapes[si], GGML_TYPE_F32, 7);
+        for (size_t ti = 0; ti < 4; ti++) {
+            struct model m;
+            gen_read(&m, &td, "m.gguf", shapes[si], types[ti], 7);
+            check_keys(&m.f, s, types[ti]);
+            check_tensors(&m.f, s, types[ti]);
+            check_values(&m.f);
+            check_same_weights(&f32.f, &m.f);
+            model_free(&m);
+        }
+        model_free(&f32);
+    }
+    assert_int_equal(rmdir(td.dir), 0);
+}
+
+static void test_determinism(void **state)
+{
+    (void)state;
+    struct tmpdir td;
+    tmpdir_make(&td);
+    struct model a, b, c;
+    gen_read(&a, &td, "a.gguf", "tiny", GGML_TYPE_Q4_0, 1234);
+    gen_read(&b, &td, "b.gguf", "tiny", GGML_TYPE_Q4_0, 1234);
+    gen_read(&c, &td, "c.gguf", "tiny", GGML_TYPE_Q4_0, 1235);
+    assert_int_equal(a.size, b.size);
+    assert_memory_equal(a.buf, b.buf, a.size);
+    /* another seed: same layout, every matrix different */
+    assert_int_equal(a.size, c.size);
+    assert_int_equal(a.f.data_offset, c.f.data_offset);
+    for (uint64_t i = 0; i < a.f.n_tensors; i++) {
+        const struct gguf_tensor *t = &a.f.tensors[i];
+        int same = !memcmp(gguf_tensor_data(&a.f, t), gguf_tensor_data(&c.f, &c.f.tensors[i]), t->n_bytes);
+        assert_int_equal(same, t->n_dims == 1);
+    }
+    /* matrices differ from one another too (the tensor index is in the key) */
+    const struct gguf_tensor *k = tensor(&a.f, "blk.0.attn_k.weight"), *v = tensor(&a.f, "blk.0.attn_v.weight");
+    assert_memory_not_equal(gguf_tensor_data(&a.f, k), gguf_tensor_data(&a.f, v), k->n_bytes);
+    model_free(&c);
+    model_free(&b);
+    model_free(&a);
+    assert_int_equal(rmdir(td.dir), 0);
+}
+
+static void test_shapes_and_errors(void **state)
+{
+    (void)state;
+    const struct gen_shape *s = gen_shape_find("llama-3.2-3b");
+    assert_non_null(s);
+    assert_int_equal(s->n_embd, 3072);
+    assert_int_equal(s->n_layer, 28);
+    assert_int_equal(s->n_head, 24);
+    assert_int_equal(s->n_head_kv, 8);
+    assert_int_equal(s->n_ff, 8192);
+    assert_int_equal(s->n_vocab, 128256);
+    assert_int_equal(s->n_rot, 128);
+    assert_true(s->tied);
+    s = gen_shape_find("llama-3.2-1b");
+    assert_non_null(s);
+    assert_int_equal(s->n_embd, 2048);
+    assert_int_equal(s->n_layer, 16);
+    assert_int_equal(s->n_head, 32);
+    assert_int_equal(s->n_rot, 64);
+    assert_int_equal(s->n_ctx, 131072);
+    assert_true(s->rope_base == 500000.0f);
+    assert_null(gen_shape_find("llama-3.2-2b"));
+    size_t n = 0;
+    while (gen_shape_name(n))
+        assert_non_null(gen_shape_find(gen_shape_name(n++)));
+    assert_int_equal(n, 4);
+
+    struct tmpdir td;
+    tmpdir_make(&td);
+    char path[700], tmp[800];
+    snprintf(path, sizeof path, "%s/x.gguf", td.dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    struct err e;
+    assert_int_equal(gen_model("huge", GGML_TYPE_F32, 1, path, NULL, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "unknown shape 'huge'"));
+    assert_non_null(strstr(e.msg, "llama-3.2-1b"));
+    assert_int_equal(gen_model("tiny", GGML_TYPE_Q4_K, 1, path, NULL, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "q4_k"));
+    char bad[800];
+    snprintf(bad, sizeof bad, "%s/no/dir/x.gguf", td.dir);
+    assert_int_equal(gen_model("tiny", GGML_TYPE_F32, 1, bad, NULL, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "No such file or directory"));
+    assert_false(file_exists(path));
+    assert_false(file_exists(tmp));
+
+    /* progress goes to the log */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *log = open_memstream(&text, &len);
+    assert_non_null(log);
+    assert_int_equal(gen_model("tiny", GGML_TYPE_Q8_0, 1, path, log, &e), STATUS_OK);
+    fclose(log);
+    assert_non_null(strstr(text, "gen: wrote"));
+    free(text);
+    unlink(path);
+    assert_int_equal(rmdir(td.dir), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny_every_type),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_shapes_and_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
