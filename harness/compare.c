@@ -1,6 +1,7 @@
 /* compare.c: the join, the gates, the markdown report. */
 #include "compare.h"
 #include "files.h"
+#include "gate.h"
 #include "stats.h"
 #include "table.h"
 
@@ -11,6 +12,7 @@
 #define RSS_SLACK_MIB 2.0
 #define RSS_SLACK_FRAC 0.01
 #define TIME_SLACK_FRAC 0.05
+#define TIME_SLACK_MS 20.0 /* below this, scheduler noise on a busy VM, not a regression */
 #define TIME_P 0.05
 #define TIME_MIN_SAMPLES 5
 
@@ -46,7 +48,10 @@ static int gate_case(const struct table_case *b, const struct table_case *c, con
         add(v, n, msg), reg = 1;
     }
     if (b->ppl_text[0] && c->ppl_text[0] && strcmp(b->ppl_text, c->ppl_text) != 0) {
-        snprintf(msg, sizeof msg, "perplexity changed: %.4f -> %.4f", b->ppl, c->ppl);
+        struct gate_diff d;
+        gate_compare(b->ppl_text, strlen(b->ppl_text), c->ppl_text, strlen(c->ppl_text), &d);
+        snprintf(msg, sizeof msg, "perplexity changed: final %.4f -> %.4f; first difference at byte %lld: \"%s\" -> \"%s\"",
+                 b->ppl, c->ppl, (long long)d.offset, d.ref_ctx, d.new_ctx);
         add(v, n, msg), reg = 1;
     } else if (b->ppl_text[0] && !c->ppl_text[0] && c->n_ok) {
         add(v, n, "perplexity missing"), reg = 1;
@@ -65,7 +70,7 @@ static int gate_case(const struct table_case *b, const struct table_case *c, con
         double p = stats_mwu_p_greater(b->v[FIG_WALL_MS], (size_t)b->n[FIG_WALL_MS], c->v[FIG_WALL_MS],
                                        (size_t)c->n[FIG_WALL_MS]);
         *p_out = p;
-        if (tc > tb * (1 + TIME_SLACK_FRAC) && p < TIME_P) {
+        if (tc > tb * (1 + TIME_SLACK_FRAC) && tc - tb > TIME_SLACK_MS && p < TIME_P) {
             snprintf(msg, sizeof msg, "wall time +%.1f%% (p = %.3f)%s", 100 * (tc - tb) / tb, p,
                      o->time_gate ? "" : " [time gate off]");
             add(v, n, msg);
@@ -73,6 +78,16 @@ static int gate_case(const struct table_case *b, const struct table_case *c, con
         }
     }
     return reg;
+}
+
+/* '|' inside a markdown cell must be escaped. */
+static void md_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
 }
 
 static void fmt_change(FILE *f, double a, double b, const char *num)
@@ -103,7 +118,8 @@ static void report(const struct table *tb, const struct table *tn, const struct 
         double p;
         int reg = gate_case(b, c, o, v, sizeof v, &p);
         *n_reg += reg;
-        fprintf(f, "| %s", b->key);
+        fputs("| ", f);
+        md_escaped(f, b->key);
         fmt_change(f, median_of(b, FIG_MAXRSS_MIB), median_of(c, FIG_MAXRSS_MIB), "%.1f");
         fmt_change(f, median_of(b, FIG_WALL_MS), median_of(c, FIG_WALL_MS), "%.0f");
         if (isnan(p))
@@ -114,7 +130,9 @@ static void report(const struct table *tb, const struct table *tn, const struct 
             fprintf(f, " | %.4f%s", c->ppl, b->ppl >= 0 && strcmp(b->ppl_text, c->ppl_text) ? " (changed)" : "");
         else
             fputs(" | -", f);
-        fprintf(f, " | %s | %s%s%s |\n", table_verdict(c), reg ? "**REGRESSION**" : "ok", v[0] ? ": " : "", v);
+        fprintf(f, " | %s | %s%s", table_verdict(c), reg ? "**REGRESSION**" : "ok", v[0] ? ": " : "");
+        md_escaped(f, v);
+        fputs(" |\n", f);
     }
     for (size_t i = 0; i < tb->n_cases; i++)
         if (!table_find(tn, tb->cases[i].key)) {

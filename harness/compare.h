@@ -3,8 +3,8 @@
  *
  * Hard gates: identity (NEW's own groups must pass), exact perplexity text,
  * peak RSS (median ru_maxrss) beyond max(1%, 2 MiB), and runs that failed in
- * NEW but not in BASE. Soft gate: median wall time > 5% slower and a one-sided
- * Mann-Whitney U p < 0.05, with >= 5 samples on each side. */
+ * NEW but not in BASE. Soft gate: median wall time > 5% (and > 20 ms) slower
+ * and a one-sided Mann-Whitney U p < 0.05, with >= 5 samples on each side. */
 #ifndef RB_COMPARE_H
 #define RB_COMPARE_H
 

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,6 +53,9 @@ static void child_exec(const struct launch_opts *o, int report_fd)
 {
     int err_no;
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a kill -9 of rbench takes the run along */
+    if (getppid() == 1)
+        _exit(126);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (o->cgroup_procs) {

@@ -1,0 +1,299 @@
+/* test_run.c: `rbench run` and `rbench compare` end to end, driving the fake
+ * engine (tests/fake_minillm) through the real rbench binary.
+ *   one mode perturbs a byte      -> exit 1, that mode's runs "differs" at offset 7
+ *   one mode crashes, one hangs   -> recorded as signal / timeout, the sweep goes on
+ *   kill -9 mid-sweep, --resume   -> every run exactly once, all ok
+ *   compare same vs same          -> 0; +10% peak RSS or changed PPL -> 1 naming
+ *                                    the row; disjoint cases -> 2; 150 ms slower
+ *                                    over 5 reps -> 1 (0 with --no-time-gate) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "files.h"
+#include "launch.h"
+#include "testenv.h"
+
+static char rbench[PATH_MAX], fake[PATH_MAX], tmp[PATH_MAX];
+
+/* Writes a sweep named name into tmp with the given mode line and extras. */
+static void write_sweep(const char *name, const char *model, const char *modes, const char *extra)
+{
+    char path[PATH_MAX], text[4096];
+    TFMT(path, "%s/%s.sweep", tmp, name);
+    TFMT(text,
+         "engine minillm bin=%s\nmodel %s\nquant f32 q8_0\nmode %s\n"
+         "workload complete prompt=\"Hello there\" n=6\nworkload perplexity file=text.txt ctx=32\n%s",
+         fake, model, modes, extra);
+    assert_int_equal(testenv_write(path, text), 0);
+}
+
+/* rbench run SWEEP --out tmp/OUT [more]; returns its exit code. */
+static int rb_run(const char *sweep, const char *out, const char *more)
+{
+    char sp[PATH_MAX], op[PATH_MAX], log[PATH_MAX], root[PATH_MAX];
+    TFMT(sp, "%s/%s.sweep", tmp, sweep);
+    TFMT(op, "%s/%s", tmp, out);
+    TFMT(log, "%s/%s.log", tmp, out);
+    TFMT(root, "%s/results", tmp);
+    char *argv[] = { rbench, "run", sp, "--out", op, "--results", root, "--data-dir", tmp, "--progress", "plain",
+                     "--quiet", (char *)more, NULL };
+    struct launch_opts o = { .argv = argv, .stdout_path = log, .stderr_path = log, .timeout_s = 120 };
+    struct launch_result r;
+    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
+    return r.exit_code;
+}
+
+static int rb_compare(const char *base, const char *new_dir, const char *flag, char *report, size_t n)
+{
+    char b[PATH_MAX], c[PATH_MAX], out[PATH_MAX];
+    TFMT(b, "%s/%s", tmp, base);
+    TFMT(c, "%s/%s", tmp, new_dir);
+    TFMT(out, "%s/compare-%s-%s.md", tmp, base, new_dir);
+    char *argv[] = { rbench, "compare", b, c, (char *)flag, NULL };
+    struct launch_opts o = { .argv = argv, .stdout_path = out };
+    struct launch_result r;
+    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
+    char *text;
+    assert_int_equal(files_read(out, &text, NULL, NULL), STATUS_OK);
+    snprintf(report, n, "%s", text);
+    free(text);
+    return r.exit_code;
+}
+
+/* Run records of tmp/out/runs.jsonl as a JSON array (caller decrefs). */
+static json_t *runs_of(const char *out)
+{
+    char path[PATH_MAX], *text;
+    TFMT(path, "%s/%s/runs.jsonl", tmp, out);
+    assert_int_equal(files_read(path, &text, NULL, NULL), STATUS_OK);
+    json_t *a = json_array();
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(l, 0, NULL);
+        assert_non_null(o);
+        if (strcmp(json_string_value(json_object_get(o, "type")), "run") == 0)
+            json_array_append(a, o);
+        json_decref(o);
+    }
+    free(text);
+    return a;
+}
+
+static const char *sget(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static void clear_env(void)
+{
+    unsetenv("FAKE_PERTURB");
+    unsetenv("FAKE_CRASH");
+    unsetenv("FAKE_HANG");
+    unsetenv("FAKE_ALLOC_MIB");
+    unsetenv("FAKE_SLEEP_MS");
+}
+
+static void test_perturb_fails_gate(void **state)
+{
+    (void)state;
+    write_sweep("perturb", "tiny", "mmap mmap+reclaim no-repack", "reps 2\n");
+    setenv("FAKE_PERTURB", "--no-repack", 1);
+    assert_int_equal(rb_run("perturb", "perturb", NULL), 1);
+    clear_env();
+    json_t *a = runs_of("perturb");
+    assert_int_equal(json_array_size(a), 2 * 2 * 2 * 3);
+    size_t i;
+    json_t *o;
+    int n_differs = 0;
+    json_array_foreach(a, i, o)
+    {
+        assert_string_equal(sget(o, "status"), "ok");
+        if (strcmp(sget(o, "mode"), "no-repack") == 0) {
+            assert_string_equal(sget(o, "identity"), "differs");
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "diff"), "offset")), 7);
+            n_differs++;
+        } else {
+            assert_true(strcmp(sget(o, "identity"), "ref") == 0 || strcmp(sget(o, "identity"), "same") == 0);
+        }
+    }
+    assert_int_equal(n_differs, 8);
+    json_decref(a);
+    char path[PATH_MAX], *md;
+    TFMT(path, "%s/perturb/summary.md", tmp);
+    assert_int_equal(files_read(path, &md, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(md, "| no-repack |"));
+    assert_non_null(strstr(md, "FAIL | differs at rep 0: offset 7"));
+    free(md);
+}
+
+static void test_crash_and_timeout_recorded(void **state)
+{
+    (void)state;
+    write_sweep("crash", "tiny", "mmap read mlock", "timeout 0.5\n");
+    setenv("FAKE_CRASH", "read", 1);    /* the value of --load read */
+    setenv("FAKE_HANG", "--mlock", 1);
+    assert_int_equal(rb_run("crash", "crash", NULL), 1);
+    clear_env();
+    json_t *a = runs_of("crash");
+    assert_int_equal(json_array_size(a), 2 * 2 * 3);
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        const char *mode = sget(o, "mode"), *st = sget(o, "status");
+        if (strcmp(mode, "read") == 0) {
+            assert_string_equal(st, "signal");
+            assert_int_equal(json_integer_value(json_object_get(o, "signal")), SIGABRT);
+        } else if (strcmp(mode, "mlock") == 0) {
+            assert_string_equal(st, "timeout");
+        } else {
+            assert_string_equal(st, "ok");
+        }
+    }
+    json_decref(a);
+}
+
+static int count_lines(const char *path)
+{
+    char *text;
+    if (files_read(path, &text, NULL, NULL))
+        return 0;
+    int n = 0;
+    for (char *p = text; *p; p++)
+        n += *p == '\n';
+    free(text);
+    return n;
+}
+
+static void test_kill9_resume(void **state)
+{
+    (void)state;
+    write_sweep("resume", "tiny", "mmap read", "reps 3\n");
+    char sp[PATH_MAX], op[PATH_MAX], root[PATH_MAX], jsonl[PATH_MAX];
+    TFMT(sp, "%s/resume.sweep", tmp);
+    TFMT(op, "%s/resume", tmp);
+    TFMT(root, "%s/results", tmp);
+    TFMT(jsonl, "%s/resume/runs.jsonl", tmp);
+    setenv("FAKE_SLEEP_MS", "60", 1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1), dup2(fd, 2);
+        execl(rbench, rbench, "run", sp, "--out", op, "--results", root, "--data-dir", tmp, (char *)NULL);
+        _exit(127);
+    }
+    /* 1 meta line + some runs, then kill -9 mid-sweep */
+    for (int i = 0; i < 1000 && count_lines(jsonl) < 1 + 5; i++)
+        usleep(10000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    int before = count_lines(jsonl) - 1;
+    assert_true(before >= 5);
+    assert_true(before < 24);
+    assert_int_equal(rb_run("resume", "resume", "--resume"), 0);
+    clear_env();
+    json_t *a = runs_of("resume");
+    assert_int_equal(json_array_size(a), 2 * 2 * 3 * 2);
+    int seen[24] = { 0 };
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        json_int_t k = json_integer_value(json_object_get(o, "index"));
+        assert_true(k >= 0 && k < 24);
+        seen[k]++;
+        assert_string_equal(sget(o, "status"), "ok");
+        assert_string_not_equal(sget(o, "identity"), "differs");
+    }
+    for (int k = 0; k < 24; k++)
+        assert_int_equal(seen[k], 1);
+    json_decref(a);
+    /* resuming a finished run is a no-op that still passes */
+    assert_int_equal(rb_run("resume", "resume", "--resume"), 0);
+    assert_int_equal(count_lines(jsonl), 1 + 24);
+}
+
+static void test_compare_gates(void **state)
+{
+    (void)state;
+    char rep[16384];
+    write_sweep("cmp", "tiny", "mmap mmap+reclaim", "reps 5\n");
+    write_sweep("other", "tiny2", "mmap mmap+reclaim", "reps 1\n");
+    setenv("FAKE_ALLOC_MIB", "40", 1);
+    assert_int_equal(rb_run("cmp", "base", NULL), 0);
+    assert_int_equal(rb_run("cmp", "same", NULL), 0);
+    assert_int_equal(rb_compare("base", "same", "--no-time-gate", rep, sizeof rep), 0);
+    assert_non_null(strstr(rep, "no regression"));
+
+    setenv("FAKE_ALLOC_MIB", "44", 1); /* +10% of the allocation */
+    assert_int_equal(rb_run("cmp", "fat", NULL), 0);
+    assert_int_equal(rb_compare("base", "fat", "--no-time-gate", rep, sizeof rep), 1);
+    assert_non_null(strstr(rep, "| tiny\\|f32\\|complete\\|t1\\|warm\\|mmap |"));
+    assert_non_null(strstr(rep, "peak RSS +"));
+
+    setenv("FAKE_ALLOC_MIB", "40", 1);
+    setenv("FAKE_PERTURB", "perplexity", 1); /* every perplexity run: identity holds */
+    setenv("FAKE_PERTURB_AT", "5", 1);
+    assert_int_equal(rb_run("cmp", "ppl", NULL), 0);
+    unsetenv("FAKE_PERTURB_AT");
+    assert_int_equal(rb_compare("base", "ppl", "--no-time-gate", rep, sizeof rep), 1);
+    assert_non_null(strstr(rep, "perplexity changed"));
+    const char *row = strstr(rep, "| tiny\\|f32\\|complete\\|t1\\|warm\\|mmap |"); /* not flagged */
+    assert_non_null(row);
+    assert_true(strstr(row, "| ok |") < strchr(row, '\n'));
+    assert_non_null(strstr(rep, "| tiny\\|f32\\|perplexity\\|t1\\|warm\\|mmap |"));
+
+    assert_int_equal(rb_run("other", "other", NULL), 0);
+    clear_env();
+    assert_int_equal(rb_compare("base", "other", NULL, rep, sizeof rep), 2);
+    assert_non_null(strstr(rep, "missing from NEW"));
+    assert_non_null(strstr(rep, "- tiny|q8_0|perplexity|t1|warm|mmap+reclaim"));
+
+    /* soft gate: 150 ms slower on every run, 5 samples each side */
+    setenv("FAKE_SLEEP_MS", "150", 1);
+    assert_int_equal(rb_run("cmp", "slow", NULL), 0);
+    clear_env();
+    assert_int_equal(rb_compare("base", "slow", NULL, rep, sizeof rep), 1);
+    assert_non_null(strstr(rep, "wall time +"));
+    assert_int_equal(rb_compare("base", "slow", "--no-time-gate", rep, sizeof rep), 0);
+    assert_non_null(strstr(rep, "[time gate off]"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    testenv_path("rbench", rbench, sizeof rbench);
+    testenv_path("tests/fake_minillm", fake, sizeof fake);
+    if (!testenv_tmpdir(tmp, sizeof tmp))
+        return -1;
+    char p[PATH_MAX];
+    TFMT(p, "%s/tiny.gguf", tmp);
+    testenv_write(p, "not really a model\n");
+    TFMT(p, "%s/tiny2.gguf", tmp);
+    testenv_write(p, "another one\n");
+    TFMT(p, "%s/text.txt", tmp);
+    testenv_write(p, "some text to score\n");
+    clear_env();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_perturb_fails_gate),
+        cmocka_unit_test(test_crash_and_timeout_recorded),
+        cmocka_unit_test(test_kill9_resume),
+        cmocka_unit_test(test_compare_gates),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
