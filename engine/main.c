@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "complete.h"
 #include "forward.h"
 #include "model.h"
 #include "perplexity.h"
@@ -50,51 +51,12 @@ static int cmd_complete(int argc, char **argv)
     memreport_plan(&mr, &m, &c);
     double t_load = cli_now() - t0;
 
-    int32_t *toks = NULL;
-    size_t n_toks = 0;
+    struct complete_stats st;
     int rc = 1;
-    if (tokenizer_encode(&m.tok, o.prompt, strlen(o.prompt), 1, &toks, &n_toks, &e))
+    if (complete_run(&c, o.prompt, o.n_predict, stdout, &st, &mr, &e))
         goto out;
-    if (n_toks == 0) {
-        snprintf(e.msg, sizeof e.msg, "the prompt encodes to no tokens");
-        goto out;
-    }
-    if ((int64_t)n_toks + o.n_predict > n_ctx) {
-        snprintf(e.msg, sizeof e.msg, "prompt (%zu tokens) + -n %d exceeds the context -c %d", n_toks, o.n_predict,
-                 n_ctx);
-        goto out;
-    }
-    fwrite(o.prompt, 1, strlen(o.prompt), stdout);
-    fflush(stdout);
-
-    double t1 = cli_now();
-    const float *logits = NULL;
-    for (size_t i = 0; i < n_toks; i++)
-        logits = forward(&c, toks[i], (int32_t)i);
-    memreport_phase(&mr, "first_token");
-    double t2 = cli_now();
-    int n_gen = 0;
-    int32_t pos = (int32_t)n_toks;
-    for (; n_gen < o.n_predict; n_gen++) {
-        int32_t best = 0;
-        for (int32_t v = 1; v < m.cfg.n_vocab; v++)
-            if (logits[v] > logits[best])
-                best = v;
-        if (best == m.tok.eos_id)
-            break;
-        char piece[256];
-        size_t len = tokenizer_piece(&m.tok, best, piece, sizeof piece);
-        if (len <= sizeof piece)
-            fwrite(piece, 1, len, stdout);
-        fflush(stdout);
-        if (n_gen + 1 < o.n_predict)
-            logits = forward(&c, best, pos++);
-    }
-    double t3 = cli_now();
-    fputc('\n', stdout);
-    fflush(stdout);
     fprintf(stderr, "complete: load %.3f s, prompt %zu tokens %.3f s, generated %d tokens %.3f s (%.2f tok/s)\n",
-            t_load, n_toks, t2 - t1, n_gen, t3 - t2, n_gen > 0 ? n_gen / (t3 - t2) : 0.0);
+            t_load, st.n_prompt, st.prompt_s, st.n_gen, st.gen_s, st.n_gen > 0 ? st.n_gen / st.gen_s : 0.0);
     memreport_phase(&mr, "end");
     rc = 0;
 out:
@@ -105,7 +67,6 @@ out:
         rc = 1;
     }
     memreport_summary(&mr, stderr);
-    free(toks);
     context_free(&c);
     model_free(&m);
     return rc;

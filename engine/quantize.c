@@ -77,8 +77,8 @@ enum choice {
 
 /* The type tensor t becomes for `target`, with the kind of choice and, when
  * it is not simply the target, the reason in `why` (empty otherwise). */
-static uint32_t choose_type(const struct gguf_tensor *t, uint32_t target, enum choice *kind, char *why,
-                            size_t why_len)
+static uint32_t choose_type(const struct gguf_tensor *t, uint32_t target, int is_output, enum choice *kind,
+                            char *why, size_t why_len)
 {
     uint64_t be, bb;
     why[0] = '\0';
@@ -96,6 +96,14 @@ static uint32_t choose_type(const struct gguf_tensor *t, uint32_t target, enum c
         snprintf(why, why_len, "row %" PRIu64 " not a multiple of %" PRIu64, t->ne[0], be);
         *kind = CHOICE_FALLBACK;
         return GGML_TYPE_F16;
+    }
+    /* llama.cpp keeps the output matrix (the token embedding when it is tied) at
+     * higher precision than a 4-bit target, since every logit goes through it.
+     * It uses Q6_K; Q8_0 stands in for it here. */
+    if (is_output && target == GGML_TYPE_Q4_0) {
+        snprintf(why, why_len, "output matrix kept at q8_0 as llama.cpp keeps it above 4 bits");
+        *kind = CHOICE_TARGET;
+        return GGML_TYPE_Q8_0;
     }
     if (t->type == target)
         snprintf(why, why_len, "already %s, copied", gguf_ggml_type_name(target));
@@ -261,7 +269,9 @@ enum status quantize_file(const char *in, const char *out, const char *type_name
         const struct gguf_tensor *t = &f.tensors[i];
         char why[96], name[256], shape[96];
         enum choice kind;
-        types[i] = choose_type(t, target, &kind, why, sizeof why);
+        int is_output = gguf_str_eq(t->name, "output.weight") ||
+                        (gguf_str_eq(t->name, "token_embd.weight") && gguf_find_tensor(&f, "output.weight") < 0);
+        types[i] = choose_type(t, target, is_output, &kind, why, sizeof why);
         n_kind[kind]++;
         snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
         format_shape(t, shape, sizeof shape);

@@ -2,10 +2,10 @@
  *
  * Which tensors change (the rule llama.cpp's llama-quantize follows, minus its
  * per-tensor type mixes):
- *   - 2-D+ tensors whose name ends in ".weight" become the target type. This
- *     includes token_embd.weight and output.weight: llama.cpp gives those Q6_K
- *     for most targets, which this engine does not quantize to, so they take the
- *     target type like every other matrix.
+ *   - 2-D+ tensors whose name ends in ".weight" become the target type,
+ *     token_embd.weight included, except the output matrix (output.weight, or
+ *     token_embd.weight when the output is tied to it): llama.cpp gives it Q6_K
+ *     under 4-bit targets; here a q4_0 target gives it q8_0 instead.
  *   - If the target is block-quantized (q8_0, q4_0) and a tensor's row length
  *     ne[0] is not a multiple of the block (32), that tensor becomes F16 instead
  *     (llama.cpp refuses such files; stories260K's ffn_down has rows of 172).

@@ -1,0 +1,272 @@
+/* test_model.c: the engine on real models against llama.cpp's own figures.
+ *
+ * The expected values are read from the reference file llama.cpp.md (figures
+ * measured with llama.cpp, in the test data directory): per-chunk perplexity
+ * of stories260K and its greedy completion. Also: a third-party F16 file
+ * loads and completes; quantized stories260K stays close to F32; -t 1 and
+ * -t 2 give the same bytes. Data comes from $RB_TEST_DATA; missing data fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "complete.h"
+#include "forward.h"
+#include "model.h"
+#include "perplexity.h"
+#include "quantize.h"
+
+static char data_dir[1024];
+static char tmp_dir[1024];
+
+static void data_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", data_dir, name);
+    if (access(out, R_OK) != 0)
+        fail_msg("test data %s is missing (run scripts/get-data.sh)", out);
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+/* Parses "[k]v," values out of text into vals; returns the count. */
+static int parse_chunks(const char *text, double *vals, int cap)
+{
+    int n = 0;
+    for (const char *p = text; (p = strchr(p, '[')) && n < cap; p++) {
+        int k;
+        double v;
+        if (sscanf(p, "[%d]%lf,", &k, &v) == 2 && k == n + 1)
+            vals[n++] = v;
+    }
+    return n;
+}
+
+/* The section of the reference file that starts with `heading`. */
+static char *ref_section(const char *heading)
+{
+    char path[1100];
+    data_path(path, sizeof path, "llama.cpp.md");
+    char *all = read_all(path);
+    char *s = strstr(all, heading);
+    if (!s)
+        fail_msg("reference file lacks the section '%s'", heading);
+    char *end = strstr(s + strlen(heading), "\n## ");
+    if (end)
+        *end = 0;
+    char *copy = strdup(s);
+    free(all);
+    return copy;
+}
+
+static char *run_perplexity(const char *model_path, int n_ctx, int chunks, int threads)
+{
+    struct model m;
+    struct context c;
+    struct load_opts o;
+    struct err e = {{0}};
+    char text[1100];
+    data_path(text, sizeof text, "tinystories_val_sample.txt");
+    load_opts_default(&o);
+    o.log = NULL;
+    if (model_load(&m, model_path, &o, &e))
+        fail_msg("%s", e.msg);
+    if (context_new(&c, &m, n_ctx, threads, &e))
+        fail_msg("%s", e.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    if (perplexity_run(&c, text, chunks, out, NULL, NULL, &e))
+        fail_msg("%s", e.msg);
+    fclose(out);
+    context_free(&c);
+    model_free(&m);
+    return buf;
+}
+
+static char *run_complete(const char *model_path, const char *prompt, int n, int threads)
+{
+    struct model m;
+    struct context c;
+    struct load_opts o;
+    struct err e = {{0}};
+    load_opts_default(&o);
+    o.log = NULL;
+    if (model_load(&m, model_path, &o, &e))
+        fail_msg("%s", e.msg);
+    if (context_new(&c, &m, 256, threads, &e))
+        fail_msg("%s", e.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    struct complete_stats st;
+    if (complete_run(&c, prompt, n, out, &st, NULL, &e))
+        fail_msg("%s", e.msg);
+    fclose(out);
+    context_free(&c);
+    model_free(&m);
+    return buf;
+}
+
+static double final_ppl(const char *text)
+{
+    const char *p = strstr(text, "Final estimate: PPL = ");
+    assert_non_null(p);
+    return strtod(p + strlen("Final estimate: PPL = "), NULL);
+}
+
+static void test_perplexity_matches_llamacpp(void **state)
+{
+    (void)state;
+    char model[1100];
+    data_path(model, sizeof model, "stories260K.gguf");
+    char *ref = ref_section("## stories260K.gguf (F32), perplexity");
+    char *got = run_perplexity(model, 256, 40, 2);
+    double rv[64], gv[64];
+    int nr = parse_chunks(ref, rv, 64), ng = parse_chunks(got, gv, 64);
+    assert_int_equal(nr, 40);
+    assert_int_equal(ng, 40);
+    double worst = 0.0;
+    for (int i = 0; i < 40; i++) {
+        double d = gv[i] > rv[i] ? gv[i] - rv[i] : rv[i] - gv[i];
+        if (d > worst)
+            worst = d;
+        if (d > 0.0005 + 1e-9)
+            fail_msg("chunk %d: %.4f, llama.cpp %.4f", i + 1, gv[i], rv[i]);
+    }
+    double fr = final_ppl(ref), fg = final_ppl(got);
+    printf("# stories260K PPL %.4f (llama.cpp %.4f), worst chunk difference %.4f\n", fg, fr, worst);
+    assert_true(fg - fr < 0.0005 + 1e-9 && fr - fg < 0.0005 + 1e-9);
+    free(ref);
+    free(got);
+}
+
+static void test_completion_matches_llamacpp(void **state)
+{
+    (void)state;
+    char model[1100];
+    data_path(model, sizeof model, "stories260K.gguf");
+    char *ref = ref_section("## stories260K.gguf (F32), greedy completion");
+    /* the expected text is the indented block after "prints exactly" */
+    char *p = strstr(ref, "prints exactly");
+    assert_non_null(p);
+    p = strstr(p, "\n\n    ");
+    assert_non_null(p);
+    p += 2;
+    char expect[2048] = {0};
+    size_t n = 0;
+    while (*p == ' ' && !strncmp(p, "    ", 4)) { /* indented lines, indentation removed */
+        p += 4;
+        while (*p && *p != '\n' && n + 2 < sizeof expect)
+            expect[n++] = *p++;
+        if (*p == '\n')
+            p++;
+        expect[n++] = '\n';
+    }
+    for (int t = 1; t <= 2; t++) {
+        char *got = run_complete(model, "Once upon a time", 64, t);
+        assert_string_equal(got, expect);
+        free(got);
+    }
+    free(ref);
+}
+
+static void test_f16_third_party_model(void **state)
+{
+    (void)state;
+    char model[1100];
+    data_path(model, sizeof model, "llama-2-tiny-random.gguf");
+    char *a = run_complete(model, "Hello world", 16, 1);
+    char *b = run_complete(model, "Hello world", 16, 2);
+    assert_true(strncmp(a, "Hello world", 11) == 0);
+    assert_true(strlen(a) > strlen("Hello world\n")); /* something was generated */
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static void test_quantized_close_to_f32(void **state)
+{
+    (void)state;
+    char model[1100], q[1200];
+    struct err e = {{0}};
+    data_path(model, sizeof model, "stories260K.gguf");
+    char *f32 = run_perplexity(model, 256, 40, 2);
+    double base = final_ppl(f32);
+    static const struct {
+        const char *type;
+        double tol;
+    } cases[] = {{"q8_0", 0.005}, {"q4_0", 0.10}};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(q, sizeof q, "%s/stories260K-%s.gguf", tmp_dir, cases[i].type);
+        if (quantize_file(model, q, cases[i].type, NULL, &e))
+            fail_msg("%s", e.msg);
+        char *got = run_perplexity(q, 256, 40, 2);
+        double v = final_ppl(got);
+        printf("# stories260K %s PPL %.4f vs F32 %.4f (%+.2f%%)\n", cases[i].type, v, base, 100.0 * (v / base - 1.0));
+        assert_true(v / base - 1.0 < cases[i].tol);
+        assert_true(v / base - 1.0 > -cases[i].tol);
+        unlink(q);
+        free(got);
+    }
+    free(f32);
+}
+
+static void test_bad_context_and_model_errors(void **state)
+{
+    (void)state;
+    struct model m;
+    struct load_opts o;
+    struct err e = {{0}};
+    load_opts_default(&o);
+    o.log = NULL;
+    assert_int_equal(model_load(&m, "/nonexistent/model.gguf", &o, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "cannot open"));
+    char vocab[1100];
+    data_path(vocab, sizeof vocab, "ggml-vocab-llama-spm.gguf"); /* a vocab file has no tensors */
+    assert_int_equal(model_load(&m, vocab, &o, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "token_embd.weight"));
+    char gpt2[1100];
+    data_path(gpt2, sizeof gpt2, "ggml-vocab-gpt-2.gguf");
+    assert_int_equal(model_load(&m, gpt2, &o, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "unsupported architecture 'gpt2'"));
+}
+
+int main(void)
+{
+    const char *d = getenv("RB_TEST_DATA");
+    snprintf(data_dir, sizeof data_dir, "%s", d ? d : "build/data");
+    const char *b = getenv("RB_BUILD");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", b ? b : "build/release");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp_dir);
+    if (system(cmd) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_perplexity_matches_llamacpp),
+        cmocka_unit_test(test_completion_matches_llamacpp),
+        cmocka_unit_test(test_f16_third_party_model),
+        cmocka_unit_test(test_quantized_close_to_f32),
+        cmocka_unit_test(test_bad_context_and_model_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

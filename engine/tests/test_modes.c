@@ -1,0 +1,175 @@
+/* test_modes.c: output bytes are identical across every memory mode.
+ *
+ * For stories260K in F32, Q8_0 and Q4_0 (quantized into the build's tmp dir),
+ * every combination of load {mmap, read} x mlock {off, on} x reclaim {off,
+ * dontneed, evict} x reclaim-at {load, end} x repack {on, off} x threads
+ * {1, 2} must produce the same completion text and the same logits bytes at
+ * every generated position as the first combination. Also checks the plan:
+ * with repack on, quantized models repack tensors; with reclaim on mmap
+ * without mlock, bytes are reclaimed and a second run re-reads nothing wrong. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "forward.h"
+#include "model.h"
+#include "quantize.h"
+
+static char data_dir[1024];
+static char tmp_dir[1024];
+
+#define N_GEN 24
+
+struct outcome {
+    int32_t toks[N_GEN];
+    uint64_t logits_hash; /* FNV-1a over the logits bytes of every step */
+    struct model_plan plan;
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static void run(const char *path, const struct load_opts *o, int threads, struct outcome *out)
+{
+    struct model m;
+    struct context c;
+    struct err e = {{0}};
+    if (model_load(&m, path, o, &e))
+        fail_msg("%s", e.msg);
+    if (context_new(&c, &m, 64, threads, &e))
+        fail_msg("%s", e.msg);
+    int32_t *toks = NULL;
+    size_t n = 0;
+    if (tokenizer_encode(&m.tok, "Once upon a time", 16, 1, &toks, &n, &e))
+        fail_msg("%s", e.msg);
+    const float *logits = NULL;
+    for (size_t i = 0; i < n; i++)
+        logits = forward(&c, toks[i], (int32_t)i);
+    uint64_t h = 1469598103934665603ull;
+    for (int g = 0; g < N_GEN; g++) {
+        h = fnv(h, logits, sizeof(float) * (size_t)m.cfg.n_vocab);
+        int32_t best = 0;
+        for (int32_t v = 1; v < m.cfg.n_vocab; v++)
+            if (logits[v] > logits[best])
+                best = v;
+        out->toks[g] = best;
+        logits = forward(&c, best, (int32_t)(n + (size_t)g));
+    }
+    out->logits_hash = h;
+    out->plan = m.plan;
+    free(toks);
+    context_free(&c);
+    model_free(&m);
+}
+
+static void check_model(const char *path, int quantized)
+{
+    struct outcome ref, got;
+    struct load_opts o;
+    load_opts_default(&o);
+    o.log = NULL;
+    run(path, &o, 1, &ref);
+    int n_runs = 0;
+    for (int load = 0; load < 2; load++)
+        for (int lock = 0; lock < 2; lock++)
+            for (int rec = 0; rec < 3; rec++)
+                for (int at = 0; at < 2; at++)
+                    for (int rp = 0; rp < 2; rp++)
+                        for (int t = 1; t <= 2; t++) {
+                            o.load = (enum load_mode)load;
+                            o.mlock = lock;
+                            o.reclaim = (enum reclaim_mode)rec;
+                            o.reclaim_at = (enum reclaim_at)at;
+                            o.repack = rp == 0;
+                            run(path, &o, t, &got);
+                            n_runs++;
+                            if (memcmp(got.toks, ref.toks, sizeof ref.toks) || got.logits_hash != ref.logits_hash)
+                                fail_msg("%s: load=%d mlock=%d reclaim=%d at=%d repack=%d t=%d differs from the "
+                                         "reference mode",
+                                         path, load, lock, rec, at, o.repack, t);
+                            /* the plan says what the mode did */
+                            if (quantized && o.repack)
+                                assert_true(got.plan.n_repacked > 0);
+                            if (!o.repack)
+                                assert_int_equal(got.plan.n_repacked, 0);
+                            int reclaiming = load == 0 && !lock && rec != 0 && o.repack;
+                            if (!reclaiming)
+                                assert_int_equal(got.plan.reclaimed_bytes, 0);
+                            else if (quantized)
+                                assert_true(got.plan.reclaimed_bytes > 0);
+                            assert_true(got.plan.reclaimed_bytes <= got.plan.repacked_bytes);
+                        }
+    assert_int_equal(n_runs, 96);
+}
+
+static void model_path(char *out, size_t cap, const char *type)
+{
+    char src[1100];
+    struct err e = {{0}};
+    snprintf(src, sizeof src, "%s/stories260K.gguf", data_dir);
+    if (access(src, R_OK) != 0)
+        fail_msg("test data %s is missing", src);
+    if (!strcmp(type, "f32")) {
+        snprintf(out, cap, "%s", src);
+        return;
+    }
+    snprintf(out, cap, "%s/modes-stories260K-%s.gguf", tmp_dir, type);
+    if (quantize_file(src, out, type, NULL, &e))
+        fail_msg("%s", e.msg);
+}
+
+static void test_identity_f32(void **state)
+{
+    (void)state;
+    char p[1200];
+    model_path(p, sizeof p, "f32");
+    check_model(p, 0);
+}
+
+static void test_identity_q8_0(void **state)
+{
+    (void)state;
+    char p[1200];
+    model_path(p, sizeof p, "q8_0");
+    check_model(p, 1);
+    unlink(p);
+}
+
+static void test_identity_q4_0(void **state)
+{
+    (void)state;
+    char p[1200];
+    model_path(p, sizeof p, "q4_0");
+    check_model(p, 1);
+    unlink(p);
+}
+
+int main(void)
+{
+    const char *d = getenv("RB_TEST_DATA");
+    snprintf(data_dir, sizeof data_dir, "%s", d ? d : "build/data");
+    const char *b = getenv("RB_BUILD");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", b ? b : "build/release");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp_dir);
+    if (system(cmd) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_f32),
+        cmocka_unit_test(test_identity_q8_0),
+        cmocka_unit_test(test_identity_q4_0),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
