@@ -40,5 +40,6 @@ double cli_now(void);
 
 int cli_info(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
+int cli_gen(int argc, char **argv);
 
 #endif

@@ -23,6 +23,11 @@
 #include "model.h"
 #include "perplexity.h"
 
+static void mapped_phase(void *arg)
+{
+    memreport_phase(arg, "mapped");
+}
+
 /* ---- complete -------------------------------------------------------------- */
 
 static int cmd_complete(int argc, char **argv)
@@ -36,6 +41,8 @@ static int cmd_complete(int argc, char **argv)
     struct memreport mr;
     memreport_init(&mr, o.model, o.mem_report);
     memreport_phase(&mr, "start");
+    o.load.on_mapped = mapped_phase;
+    o.load.on_mapped_arg = &mr;
     double t0 = cli_now();
     if (model_load(&m, o.model, &o.load, &e)) {
         fprintf(stderr, "minillm: %s\n", e.msg);
@@ -85,6 +92,8 @@ static int cmd_perplexity(int argc, char **argv)
     struct memreport mr;
     memreport_init(&mr, o.model, o.mem_report);
     memreport_phase(&mr, "start");
+    o.load.on_mapped = mapped_phase;
+    o.load.on_mapped_arg = &mr;
     if (model_load(&m, o.model, &o.load, &e)) {
         fprintf(stderr, "minillm: %s\n", e.msg);
         return 1;
@@ -159,6 +168,8 @@ int main(int argc, char **argv)
         return cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize"))
         return cli_quantize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "gen"))
+        return cli_gen(argc - 1, argv + 1);
     fprintf(stderr, "minillm: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

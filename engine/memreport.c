@@ -102,18 +102,17 @@ void memreport_phase(struct memreport *r, const char *phase)
 
 uint64_t memreport_predict_peak(const struct mem_plan *p)
 {
-    uint64_t peak = p->base_rss + p->header_bytes + p->inplace_bytes + p->repacked_bytes + p->kv_bytes +
-                    p->scratch_bytes;
-    if (!strcmp(p->load, "read")) {
-        peak += p->largest_repacked; /* the staging buffer */
-    } else if (p->n_repacked) {
-        int reclaiming = strcmp(p->reclaim, "off") && !p->mlock;
-        if (reclaiming && !strcmp(p->reclaim_at, "load"))
-            peak += p->largest_repacked; /* one source resident while it is copied */
-        else
-            peak += p->repacked_bytes; /* every source stays resident until the end */
-    }
-    return peak;
+    uint64_t run = p->kv_bytes + p->scratch_bytes; /* allocated after the load */
+    uint64_t weights = p->header_bytes + p->inplace_bytes + p->repacked_bytes;
+    if (!strcmp(p->load, "read")) /* the staging buffer lives during the load only */
+        return p->base_rss + weights + (p->largest_repacked > run ? p->largest_repacked : run);
+    /* mmap: the whole file is resident from the start (populated mapping) */
+    int reclaiming = p->n_repacked && strcmp(p->reclaim, "off") && !p->mlock;
+    if (reclaiming && !strcmp(p->reclaim_at, "load")) /* one source resident beside its copy */
+        return p->base_rss + weights + (p->largest_repacked > run ? p->largest_repacked : run);
+    if (reclaiming) /* every source resident until the end of the load, then dropped before the KV cache */
+        return p->base_rss + weights + (p->repacked_bytes > run ? p->repacked_bytes : run);
+    return p->base_rss + weights + p->repacked_bytes + run; /* the sources stay for good */
 }
 
 void memreport_plan(struct memreport *r, const struct model *m, const struct context *c)

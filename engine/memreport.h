@@ -56,10 +56,11 @@ enum status memreport_write(const struct memreport *r, struct err *e);
 void memreport_summary(const struct memreport *r, FILE *f);
 
 /* The smallest peak RSS a run can have: what must be resident at once.
- * mmap: header + in-place weights + repack buffer, plus the source of the
- * largest repacked tensor when reclaim runs during the load, or the sources
- * of all repacked tensors otherwise; read: the same without file pages,
- * plus the staging buffer. KV cache and scratch in every mode. */
+ * mmap: the whole file (populated at load) + the repack buffer, less what
+ * reclaim drops during the load (all sources but the tensor being copied),
+ * or, reclaiming at the end, what it drops before the KV cache is allocated;
+ * read: header + weights in anonymous memory + the staging buffer during the
+ * load. KV cache and scratch (allocated after the load) in every mode. */
 uint64_t memreport_predict_peak(const struct mem_plan *p);
 
 /* Bytes of the file at path resident in the page cache (mincore); 0 on error. */

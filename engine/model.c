@@ -430,7 +430,9 @@ enum status model_load(struct model *m, const char *path, const struct load_opts
         goto fail;
     }
     if (o->load == LOAD_MMAP) {
-        m->map = mmap(NULL, size, PROT_READ, MAP_SHARED, m->fd, 0);
+        /* populated at once, as llama.cpp's loader prefetches its mapping: the
+         * whole file is resident before the weights are placed */
+        m->map = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, m->fd, 0);
         if (m->map == MAP_FAILED) {
             m->map = NULL;
             err_set(e, "model: cannot map %s: %s", path, strerror(errno));
@@ -448,6 +450,8 @@ enum status model_load(struct model *m, const char *path, const struct load_opts
         goto fail;
     }
     m->plan.header_bytes = m->gguf.data_offset;
+    if (o->on_mapped)
+        o->on_mapped(o->on_mapped_arg);
     for (uint64_t i = 0; i < m->gguf.n_tensors; i++)
         m->plan.tensor_bytes += m->gguf.tensors[i].n_bytes;
 

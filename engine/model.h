@@ -30,6 +30,10 @@ struct load_opts {
     enum reclaim_mode reclaim;
     enum reclaim_at reclaim_at;
     FILE *log; /* diagnostics (stderr); NULL for silence */
+    /* called once the file is mapped (mmap) or its header read (read), before
+     * any weight is placed: the memory report's "mapped" phase */
+    void (*on_mapped)(void *arg);
+    void *on_mapped_arg;
 };
 
 void load_opts_default(struct load_opts *o);
