@@ -30,7 +30,7 @@ struct results_run {
     const struct sweep *sweep;   /* borrowed */
     struct sweep_run at;
     const char *status;          /* ok exit signal timeout oom skipped error */
-    char reason[512];            /* skip reason or error message */
+    char reason[640];            /* skip reason or error message */
     char *const *argv;           /* NULL when not launched */
     struct launch_result m;
     int cold;

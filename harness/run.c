@@ -28,14 +28,19 @@ struct state {
     struct sweep *s;
     struct engine en;
     char dir[PATH_MAX];
-    unsigned char *done;       /* per run index: 0 not done, 1 ok, 2 not ok */
+    unsigned char *done;       /* per run index: 0 not done, 1 ok, 2 failed, 3 skipped */
     char sweep_mismatch;
     char prep_key[64];         /* model/quant prepared last */
     char model_path[SWEEP_PATH_LEN];
-    char prep_error[512];
+    char prep_error[640];
     struct cgroup cg;
     int use_cgroup;
 };
+
+static unsigned char done_code(const char *status)
+{
+    return strcmp(status, "ok") == 0 ? 1 : strcmp(status, "skipped") == 0 ? 3 : 2;
+}
 
 static void on_record(json_t *o, void *ctx)
 {
@@ -50,7 +55,7 @@ static void on_record(json_t *o, void *ctx)
     json_int_t i = json_integer_value(json_object_get(o, "index"));
     const char *status = json_string_value(json_object_get(o, "status"));
     if (i >= 0 && (size_t)i < sweep_n_runs(st->s))
-        st->done[i] = status && strcmp(status, "ok") == 0 ? 1 : 2;
+        st->done[i] = done_code(status ? status : "");
 }
 
 static int pick_dir(struct state *st, struct err *e)
@@ -287,7 +292,7 @@ record:;
     if (results_append(st->dir, j, &e))
         fprintf(stderr, "rbench: %s\n", e.msg);
     json_decref(j);
-    st->done[r->index] = strcmp(rec.status, "ok") == 0 ? 1 : 2;
+    st->done[r->index] = done_code(rec.status);
     if (rec.identity == RESULTS_ID_DIFFERS) {
         char key[1024];
         sweep_case_key(s, r, key, sizeof key);

@@ -8,7 +8,10 @@
  *   FAKE_CRASH=ARG    abort()         FAKE_HANG=ARG   sleep for an hour
  *   FAKE_ALLOC_MIB=N  touch N MiB (halved under --reclaim dontneed|evict)
  *   FAKE_SLEEP_MS=N   sleep before printing
- * An ARG of "*" matches every invocation. */
+ * An ARG of "*" matches every invocation.
+ * Called as llama-completion or llama-perplexity (a symlink), it speaks those
+ * instead: no subcommand, values on stdout, the Final line on stderr, and
+ * --help lists --reclaim-mmap-source only when FAKE_LLAMA_RECLAIM is set. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +85,19 @@ int main(int argc, char **argv)
     if (argc < 2)
         return 2;
     const char *cmd = argv[1];
+    const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    int llama = strncmp(self, "llama-", 6) == 0;
+    if (llama && strcmp(cmd, "--help") == 0) {
+        printf("  -m, --model FNAME\n  --no-mmap\n  --mlock\n  --load-mode MODE\n  --no-repack\n%s",
+               getenv("FAKE_LLAMA_RECLAIM") ? "  --reclaim-mmap-source\n" : "");
+        return 0;
+    }
+    if (llama && strcmp(cmd, "--version") == 0) {
+        fprintf(stderr, "version: 4242 (fake)\n");
+        return 0;
+    }
+    if (llama)
+        cmd = strcmp(self, "llama-perplexity") == 0 ? "perplexity" : "complete";
     if (strcmp(cmd, "--version") == 0) {
         puts("fake-minillm 0.1");
         return 0;
@@ -136,6 +152,11 @@ int main(int argc, char **argv)
         len = 0;
         for (int k = 1; k <= 4; k++)
             len += snprintf(buf + len, sizeof buf - (size_t)len, "[%d]%.4f,", k, base + 1.0 / k);
+        if (llama) { /* llama.cpp logs the final line to stderr */
+            emit(buf, (size_t)len);
+            fprintf(stderr, "\nFinal estimate: PPL = %.4f +/- 0.09686\n", base + 0.5);
+            return 0;
+        }
         len += snprintf(buf + len, sizeof buf - (size_t)len,
                         "\nFinal estimate: PPL = %.4f +/- 0.09686\n", base + 0.5);
         emit(buf, (size_t)len);

@@ -1,6 +1,7 @@
 /* test_launch.c: the launcher measures what it claims.
  *   /bin/true                      -> peak RSS < 4 MiB (not under ASan, whose
  *                                     shadow memory a forked child inherits)
+ *   fake engine touching 64 MiB    -> ru_maxrss within 1% of /usr/bin/time -v
  *   fake engine touching 64 MiB    -> ru_maxrss >= 64 MiB, timeline rows
  *   fake engine abort()            -> term_signal SIGABRT, no failure
  *   fake engine hang, timeout 0.3s -> timed_out, SIGKILL, wall < 5 s
@@ -12,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <math.h>
 
 #include "launch.h"
 #include "testenv.h"
@@ -75,6 +78,50 @@ static void test_alloc_measured(void **state)
         rows++;
     fclose(f);
     assert_int_equal(rows, r.n_samples);
+}
+
+/* Peak of `/usr/bin/time -v CMD` ("Maximum resident set size (kbytes): N"). */
+static long time_v_maxrss(char **cmd)
+{
+    char dir[PATH_MAX], log[PATH_MAX];
+    assert_non_null(testenv_tmpdir(dir, sizeof dir));
+    TFMT(log, "%s/time.log", dir);
+    char *argv[16] = { "/usr/bin/time", "-v" };
+    for (int i = 0; cmd[i] && i < 13; i++)
+        argv[i + 2] = cmd[i];
+    struct launch_opts o = { .argv = argv, .stderr_path = log };
+    struct launch_result r;
+    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
+    FILE *f = fopen(log, "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "Maximum resident set size (kbytes):"))
+            kib = strtol(strchr(line, ':') + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static void test_agrees_with_time_v(void **state)
+{
+    (void)state;
+#ifdef UNDER_ASAN
+    skip();
+#endif
+    if (access("/usr/bin/time", X_OK) != 0)
+        skip();
+    setenv("FAKE_ALLOC_MIB", "64", 1);
+    char *argv[] = { fake, "complete", "-m", "m.gguf", "-p", "Hi", NULL };
+    struct launch_opts o = { .argv = argv };
+    struct launch_result r;
+    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
+    long ref = time_v_maxrss(argv);
+    unsetenv("FAKE_ALLOC_MIB");
+    assert_true(ref > 64 * 1024);
+    double rel = fabs((double)r.maxrss_kib - (double)ref) / (double)ref;
+    if (rel >= 0.01)
+        fail_msg("rbench %lld KiB vs /usr/bin/time -v %ld KiB", (long long)r.maxrss_kib, ref);
 }
 
 static void test_crash_recorded(void **state)
@@ -142,6 +189,7 @@ int main(void)
     testenv_path("tests/fake_minillm", fake, sizeof fake);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_true_is_small),   cmocka_unit_test(test_alloc_measured),
+        cmocka_unit_test(test_agrees_with_time_v),
         cmocka_unit_test(test_crash_recorded),  cmocka_unit_test(test_timeout_kills),
         cmocka_unit_test(test_missing_binary),  cmocka_unit_test(test_exit_code_and_stdout),
     };

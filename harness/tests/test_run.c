@@ -5,7 +5,12 @@
  *   kill -9 mid-sweep, --resume   -> every run exactly once, all ok
  *   compare same vs same          -> 0; +10% peak RSS or changed PPL -> 1 naming
  *                                    the row; disjoint cases -> 2; 150 ms slower
- *                                    over 5 reps -> 1 (0 with --no-time-gate) */
+ *                                    over 5 reps -> 1 (0 with --no-time-gate)
+ *   cache cold                    -> residency 0 at every start, recorded
+ *   mem-limit 48M, 64 MiB touched -> "oom" (root only), the reclaim mode passes
+ *   engine llama.cpp              -> mode flags mapped, unsupported modes skipped
+ *                                    with the reason, Final line read from stderr
+ *   --shard 1/2 + 2/2, merge      -> same cases as one whole run; duplicates refused */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +105,7 @@ static void clear_env(void)
     unsetenv("FAKE_HANG");
     unsetenv("FAKE_ALLOC_MIB");
     unsetenv("FAKE_SLEEP_MS");
+    unsetenv("FAKE_LLAMA_RECLAIM");
 }
 
 static void test_perturb_fails_gate(void **state)
@@ -269,6 +275,143 @@ static void test_compare_gates(void **state)
     assert_non_null(strstr(rep, "[time gate off]"));
 }
 
+static void test_cold_cache(void **state)
+{
+    (void)state;
+    write_sweep("cold", "tiny", "mmap read", "cache cold\n");
+    assert_int_equal(rb_run("cold", "cold", NULL), 0);
+    json_t *a = runs_of("cold");
+    assert_int_equal(json_array_size(a), 8);
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        json_t *c = json_object_get(o, "cold");
+        assert_non_null(c);
+        assert_int_equal(json_integer_value(json_object_get(c, "resident_at_start")), 0);
+        assert_true(json_is_true(json_object_get(c, "evicted")));
+        assert_true(json_integer_value(json_object_get(c, "file_bytes")) > 0);
+    }
+    json_decref(a);
+}
+
+static void test_mem_limit_oom(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    /* 64 MiB without reclaim, 32 MiB with it (the fake halves): only the first dies */
+    write_sweep("oom", "tiny", "mmap mmap+reclaim", "mem-limit 48M\n");
+    setenv("FAKE_ALLOC_MIB", "64", 1);
+    assert_int_equal(rb_run("oom", "oom", NULL), 1);
+    clear_env();
+    json_t *a = runs_of("oom");
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        if (strcmp(sget(o, "status"), "error") == 0 && strstr(sget(o, "reason"), "cgroup"))
+            skip(); /* no usable memory controller here */
+        assert_string_equal(sget(o, "status"), strcmp(sget(o, "mode"), "mmap") == 0 ? "oom" : "ok");
+        assert_non_null(json_object_get(json_object_get(o, "cgroup"), "peak_bytes"));
+    }
+    json_decref(a);
+}
+
+static void test_llama_adapter(void **state)
+{
+    (void)state;
+    char p[PATH_MAX], text[4096];
+    static const char *const names[] = { "llama-completion", "llama-perplexity" };
+    for (int k = 0; k < 2; k++) {
+        TFMT(p, "%s/%s", tmp, names[k]);
+        unlink(p);
+        assert_int_equal(symlink(fake, p), 0);
+    }
+    TFMT(p, "%s/llama.sweep", tmp);
+    TFMT(text,
+         "engine llama.cpp completion=%s/llama-completion perplexity=%s/llama-perplexity\nmodel tiny\nquant f32\n"
+         "mode mmap read mlock mmap+reclaim mmap+evict\nworkload complete prompt=\"Hi\" n=4\n"
+         "workload perplexity file=text.txt ctx=32 chunks=2\n",
+         tmp, tmp);
+    assert_int_equal(testenv_write(p, text), 0);
+    assert_int_equal(rb_run("llama", "llama", NULL), 0);
+    json_t *a = runs_of("llama");
+    assert_int_equal(json_array_size(a), 10);
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        const char *mode = sget(o, "mode");
+        char *av = json_dumps(json_object_get(o, "argv"), JSON_COMPACT);
+        if (strcmp(mode, "mmap+reclaim") == 0) {
+            assert_string_equal(sget(o, "status"), "skipped");
+            assert_non_null(strstr(sget(o, "reason"), "--reclaim-mmap-source"));
+        } else if (strcmp(mode, "mmap+evict") == 0) {
+            assert_string_equal(sget(o, "status"), "skipped");
+        } else {
+            assert_string_equal(sget(o, "status"), "ok");
+            assert_string_not_equal(sget(o, "identity"), "differs");
+            if (strcmp(mode, "read") == 0)
+                assert_non_null(strstr(av, "\"--no-mmap\""));
+            if (strcmp(mode, "mlock") == 0)
+                assert_non_null(strstr(av, "\"--load-mode\",\"mmap+mlock\""));
+            if (strcmp(sget(o, "workload"), "perplexity") == 0) /* Final line read from stderr */
+                assert_non_null(strstr(sget(o, "ppl_text"), "Final estimate"));
+        }
+        free(av);
+    }
+    json_decref(a);
+    setenv("FAKE_LLAMA_RECLAIM", "1", 1);
+    assert_int_equal(rb_run("llama", "llama2", NULL), 0);
+    unsetenv("FAKE_LLAMA_RECLAIM");
+    a = runs_of("llama2");
+    json_array_foreach(a, i, o)
+    {
+        if (strcmp(sget(o, "mode"), "mmap+reclaim") == 0) {
+            assert_string_equal(sget(o, "status"), "ok");
+            char *av = json_dumps(json_object_get(o, "argv"), JSON_COMPACT);
+            assert_non_null(strstr(av, "--reclaim-mmap-source"));
+            free(av);
+        }
+    }
+    json_decref(a);
+}
+
+static void test_shard_merge(void **state)
+{
+    (void)state;
+    char rep[16384];
+    write_sweep("shard", "tiny", "mmap read", "reps 2\n");
+    assert_int_equal(rb_run("shard", "whole", NULL), 0);
+    assert_int_equal(rb_run("shard", "s1", "--shard=1/2"), 0);
+    assert_int_equal(rb_run("shard", "s2", "--shard=2/2"), 0);
+    json_t *a1 = runs_of("s1"), *a2 = runs_of("s2");
+    assert_int_equal(json_array_size(a1) + json_array_size(a2), 16);
+    assert_true(json_array_size(a1) > 0 && json_array_size(a2) > 0);
+    json_decref(a1);
+    json_decref(a2);
+    char out[PATH_MAX], d1[PATH_MAX], d2[PATH_MAX], log[PATH_MAX];
+    TFMT(out, "%s/merged", tmp);
+    TFMT(d1, "%s/s1", tmp);
+    TFMT(d2, "%s/s2", tmp);
+    TFMT(log, "%s/merge.log", tmp);
+    char *argv[] = { rbench, "merge", out, d1, d2, NULL };
+    struct launch_opts lo = { .argv = argv, .stdout_path = log, .stderr_path = log };
+    struct launch_result r;
+    assert_int_equal(launch_run(&lo, &r, NULL), STATUS_OK);
+    assert_int_equal(r.exit_code, 0);
+    json_t *m = runs_of("merged");
+    assert_int_equal(json_array_size(m), 16);
+    json_decref(m);
+    assert_int_equal(rb_compare("whole", "merged", "--no-time-gate", rep, sizeof rep), 0);
+    /* merging a shard with itself duplicates runs: refused */
+    char *dup[] = { rbench, "merge", out, d1, d1, NULL };
+    lo.argv = dup;
+    assert_int_equal(launch_run(&lo, &r, NULL), STATUS_OK);
+    assert_int_equal(r.exit_code, 1);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -294,6 +437,10 @@ int main(void)
         cmocka_unit_test(test_crash_and_timeout_recorded),
         cmocka_unit_test(test_kill9_resume),
         cmocka_unit_test(test_compare_gates),
+        cmocka_unit_test(test_cold_cache),
+        cmocka_unit_test(test_mem_limit_oom),
+        cmocka_unit_test(test_llama_adapter),
+        cmocka_unit_test(test_shard_merge),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
