@@ -53,6 +53,32 @@ static void first_line(const char *bin, const char *arg, char *out, size_t n, co
     unlink(path);
 }
 
+static const char *engine_binary(const struct engine *en)
+{
+    return en->sweep->engine == SWEEP_ENGINE_MINILLM ? en->minillm : en->llama_completion;
+}
+
+static int binary_stat(const char *bin, long long *size, long long *mtime_ns)
+{
+    struct stat st;
+    if (!strchr(bin, '/') || stat(bin, &st) != 0)
+        return 0;
+    *size = (long long)st.st_size;
+    *mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    return 1;
+}
+
+static void binary_digest(struct engine *en)
+{
+    char *data;
+    size_t n;
+    const char *bin = engine_binary(en);
+    if (!binary_stat(bin, &en->bin_size, &en->bin_mtime_ns) || files_read(bin, &data, &n, NULL))
+        return;
+    snprintf(en->digest, sizeof en->digest, "%016llx", (unsigned long long)XXH64(data, n, 0));
+    free(data);
+}
+
 enum status engine_init(struct engine *en, const struct sweep *s, const char *data_dir, const char *cache_dir,
                         const char *self_dir, struct err *e)
 {
@@ -80,7 +106,16 @@ enum status engine_init(struct engine *en, const struct sweep *s, const char *da
     }
     if (!en->version[0])
         snprintf(en->version, sizeof en->version, "unknown");
+    binary_digest(en);
     return STATUS_OK;
+}
+
+int engine_binary_changed(const struct engine *en)
+{
+    long long size, mtime;
+    if (!en->digest[0] || !binary_stat(engine_binary(en), &size, &mtime))
+        return 0;
+    return size != en->bin_size || mtime != en->bin_mtime_ns;
 }
 
 int engine_ppl_in_stderr(const struct engine *en)

@@ -25,6 +25,8 @@ struct engine {
     char llama_perplexity[SWEEP_PATH_LEN];
     int llama_has_reclaim;                 /* --reclaim-mmap-source in --help */
     char version[256];
+    char digest[17];                       /* xxh64 of the engine binary, hex; "" if not found */
+    long long bin_size, bin_mtime_ns;      /* to notice a rebuild mid-sweep */
 };
 
 /* Fills en: data dirs (data_dir if given, $RB_DATA_DIR, build/data,
@@ -58,6 +60,10 @@ struct engine_cmd {
 enum status engine_command(const struct engine *en, const struct sweep_run *r, const char *model_path,
                            const char *mem_report, struct engine_cmd *cmd, char *skip, size_t n_skip,
                            struct err *e);
+
+/* 1 when the engine binary's size or mtime changed since engine_init
+ * (a rebuild mid-sweep would mix two engines in one result). */
+int engine_binary_changed(const struct engine *en);
 
 /* Whether the identity text of a perplexity run is found in stdout only
  * (minillm) or in stdout followed by stderr (llama.cpp logs there). */

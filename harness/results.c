@@ -143,7 +143,8 @@ static void file_field(const char *path, const char *key, char *out, size_t n)
         fclose(f);
 }
 
-json_t *results_meta_json(const struct sweep *s, const char *engine_version, const char *shard)
+json_t *results_meta_json(const struct sweep *s, const char *engine_version, const char *engine_digest,
+                          const char *shard)
 {
     struct utsname u;
     char host[256] = "", cpu[256], mem[64], commit[128], dirty[8];
@@ -166,6 +167,7 @@ json_t *results_meta_json(const struct sweep *s, const char *engine_version, con
     json_object_set_new(o, "git_dirty", json_boolean(atoi(dirty) > 0));
     json_object_set_new(o, "engine", json_string(s->engine == SWEEP_ENGINE_MINILLM ? "minillm" : "llama.cpp"));
     json_object_set_new(o, "engine_version", json_string(engine_version));
+    json_object_set_new(o, "engine_xxh64", json_string(engine_digest));
     json_object_set_new(o, "sweep_path", json_string(s->path));
     json_object_set_new(o, "sweep_text", json_string(s->text));
     json_object_set_new(o, "shard", json_string(shard ? shard : "1/1"));

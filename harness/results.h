@@ -52,7 +52,8 @@ json_t *results_run_json(const struct results_run *r);
 
 /* The meta line: machine info, git commit (git_dir's HEAD), engine version,
  * sweep path and text, shard. Caller decrefs. */
-json_t *results_meta_json(const struct sweep *s, const char *engine_version, const char *shard);
+json_t *results_meta_json(const struct sweep *s, const char *engine_version, const char *engine_digest,
+                          const char *shard);
 
 /* Appends obj as one line to dir/runs.jsonl. */
 enum status results_append(const char *dir, json_t *obj, struct err *e);

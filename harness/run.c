@@ -30,6 +30,7 @@ struct state {
     char dir[PATH_MAX];
     unsigned char *done;       /* per run index: 0 not done, 1 ok, 2 failed, 3 skipped */
     char sweep_mismatch;
+    char engine_digest[17];    /* from the meta line when resuming */
     char prep_key[64];         /* model/quant prepared last */
     char model_path[SWEEP_PATH_LEN];
     char prep_error[640];
@@ -50,6 +51,9 @@ static void on_record(json_t *o, void *ctx)
         const char *text = json_string_value(json_object_get(o, "sweep_text"));
         if (!text || strcmp(text, st->s->text) != 0)
             st->sweep_mismatch = 1;
+        const char *dg = json_string_value(json_object_get(o, "engine_xxh64"));
+        if (dg && !st->engine_digest[0])
+            snprintf(st->engine_digest, sizeof st->engine_digest, "%s", dg);
         return;
     }
     json_int_t i = json_integer_value(json_object_get(o, "index"));
@@ -398,7 +402,7 @@ int run_sweep(const struct run_opts *o)
     if (!have) {
         char shard[32];
         snprintf(shard, sizeof shard, "%d/%d", o->shard_n ? o->shard_i : 1, o->shard_n ? o->shard_n : 1);
-        json_t *meta = results_meta_json(s, st->en.version, shard);
+        json_t *meta = results_meta_json(s, st->en.version, st->en.digest, shard);
         enum status ms = results_append(st->dir, meta, &e);
         json_decref(meta);
         if (ms)
@@ -424,6 +428,12 @@ int run_sweep(const struct run_opts *o)
             continue;
         pos++;
         progress(st, &r, pos, n_sel, n_new, n_sel - pos + 1, t0, live);
+        if (engine_binary_changed(&st->en)) {
+            fprintf(stderr, "rbench: the engine binary changed during the sweep (rebuilt?); stopping so one result "
+                            "does not mix two engines\n");
+            interrupted = 2;
+            break;
+        }
         int f = launch_interrupted() ? -1 : one_run(st, &r);
         if (f < 0)
             interrupted = 1;
@@ -442,6 +452,11 @@ int run_sweep(const struct run_opts *o)
         cgroup_fini(&st->cg);
     if (summary_write(st->dir, &e))
         fprintf(stderr, "rbench: summary: %s\n", e.msg);
+    if (interrupted == 2) {
+        fprintf(stderr, "rbench: %zu new runs kept in %s; start a new run for the new engine\n", n_new, st->dir);
+        rc = 1;
+        goto out;
+    }
     if (interrupted) {
         fprintf(stderr, "rbench: interrupted after %zu new runs; finish with: rbench run %s --out %s --resume\n",
                 n_new, o->sweep_path, st->dir);
