@@ -22,7 +22,7 @@ ENGINE_LIB  := $(BUILD)/libengine.a
 MINILLM     := $(BUILD)/minillm
 ENGINE_TESTS := $(patsubst engine/tests/%.c,$(BUILD)/tests/%,$(wildcard engine/tests/test_*.c))
 
-.PHONY: all test asan valgrind bench clean help data test-run
+.PHONY: all test asan clean help data test-run
 all: $(MINILLM)
 
 $(BUILD)/%.o: %.c
@@ -58,9 +58,9 @@ asan:
 test-run: all $(TEST_BINS) data
 	@scripts/run-tests.sh $(BUILD) $(DATA_DIR) $(TEST_BINS)
 
-bench:
-	@echo "make bench arrives with the harness (issue: harness); build with 'make' meanwhile." >&2
-	@exit 1
+# make bench, microbench, nightly, baseline, plots: bench.mk. make fuzz, valgrind: fuzz.mk.
+-include bench.mk
+-include fuzz.mk
 
 clean:
 	rm -rf build
