@@ -1,14 +1,16 @@
-/* tokenizer.c: llama.cpp-compatible SentencePiece ("llama") tokenizer.
+/* tokenizer.c: loading, the SentencePiece ("llama") tokenizer, and what the
+ * byte-level BPE ("gpt2", tokenizer_bpe.c) shares with it.
  *
  * Data flow: tokenizer_load copies the GGUF vocab (texts, scores, types) into
- * owned arrays and builds a hash table text -> id. tokenizer_encode cuts the
- * text at user-defined tokens, escapes each raw fragment (' ' -> U+2581, with
- * a leading one when due), then merges UTF-8 characters pairwise through a
- * max-heap of candidate bigrams keyed (score desc, left position asc), and
- * finally maps each symbol to its id or to byte tokens.
+ * owned arrays and builds a hash table text -> id (BPE then adds its merges).
+ * tokenizer_encode cuts the text at user-defined tokens; BPE encodes each raw
+ * fragment in tokenizer_bpe.c. SPM escapes it (' ' -> U+2581, with a leading
+ * one when due), then merges UTF-8 characters pairwise through a max-heap of
+ * candidate bigrams keyed (score desc, left position asc), and finally maps
+ * each symbol to its id or to byte tokens.
  *
- * Sections: lookup (hash), loading, encoding (fragments, heap, merge),
- * decoding. */
+ * Sections: lookup (hash, interning), loading, encoding (fragments, heap,
+ * merge), decoding. */
 #include "tokenizer.h"
 
 #include <math.h>
@@ -54,12 +56,87 @@ static uint32_t hash_slot(const struct tokenizer *tok, const char *s, size_t n, 
     }
 }
 
-/* Id of the token whose text is exactly s[0..n), or -1. */
-static int32_t lookup(const struct tokenizer *tok, const char *s, size_t n)
+int32_t tokenizer_lookup(const struct tokenizer *tok, const char *s, size_t n)
 {
     if (n > tok->max_token_len)
         return -1;
     return tok->hash_ids[hash_slot(tok, s, n, hash_bytes(s, n))];
+}
+
+const char *tokenizer_text(const struct tokenizer *tok, int32_t id, size_t *len)
+{
+    return tok_text(tok, id, len);
+}
+
+/* (Re)builds the hash table with `size` slots (a power of two) from the
+ * n_text strings; a duplicate text maps to its last id, as llama.cpp's map
+ * does. */
+static enum status hash_build(struct tokenizer *t, uint32_t size, struct err *e)
+{
+    free(t->hash_ids);
+    free(t->hash_val);
+    t->hash_ids = malloc(size * sizeof *t->hash_ids);
+    t->hash_val = malloc(size * sizeof *t->hash_val);
+    if (!t->hash_ids || !t->hash_val)
+        return err_set(e, "tokenizer_load: out of memory for a %u-slot hash table", size);
+    t->hash_mask = size - 1;
+    for (uint32_t i = 0; i < size; i++)
+        t->hash_ids[i] = -1;
+    for (int32_t id = 0; id < t->n_text; id++) {
+        size_t len;
+        const char *s = tok_text(t, id, &len);
+        uint32_t h = hash_bytes(s, len);
+        uint32_t slot = hash_slot(t, s, len, h);
+        t->hash_ids[slot] = id;
+        t->hash_val[slot] = h;
+        if (len > t->max_token_len)
+            t->max_token_len = (uint32_t)len;
+    }
+    return STATUS_OK;
+}
+
+enum status tokenizer_intern(struct tokenizer *t, const char *s, size_t n, int32_t *id,
+                             struct err *e)
+{
+    *id = tokenizer_lookup(t, s, n);
+    if (*id >= 0)
+        return STATUS_OK;
+    uint32_t used = t->text_off[t->n_text];
+    if (t->n_text >= INT32_MAX / 4 || used > UINT32_MAX / 2 || n > UINT32_MAX / 2 - used)
+        return err_set(e, "tokenizer_load: string table full (%d strings, %u bytes)",
+                       (int)t->n_text, used);
+    if (used + n > t->text_cap) {
+        uint32_t cap = t->text_cap < 64 ? 64 : t->text_cap;
+        while (cap < used + n)
+            cap = cap > UINT32_MAX / 2 ? UINT32_MAX : 2 * cap;
+        char *p = realloc(t->text, cap);
+        if (!p)
+            return err_set(e, "tokenizer_load: out of memory for %u bytes of strings", cap);
+        t->text = p;
+        t->text_cap = cap;
+    }
+    if (t->n_text + 2 > t->off_cap) {
+        int32_t cap = 2 * t->off_cap;
+        uint32_t *p = realloc(t->text_off, (size_t)cap * sizeof *p);
+        if (!p)
+            return err_set(e, "tokenizer_load: out of memory for %d strings", (int)cap);
+        t->text_off = p;
+        t->off_cap = cap;
+    }
+    if (n)
+        memcpy(t->text + used, s, n);
+    *id = t->n_text++;
+    t->text_off[t->n_text] = used + (uint32_t)n;
+    /* keep the table at most half full */
+    if (2u * (uint32_t)t->n_text > t->hash_mask + 1)
+        return hash_build(t, 2 * (t->hash_mask + 1), e);
+    uint32_t h = hash_bytes(s, n);
+    uint32_t slot = hash_slot(t, s, n, h);
+    t->hash_ids[slot] = *id;
+    t->hash_val[slot] = h;
+    if (n > t->max_token_len)
+        t->max_token_len = (uint32_t)n;
+    return STATUS_OK;
 }
 
 /* ---- loading --------------------------------------------------------- */
@@ -137,28 +214,17 @@ static enum status build_indexes(struct tokenizer *t, struct err *e)
     uint32_t size = 16;
     while (size < 2u * (uint32_t)t->n_vocab)
         size *= 2;
-    t->hash_ids = malloc(size * sizeof *t->hash_ids);
-    t->hash_val = malloc(size * sizeof *t->hash_val);
-    if (!t->hash_ids || !t->hash_val)
-        return err_set(e, "tokenizer_load: out of memory for a %u-slot hash table", size);
-    t->hash_mask = size - 1;
-    for (uint32_t i = 0; i < size; i++)
-        t->hash_ids[i] = -1;
+    if (hash_build(t, size, e) != STATUS_OK)
+        return STATUS_ERR;
 
     int32_t n_user = 0;
     for (int32_t id = 0; id < t->n_vocab; id++) {
         size_t len;
         const char *s = tok_text(t, id, &len);
-        uint32_t h = hash_bytes(s, len);
-        uint32_t slot = hash_slot(t, s, len, h);
-        /* a duplicate text maps to its last id, as llama.cpp's map does */
-        t->hash_ids[slot] = id;
-        t->hash_val[slot] = h;
-        if (len > t->max_token_len)
-            t->max_token_len = (uint32_t)len;
         if (t->type[id] == TOKENIZER_TYPE_USER_DEFINED && len > 0)
             n_user++;
-        if (t->type[id] == TOKENIZER_TYPE_BYTE) {
+        /* BPE never decodes byte tokens (llama.cpp gives them no piece) */
+        if (t->type[id] == TOKENIZER_TYPE_BYTE && t->kind == TOKENIZER_KIND_SPM) {
             int hi = len == 6 ? hex_digit(s[3]) : -1, lo = len == 6 ? hex_digit(s[4]) : -1;
             if (len != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>' || hi < 0 || lo < 0)
                 return err_set(e, "tokenizer_load: byte token %d is '%.*s', not <0xXX>", (int)id,
@@ -173,9 +239,9 @@ static enum status build_indexes(struct tokenizer *t, struct err *e)
         static const char hex[] = "0123456789ABCDEF";
         char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
         char one = (char)b;
-        t->byte_id[b] = lookup(t, name, sizeof name);
+        t->byte_id[b] = tokenizer_lookup(t, name, sizeof name);
         if (t->byte_id[b] < 0)
-            t->byte_id[b] = lookup(t, &one, 1);
+            t->byte_id[b] = tokenizer_lookup(t, &one, 1);
     }
 
     if (n_user > 0) {
@@ -216,10 +282,15 @@ enum status tokenizer_load(struct tokenizer *tok, const struct gguf_file *f, str
                           "(key tokenizer.ggml.model missing)");
     if (gguf_get_str(f, "tokenizer.ggml.model", &model, &sub) != STATUS_OK)
         return err_set(e, "tokenizer_load: %s", sub.msg);
-    if (!gguf_str_eq(model, "llama"))
+    if (gguf_str_eq(model, "llama"))
+        t.kind = TOKENIZER_KIND_SPM;
+    else if (gguf_str_eq(model, "gpt2"))
+        t.kind = TOKENIZER_KIND_BPE;
+    else
         return err_set(e, "tokenizer_load: unsupported tokenizer.ggml.model '%.*s' "
-                          "(only 'llama', SentencePiece, is supported)",
+                          "(supported: 'llama', SentencePiece; 'gpt2', byte-level BPE)",
                        (int)(model.len < 64 ? model.len : 64), model.ptr);
+    int bpe = t.kind == TOKENIZER_KIND_BPE;
 
     if (!gguf_has(f, "tokenizer.ggml.tokens"))
         return err_set(e, "tokenizer_load: key tokenizer.ggml.tokens missing (no vocabulary)");
@@ -278,15 +349,23 @@ enum status tokenizer_load(struct tokenizer *tok, const struct gguf_file *f, str
         t.type[i] = (uint8_t)ty;
     }
     t.text_off[t.n_vocab] = off;
+    t.n_text = t.n_vocab;
+    t.text_cap = (uint32_t)total + 1;
+    t.off_cap = t.n_vocab + 1;
 
-    if (read_special_id(f, "tokenizer.ggml.bos_token_id", 1, t.n_vocab, &t.bos_id, e) ||
-        read_special_id(f, "tokenizer.ggml.eos_token_id", 2, t.n_vocab, &t.eos_id, e) ||
-        read_special_id(f, "tokenizer.ggml.unknown_token_id", 0, t.n_vocab, &t.unk_id, e) ||
-        read_flag(f, "tokenizer.ggml.add_bos_token", 1, &t.add_bos, e) ||
-        read_flag(f, "tokenizer.ggml.add_space_prefix", 1, &t.add_space_prefix, e))
+    /* llama.cpp's defaults: SPM bos 1, eos 2, unk 0, add_bos; BPE (gpt2)
+     * bos = eos = 11, no unk, no add_bos, no space prefix */
+    if (read_special_id(f, "tokenizer.ggml.bos_token_id", bpe ? 11 : 1, t.n_vocab, &t.bos_id, e) ||
+        read_special_id(f, "tokenizer.ggml.eos_token_id", bpe ? 11 : 2, t.n_vocab, &t.eos_id, e) ||
+        read_special_id(f, "tokenizer.ggml.unknown_token_id", bpe ? -1 : 0, t.n_vocab, &t.unk_id,
+                        e) ||
+        read_flag(f, "tokenizer.ggml.add_bos_token", !bpe, &t.add_bos, e) ||
+        read_flag(f, "tokenizer.ggml.add_space_prefix", !bpe, &t.add_space_prefix, e))
         goto fail;
 
     if (build_indexes(&t, e) != STATUS_OK)
+        goto fail;
+    if (bpe && tokenizer_bpe_load(&t, f, e) != STATUS_OK)
         goto fail;
     *tok = t;
     return STATUS_OK;
@@ -308,6 +387,9 @@ void tokenizer_free(struct tokenizer *tok)
     free(tok->hash_ids);
     free(tok->hash_val);
     free(tok->user_ids);
+    free(tok->merge_key);
+    free(tok->merge_rank);
+    free(tok->merge_out);
     memset(tok, 0, sizeof *tok);
 }
 
@@ -340,8 +422,7 @@ struct encoder {
     struct symbol *sym;
     struct bigram *heap;
     size_t n_heap, cap_heap;
-    int32_t *out;
-    size_t n_out, cap_out;
+    struct tokenizer_ids ids;
     struct err *e;
 };
 
@@ -360,12 +441,17 @@ static enum status grow(void **p, size_t *cap, size_t need, size_t elem, struct 
     return STATUS_OK;
 }
 
+enum status tokenizer_ids_push(struct tokenizer_ids *v, int32_t id, struct err *e)
+{
+    if (v->n == v->cap && grow((void **)&v->p, &v->cap, v->n + 1, sizeof *v->p, e))
+        return STATUS_ERR;
+    v->p[v->n++] = id;
+    return STATUS_OK;
+}
+
 static enum status push_id(struct encoder *en, int32_t id)
 {
-    if (grow((void **)&en->out, &en->cap_out, en->n_out + 1, sizeof *en->out, en->e))
-        return STATUS_ERR;
-    en->out[en->n_out++] = id;
-    return STATUS_OK;
+    return tokenizer_ids_push(&en->ids, id, en->e);
 }
 
 /* Heap order: higher score first; on equal scores the leftmost pair. */
@@ -418,7 +504,7 @@ static enum status try_bigram(struct encoder *en, int32_t left, int32_t right)
         return STATUS_OK;
     const struct symbol *l = &en->sym[left], *r = &en->sym[right];
     uint32_t size = l->n + r->n;
-    int32_t id = lookup(en->tok, en->esc + l->off, size);
+    int32_t id = tokenizer_lookup(en->tok, en->esc + l->off, size);
     if (id < 0)
         return STATUS_OK;
     return heap_push(en, (struct bigram){en->tok->score[id], left, right, size});
@@ -473,7 +559,7 @@ static enum status encode_escaped(struct encoder *en, uint32_t n)
 
     for (int32_t i = 0; i != -1; i = en->sym[i].next) {
         const struct symbol *s = &en->sym[i];
-        int32_t id = lookup(tok, en->esc + s->off, s->n);
+        int32_t id = tokenizer_lookup(tok, en->esc + s->off, s->n);
         if (id >= 0) {
             if (push_id(en, id))
                 return STATUS_ERR;
@@ -592,10 +678,13 @@ enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size
         goto done;
     }
 
+    int bpe = tok->kind == TOKENIZER_KIND_BPE;
     frags = malloc(sizeof *frags);
-    en.esc = malloc(SPACE_ESC_LEN * len + SPACE_ESC_LEN);
-    en.sym = malloc((len + 1) * sizeof *en.sym);
-    if (!frags || !en.esc || !en.sym) {
+    if (!bpe) {
+        en.esc = malloc(SPACE_ESC_LEN * len + SPACE_ESC_LEN);
+        en.sym = malloc((len + 1) * sizeof *en.sym);
+    }
+    if (!frags || (!bpe && (!en.esc || !en.sym))) {
         err_set(e, "tokenizer_encode: out of memory for a text of %zu bytes", len);
         goto done;
     }
@@ -615,6 +704,11 @@ enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size
             prev_token = 1;
             continue;
         }
+        if (bpe) {
+            if (tokenizer_bpe_encode(tok, text + frags[k].off, frags[k].len, &en.ids, e))
+                goto done;
+            continue;
+        }
         uint32_t n = escape(&en, text + frags[k].off, frags[k].len,
                             tok->add_space_prefix && prev_token);
         if (encode_escaped(&en, n))
@@ -629,11 +723,11 @@ done:
     free(en.sym);
     free(en.heap);
     if (st != STATUS_OK) {
-        free(en.out);
+        free(en.ids.p);
         return STATUS_ERR;
     }
-    *out = en.out;
-    *n_out = en.n_out;
+    *out = en.ids.p;
+    *n_out = en.ids.n;
     return STATUS_OK;
 }
 
@@ -656,6 +750,8 @@ static size_t piece(const struct tokenizer *tok, int32_t id, int special, char *
             memcpy(buf, s, len);
         return len;
     case TOKENIZER_TYPE_NORMAL: {
+        if (tok->kind == TOKENIZER_KIND_BPE)
+            return tokenizer_bpe_piece(s, len, buf, cap);
         size_t n = 0;
         for (size_t i = 0; i < len; i++) {
             if (len - i >= SPACE_ESC_LEN && memcmp(s + i, SPACE_ESC, SPACE_ESC_LEN) == 0) {
@@ -670,6 +766,8 @@ static size_t piece(const struct tokenizer *tok, int32_t id, int special, char *
         return n;
     }
     case TOKENIZER_TYPE_BYTE:
+        if (tok->kind == TOKENIZER_KIND_BPE)
+            return 0; /* as llama.cpp: BPE gives byte tokens no piece */
         if (cap >= 1)
             buf[0] = (char)tok->byte_val[id];
         return 1;

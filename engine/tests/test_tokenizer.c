@@ -625,9 +625,15 @@ static void test_load_errors(void **state)
     expect_load_error(&b, "tokenizer.ggml.model missing");
 
     gb_begin(&b);
+    gb_kv_str(&b, "tokenizer.ggml.model", "bert");
+    gb_kv_strs(&b, "tokenizer.ggml.tokens", three, 3);
+    expect_load_error(&b, "unsupported tokenizer.ggml.model 'bert'");
+
+    /* "gpt2" is byte-level BPE (test_tokenizer_bpe.c): it needs merges */
+    gb_begin(&b);
     gb_kv_str(&b, "tokenizer.ggml.model", "gpt2");
     gb_kv_strs(&b, "tokenizer.ggml.tokens", three, 3);
-    expect_load_error(&b, "unsupported tokenizer.ggml.model 'gpt2'");
+    expect_load_error(&b, "tokenizer.ggml.merges missing");
 
     gb_begin(&b);
     gb_kv_str(&b, "tokenizer.ggml.model", "llama");
@@ -674,17 +680,22 @@ static void test_load_errors(void **state)
     expect_load_error(&b, "tokenizer.ggml.add_bos_token");
 }
 
-/* The real GPT-2 vocab names its model in the error. */
-static void test_load_gpt2_refused(void **state)
+/* The real GPT-2 vocab now loads as BPE, with BPE's defaults (its own
+ * tests are in test_tokenizer_bpe.c). */
+static void test_load_gpt2_dispatch(void **state)
 {
     (void)state;
     struct mapped m;
     struct tokenizer tok;
     struct err e = {{0}};
     map_gguf("ggml-vocab-gpt-2.gguf", &m);
-    assert_int_equal(tokenizer_load(&tok, &m.f, &e), STATUS_ERR);
-    assert_non_null(strstr(e.msg, "'gpt2'"));
+    if (tokenizer_load(&tok, &m.f, &e) != STATUS_OK)
+        fail_msg("gpt-2 vocab: %s", e.msg);
     unmap_gguf(&m);
+    assert_int_equal(tok.kind, TOKENIZER_KIND_BPE);
+    assert_false(tok.add_bos);
+    assert_int_equal(tok.unk_id, -1);
+    tokenizer_free(&tok);
 }
 
 /* A small vocab with its own flags, loaded from a hand-built GGUF. */
@@ -781,7 +792,7 @@ int main(void)
         cmocka_unit_test(test_stories_once_upon),
         cmocka_unit_test(test_stories_tinystories_file),
         cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_load_gpt2_refused),
+        cmocka_unit_test(test_load_gpt2_dispatch),
         cmocka_unit_test(test_merge_ties),
         cmocka_unit_test(test_user_defined_and_missing_byte),
     };
