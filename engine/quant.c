@@ -12,6 +12,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant_k.h"
+
 /* ---- fp16 <-> fp32 ---------------------------------------------------- */
 
 static float f32_from_bits(uint32_t u)
@@ -101,6 +103,8 @@ int quant_type_supported(uint32_t type)
     case GGML_TYPE_F16:
     case GGML_TYPE_Q8_0:
     case GGML_TYPE_Q4_0:
+    case GGML_TYPE_Q4_K:
+    case GGML_TYPE_Q6_K:
         return 1;
     default:
         return 0;
@@ -120,6 +124,12 @@ size_t quant_row_bytes(uint32_t type, int64_t n)
         return n % QK8_0 ? 0 : (size_t)(n / QK8_0) * sizeof(struct block_q8_0);
     case GGML_TYPE_Q4_0:
         return n % QK4_0 ? 0 : (size_t)(n / QK4_0) * sizeof(struct block_q4_0);
+    case GGML_TYPE_Q4_K:
+        return n % QK_K ? 0 : (size_t)(n / QK_K) * sizeof(struct block_q4_k);
+    case GGML_TYPE_Q6_K:
+        return n % QK_K ? 0 : (size_t)(n / QK_K) * sizeof(struct block_q6_k);
+    case GGML_TYPE_Q8_K:
+        return n % QK_K ? 0 : (size_t)(n / QK_K) * sizeof(struct block_q8_k);
     default:
         return 0;
     }
@@ -165,6 +175,15 @@ void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
         break;
     case GGML_TYPE_Q4_0:
         dequantize_q4_0(src, dst, n);
+        break;
+    case GGML_TYPE_Q4_K:
+        quant_q4_k_dequantize_row(src, dst, n);
+        break;
+    case GGML_TYPE_Q6_K:
+        quant_q6_k_dequantize_row(src, dst, n);
+        break;
+    case GGML_TYPE_Q8_K:
+        quant_q8_k_dequantize_row(src, dst, n);
         break;
     default:
         break;

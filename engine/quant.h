@@ -46,12 +46,13 @@ float quant_fp16_to_fp32(uint16_t h);
 uint16_t quant_fp32_to_fp16(float f);
 
 /* Bytes of a row of n elements of `type` (n must be a multiple of the block size);
- * 0 for an unsupported type. */
+ * 0 for an unsupported type. Q8_K (activations only) has a size too. */
 size_t quant_row_bytes(uint32_t type, int64_t n);
 /* Whether this engine can compute with tensors of `type`. */
 int quant_type_supported(uint32_t type);
 
-/* Dequantizes n elements (a multiple of the block size) of a row to float. */
+/* Dequantizes n elements (a multiple of the block size) of a row to float.
+ * Covers the K-quants of quant_k.h (Q4_K, Q6_K, and Q8_K) too. */
 void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /* Quantizers: n a multiple of 32. Activation (Q8_0) and weight (Q4_0, Q8_0)
