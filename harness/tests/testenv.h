@@ -1,5 +1,5 @@
 /* testenv.h: what every harness test needs to find: the build directory
- * (RB_BUILD, else the parent of the test binary's directory), the fake engine
+ * (RB_BUILD made absolute, else the parent of the test binary's directory), the fake engine
  * and rbench in it, and a fresh temporary directory. */
 #ifndef RB_TESTENV_H
 #define RB_TESTENV_H
@@ -16,8 +16,9 @@ static inline const char *testenv_build(void)
     if (dir[0])
         return dir;
     const char *env = getenv("RB_BUILD");
-    if (env && *env) {
-        snprintf(dir, sizeof dir, "%s", env);
+    if (env && *env) { /* absolute, so paths survive symlinks and chdir */
+        if (!realpath(env, dir))
+            snprintf(dir, sizeof dir, "%s", env);
         return dir;
     }
     ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
