@@ -1,5 +1,5 @@
 /* quant_k_x86.c: AVX2 forms of the K-quant kernels, bit-identical to their
- * _ref forms (quant_k.c).
+ * _ref forms (quant_k.c, repack.c).
  *
  * As in quant_x86.c each function carries its own target attribute (no FMA
  * enabled, so nothing can be contracted) and runs only after
@@ -10,9 +10,10 @@
  *         are exact; their difference is the pair sum of (q - 32) a.
  * Any int8 activation works, -128 included. The float part repeats the ref
  * statements in the same order (quant_k.h).
- * Sections: helpers, row dots, Q8_K quantizer. */
+ * Sections: helpers, row dots, Q8_K quantizer, the 8-row Q4_K kernel. */
 #include "quant.h"
 #include "quant_k.h"
+#include "repack.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -36,6 +37,14 @@ AVX2 static inline int32_t hsum_i32(__m256i v)
 AVX2 static inline __m256i load256(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* Four bytes at p repeated in every 32-bit lane. */
+AVX2 static inline __m256i bcast4(const int8_t *p)
+{
+    int32_t u;
+    memcpy(&u, p, sizeof u);
+    return _mm256_set1_epi32(u);
 }
 
 /* ---- row dots ------------------------------------------------------------- */
@@ -162,6 +171,63 @@ AVX2 void quant_q8_k_quantize_row_avx2(const float *x, struct block_q8_k *y, int
     }
 }
 
+/* ---- the 8-row Q4_K kernel ------------------------------------------------ */
+
+/* Lane r holds row r throughout. The 12 scale bytes are stored byte-major
+ * (byte i of row r at scales[8i + r]), so 8 bytes widened to 32-bit lanes
+ * give byte i of every row, and the 6-bit unpacking runs on all rows at once.
+ * A 32-byte chunk of qs has 4 bytes of each row; with the matching 4
+ * activation bytes broadcast, maddubs leaves row r's pair sums in lane r.
+ * Eight chunks make a sub-block: their int16 sums stay within +-30720. */
+AVX2 void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
+                                     float out[REPACK_ROWS])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i m63 = _mm256_set1_epi32(63), m15 = _mm256_set1_epi32(15);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const struct block_q4_kx8 *wb = &w[b];
+        const struct block_q8_k *ab = &a[b];
+        __m256i B[12];
+        for (int i = 0; i < 12; i++)
+            B[i] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(wb->scales + 8 * i)));
+        __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            __m256i sc, m;
+            if (j < 4) {
+                sc = _mm256_and_si256(B[j], m63);
+                m = _mm256_and_si256(B[j + 4], m63);
+            } else {
+                sc = _mm256_or_si256(_mm256_and_si256(B[j + 4], m15),
+                                     _mm256_slli_epi32(_mm256_srli_epi32(B[j - 4], 6), 4));
+                m = _mm256_or_si256(_mm256_srli_epi32(B[j + 4], 4), _mm256_slli_epi32(_mm256_srli_epi32(B[j], 6), 4));
+            }
+            /* the value in both int16 halves of each lane, for madd */
+            sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+            m = _mm256_or_si256(m, _mm256_slli_epi32(m, 16));
+
+            /* sub-block j: nibble half j % 2 of chunks 8 (j / 2) .. + 7 */
+            int c = j / 2, shift = 4 * (j % 2);
+            __m256i s16 = _mm256_setzero_si256();
+            for (int kk = 0; kk < 8; kk++) {
+                __m256i v = load256(wb->qs + 32 * (8 * c + kk));
+                __m256i nib = _mm256_and_si256(_mm256_srli_epi16(v, shift), low4);
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(nib, bcast4(ab->qs + 32 * j + 4 * kk)));
+            }
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(s16, sc));
+            uint32_t pair = (uint32_t)(uint16_t)ab->bsums[2 * j] | (uint32_t)(uint16_t)ab->bsums[2 * j + 1] << 16;
+            msum = _mm256_add_epi32(msum, _mm256_madd_epi16(_mm256_set1_epi32((int32_t)pair), m));
+        }
+        __m256 da = _mm256_set1_ps(ab->d);
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d)), da);
+        __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin)), da);
+        __m256 t = _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum));
+        __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
+        acc = _mm256_add_ps(acc, _mm256_sub_ps(t, tm));
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
 #else /* not x86: no fast kernels; the dispatchers never call these */
 
 float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n)
@@ -177,6 +243,12 @@ float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct block_q8
 void quant_q8_k_quantize_row_avx2(const float *x, struct block_q8_k *y, int64_t n)
 {
     quant_q8_k_quantize_row_ref(x, y, n);
+}
+
+void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
+                                float out[REPACK_ROWS])
+{
+    repack_dot8_q4_k_q8_k_ref(w, a, n, out);
 }
 
 #endif

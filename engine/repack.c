@@ -2,19 +2,26 @@
  *
  * Sections: geometry, the permutation (both directions share one walker that
  * maps each 4-byte chunk of a plain block to its interleaved place), the
- * scalar dot8 kernels, and the dispatchers. The scalar kernels mirror
+ * scalar dot8 kernels, and the dispatchers. Q4_K has its own walker (its
+ * super-block has d, dmin, 12 scale bytes and qs). The scalar kernels mirror
  * quant_dot_*_ref statement by statement, one lane per row. */
 #include "repack.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- geometry ----------------------------------------------------------- */
 
 int repack_supported(uint32_t type, int64_t n_rows, int64_t n_cols)
 {
-    if (type != GGML_TYPE_Q4_0 && type != GGML_TYPE_Q8_0)
+    int64_t blck;
+    if (type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0)
+        blck = 32;
+    else if (type == GGML_TYPE_Q4_K)
+        blck = QK_K;
+    else
         return 0;
-    return n_rows > 0 && n_rows % REPACK_ROWS == 0 && n_cols > 0 && n_cols % 32 == 0;
+    return n_rows > 0 && n_rows % REPACK_ROWS == 0 && n_cols > 0 && n_cols % blck == 0;
 }
 
 size_t repack_bytes(uint32_t type, int64_t n_rows, int64_t n_cols)
@@ -63,14 +70,61 @@ static void permute(uint32_t type, const uint8_t *src, uint8_t *dst, int64_t n_r
     }
 }
 
+/* Q4_K: per (row r, super-block b), d and dmin go to d[r] and dmin[r], scale
+ * byte i to scales[8i + r], and 4-byte chunk k of qs to qs[32k + 4r]. */
+static void permute_q4_k(const uint8_t *src, uint8_t *dst, int64_t n_rows, int64_t n_cols, int to_interleaved)
+{
+    int64_t nb = n_cols / QK_K;
+    for (int64_t g = 0; g < n_rows / REPACK_ROWS; g++) {
+        for (int64_t b = 0; b < nb; b++) {
+            size_t ilv_off = ((size_t)g * (size_t)nb + (size_t)b) * sizeof(struct block_q4_kx8);
+            for (int r = 0; r < REPACK_ROWS; r++) {
+                size_t plain_off = (((size_t)g * REPACK_ROWS + (size_t)r) * (size_t)nb + (size_t)b) *
+                                   sizeof(struct block_q4_k);
+                /* (plain offset, interleaved offset, bytes) of each moved piece */
+                size_t moves[2 + 12 + 32][3];
+                int nm = 0;
+                moves[nm][0] = plain_off + offsetof(struct block_q4_k, d);
+                moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, d) + 2 * (size_t)r;
+                moves[nm++][2] = 2;
+                moves[nm][0] = plain_off + offsetof(struct block_q4_k, dmin);
+                moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, dmin) + 2 * (size_t)r;
+                moves[nm++][2] = 2;
+                for (size_t i = 0; i < 12; i++) {
+                    moves[nm][0] = plain_off + offsetof(struct block_q4_k, scales) + i;
+                    moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, scales) + REPACK_ROWS * i + (size_t)r;
+                    moves[nm++][2] = 1;
+                }
+                for (size_t k = 0; k < QK_K / 2 / 4; k++) {
+                    moves[nm][0] = plain_off + offsetof(struct block_q4_k, qs) + 4 * k;
+                    moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, qs) + 32 * k + 4 * (size_t)r;
+                    moves[nm++][2] = 4;
+                }
+                for (int i = 0; i < nm; i++) {
+                    if (to_interleaved)
+                        memcpy(dst + moves[i][1], src + moves[i][0], moves[i][2]);
+                    else
+                        memcpy(dst + moves[i][0], src + moves[i][1], moves[i][2]);
+                }
+            }
+        }
+    }
+}
+
 void repack_matrix(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols)
 {
-    permute(type, src, dst, n_rows, n_cols, 1);
+    if (type == GGML_TYPE_Q4_K)
+        permute_q4_k(src, dst, n_rows, n_cols, 1);
+    else
+        permute(type, src, dst, n_rows, n_cols, 1);
 }
 
 void repack_unpack_matrix(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols)
 {
-    permute(type, src, dst, n_rows, n_cols, 0);
+    if (type == GGML_TYPE_Q4_K)
+        permute_q4_k(src, dst, n_rows, n_cols, 0);
+    else
+        permute(type, src, dst, n_rows, n_cols, 0);
 }
 
 /* ---- scalar dot8 kernels ------------------------------------------------ */
@@ -117,6 +171,41 @@ void repack_dot8_q8_0_q8_0_ref(const struct block_q8_0x8 *w, const struct block_
     memcpy(out, acc, sizeof acc);
 }
 
+/* Row r of an interleaved Q4_K super-block mirrors quant_dot_q4_k_q8_k_ref:
+ * the same integer sums (exact) and the same float statements. */
+void repack_dot8_q4_k_q8_k_ref(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
+                               float out[REPACK_ROWS])
+{
+    float acc[REPACK_ROWS] = {0};
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        for (int r = 0; r < REPACK_ROWS; r++) {
+            uint8_t raw[12], sc[8], m[8];
+            for (int i = 0; i < 12; i++)
+                raw[i] = w[b].scales[REPACK_ROWS * i + r];
+            quant_q4_k_scale_min(raw, sc, m);
+            int32_t isum = 0, msum = 0;
+            for (int j = 0; j < 8; j++) {
+                int shift = 4 * (j % 2);
+                int32_t s = 0;
+                for (int l = 0; l < 32; l++) {
+                    int byte = 32 * (j / 2) + l; /* in the row's plain qs */
+                    uint8_t q = w[b].qs[32 * (byte / 4) + 4 * r + byte % 4];
+                    s += ((q >> shift) & 15) * (int32_t)a[b].qs[32 * j + l];
+                }
+                isum += (int32_t)sc[j] * s;
+                msum += (int32_t)m[j] * ((int32_t)a[b].bsums[2 * j] + (int32_t)a[b].bsums[2 * j + 1]);
+            }
+            float d = quant_fp16_to_fp32(w[b].d[r]) * a[b].d;
+            float dm = quant_fp16_to_fp32(w[b].dmin[r]) * a[b].d;
+            float t = d * (float)isum;
+            float tm = dm * (float)msum;
+            float term = t - tm;
+            acc[r] += term;
+        }
+    }
+    memcpy(out, acc, sizeof acc);
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 void repack_dot8_q4_0_q8_0(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
@@ -135,4 +224,13 @@ void repack_dot8_q8_0_q8_0(const struct block_q8_0x8 *w, const struct block_q8_0
         repack_dot8_q8_0_q8_0_avx2(w, a, n, out);
     else
         repack_dot8_q8_0_q8_0_ref(w, a, n, out);
+}
+
+void repack_dot8_q4_k_q8_k(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
+                           float out[REPACK_ROWS])
+{
+    if (quant_use_fast())
+        repack_dot8_q4_k_q8_k_avx2(w, a, n, out);
+    else
+        repack_dot8_q4_k_q8_k_ref(w, a, n, out);
 }

@@ -1,5 +1,6 @@
-/* repack.h: an 8-row interleaved layout for Q4_0 and Q8_0 weight matrices, and
- * the kernels that dot 8 rows at once with one Q8_0 activation row.
+/* repack.h: an 8-row interleaved layout for Q4_0, Q8_0 and Q4_K weight
+ * matrices, and the kernels that dot 8 rows at once with one Q8_0 (for Q4_K:
+ * Q8_K) activation row.
  *
  * A matrix of n_rows x n_cols (n_rows a multiple of 8, n_cols of 32) is stored
  * as n_rows / 8 groups; group g holds rows 8g..8g+7 as nb = n_cols / 32
@@ -18,9 +19,22 @@
  * broadcast of 4 activation bytes yields the 8 rows' partial dots in the 8
  * 32-bit lanes, and the 8 scales convert to one float vector.
  *
+ * Q4_K (n_cols a multiple of 256) groups 8 rows the same way, one
+ * interleaved super-block per block index:
+ *
+ *   block_q4_kx8 (1152 bytes): u16 d[8], u16 dmin[8]   row r at [r]
+ *                              u8 scales[96]  byte i of row r's packed scales
+ *                                             at scales[8i + r] (byte-major)
+ *                              u8 qs[1024]    32 chunks of 32 bytes, row r at
+ *                                             qs[32k + 4r + i] = row_r.qs[4k + i]
+ *
+ * Byte-major scales let one load of 8 bytes feed the 6-bit unpacking of all
+ * 8 rows; the qs chunks work as for Q4_0.
+ *
  * Every out[r] of a dot8 kernel is bit-identical to quant_dot_*_ref on row r
  * in the plain layout: lane r visits the blocks in order and accumulates
- * acc += (d_w * d_a) * (float)isum exactly as quant.h documents. */
+ * acc += (d_w * d_a) * (float)isum exactly as quant.h documents (for Q4_K:
+ * acc += t - tm as quant_k.h documents). */
 #ifndef REPACK_H
 #define REPACK_H
 
@@ -28,6 +42,7 @@
 #include <stdint.h>
 
 #include "quant.h"
+#include "quant_k.h"
 
 #define REPACK_ROWS 8
 
@@ -41,13 +56,23 @@ struct block_q8_0x8 {
     int8_t qs[REPACK_ROWS * QK8_0];
 };
 
+struct block_q4_kx8 {
+    uint16_t d[REPACK_ROWS];
+    uint16_t dmin[REPACK_ROWS];
+    uint8_t scales[REPACK_ROWS * 12];
+    uint8_t qs[REPACK_ROWS * QK_K / 2];
+};
+
+_Static_assert(sizeof(struct block_q4_kx8) == REPACK_ROWS * sizeof(struct block_q4_k),
+               "block_q4_kx8 is 8 block_q4_k");
 _Static_assert(sizeof(struct block_q4_0x8) == REPACK_ROWS * sizeof(struct block_q4_0),
                "block_q4_0x8 is 8 block_q4_0");
 _Static_assert(sizeof(struct block_q8_0x8) == REPACK_ROWS * sizeof(struct block_q8_0),
                "block_q8_0x8 is 8 block_q8_0");
 
-/* Whether a matrix of this type and shape can be repacked: Q4_0 or Q8_0,
- * n_rows a positive multiple of 8, n_cols a positive multiple of 32. */
+/* Whether a matrix of this type and shape can be repacked: Q4_0 or Q8_0 with
+ * n_cols a positive multiple of 32, or Q4_K with n_cols a positive multiple
+ * of 256; n_rows a positive multiple of 8. */
 int repack_supported(uint32_t type, int64_t n_rows, int64_t n_cols);
 
 /* Bytes of the repacked matrix (equal to the plain size), or 0 when
@@ -65,7 +90,9 @@ void repack_unpack_matrix(uint32_t type, const void *src, void *dst, int64_t n_r
  * the activation row a of n elements (n_cols), writing row r's result to
  * out[r]. Dispatching form, scalar _ref, and AVX2 form (call only when
  * quant_fast_available()); all give the same bits, and the fast forms have
- * the preconditions of quant.h's fast kernels. */
+ * the preconditions of quant.h's fast kernels. The Q4_K forms take a Q8_K
+ * row (quant_k.h: its bsums are read) and accept any weight and activation
+ * bytes. */
 void repack_dot8_q4_0_q8_0(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
                            float out[REPACK_ROWS]);
 void repack_dot8_q4_0_q8_0_ref(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
@@ -77,6 +104,12 @@ void repack_dot8_q8_0_q8_0(const struct block_q8_0x8 *w, const struct block_q8_0
 void repack_dot8_q8_0_q8_0_ref(const struct block_q8_0x8 *w, const struct block_q8_0 *a, int64_t n,
                                float out[REPACK_ROWS]);
 void repack_dot8_q8_0_q8_0_avx2(const struct block_q8_0x8 *w, const struct block_q8_0 *a, int64_t n,
+                                float out[REPACK_ROWS]);
+void repack_dot8_q4_k_q8_k(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
+                           float out[REPACK_ROWS]);
+void repack_dot8_q4_k_q8_k_ref(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
+                               float out[REPACK_ROWS]);
+void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
                                 float out[REPACK_ROWS]);
 
 #endif

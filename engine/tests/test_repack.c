@@ -5,7 +5,9 @@
  * survive repack + unpack and hold the same multiset of bytes.
  * Kernels: every lane of the dot8 kernels against quant_dot_*_ref on the plain
  * row, and every AVX2 form against its _ref, compared bit for bit over many
- * random rows (quantized and raw-byte weights, zero scales, several n). */
+ * random rows (quantized and raw-byte weights, zero scales, several n).
+ * Q4_K (Q8_K activations) gets the same: geometry, a pinned layout, round
+ * trips, lanes against quant_dot_q4_k_q8_k_ref, AVX2 against ref. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "quant_k.h"
 #include "repack.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -96,7 +99,15 @@ static void test_geometry(void **state)
     assert_false(repack_supported(GGML_TYPE_Q8_0, 8, 0));
     assert_false(repack_supported(GGML_TYPE_F16, 8, 32));
     assert_false(repack_supported(GGML_TYPE_F32, 8, 32));
-    assert_false(repack_supported(GGML_TYPE_Q4_K, 8, 256));
+    assert_true(repack_supported(GGML_TYPE_Q4_K, 8, 256));
+    assert_true(repack_supported(GGML_TYPE_Q4_K, 4096, 14336));
+    assert_false(repack_supported(GGML_TYPE_Q4_K, 8, 128));  /* cols not whole super-blocks */
+    assert_false(repack_supported(GGML_TYPE_Q4_K, 12, 256)); /* rows not a multiple of 8 */
+    assert_false(repack_supported(GGML_TYPE_Q4_K, 0, 256));
+    assert_false(repack_supported(GGML_TYPE_Q6_K, 8, 256));
+    assert_false(repack_supported(GGML_TYPE_Q8_K, 8, 256));
+    assert_int_equal(repack_bytes(GGML_TYPE_Q4_K, 16, 4096), 16 * quant_row_bytes(GGML_TYPE_Q4_K, 4096));
+    assert_int_equal(repack_bytes(GGML_TYPE_Q4_K, 16, 4000), 0);
 
     assert_int_equal(repack_bytes(GGML_TYPE_Q4_0, 16, 4096), 16 * quant_row_bytes(GGML_TYPE_Q4_0, 4096));
     assert_int_equal(repack_bytes(GGML_TYPE_Q8_0, 16, 4096), 16 * quant_row_bytes(GGML_TYPE_Q8_0, 4096));
@@ -162,40 +173,88 @@ static void test_layout_pinned_q4_0(void **state)
 
 /* Random bytes through repack and back; the interleaved image is a
  * permutation (same multiset of bytes, sentinel overwritten everywhere). */
+static void check_round_trip(uint32_t type, int64_t rows, int64_t cols)
+{
+    size_t bytes = repack_bytes(type, rows, cols);
+    assert_int_equal(bytes, (size_t)rows * quant_row_bytes(type, cols));
+    uint8_t *src = malloc(bytes), *ilv = malloc(bytes), *back = malloc(bytes);
+    uint8_t *s1 = malloc(bytes), *s2 = malloc(bytes);
+    assert_true(src && ilv && back && s1 && s2);
+    fill_bytes(src, bytes);
+    for (int sentinel = 0; sentinel < 2; sentinel++) {
+        memset(ilv, sentinel ? 0xff : 0x00, bytes);
+        memset(back, sentinel ? 0xff : 0x00, bytes);
+        repack_matrix(type, src, ilv, rows, cols);
+        repack_unpack_matrix(type, ilv, back, rows, cols);
+        assert_memory_equal(back, src, bytes);
+        memcpy(s1, src, bytes);
+        memcpy(s2, ilv, bytes);
+        qsort(s1, bytes, 1, byte_cmp);
+        qsort(s2, bytes, 1, byte_cmp);
+        assert_memory_equal(s1, s2, bytes);
+    }
+    free(src);
+    free(ilv);
+    free(back);
+    free(s1);
+    free(s2);
+}
+
 static void test_permutation_round_trip(void **state)
 {
     (void)state;
     static const uint32_t types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q8_0};
     static const int64_t shapes[][2] = {{8, 32}, {8, 4096}, {24, 96}, {64, 1024}};
+    static const int64_t shapes_k[][2] = {{8, 256}, {8, 4096}, {24, 768}, {64, 1024}};
     rng_state = 11;
-    for (size_t t = 0; t < 2; t++) {
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            int64_t rows = shapes[s][0], cols = shapes[s][1];
-            size_t bytes = repack_bytes(types[t], rows, cols);
-            assert_int_equal(bytes, (size_t)rows * quant_row_bytes(types[t], cols));
-            uint8_t *src = malloc(bytes), *ilv = malloc(bytes), *back = malloc(bytes);
-            uint8_t *s1 = malloc(bytes), *s2 = malloc(bytes);
-            assert_true(src && ilv && back && s1 && s2);
-            fill_bytes(src, bytes);
-            for (int sentinel = 0; sentinel < 2; sentinel++) {
-                memset(ilv, sentinel ? 0xff : 0x00, bytes);
-                memset(back, sentinel ? 0xff : 0x00, bytes);
-                repack_matrix(types[t], src, ilv, rows, cols);
-                repack_unpack_matrix(types[t], ilv, back, rows, cols);
-                assert_memory_equal(back, src, bytes);
-                memcpy(s1, src, bytes);
-                memcpy(s2, ilv, bytes);
-                qsort(s1, bytes, 1, byte_cmp);
-                qsort(s2, bytes, 1, byte_cmp);
-                assert_memory_equal(s1, s2, bytes);
-            }
-            free(src);
-            free(ilv);
-            free(back);
-            free(s1);
-            free(s2);
+    for (size_t t = 0; t < 2; t++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            check_round_trip(types[t], shapes[s][0], shapes[s][1]);
+    for (size_t s = 0; s < sizeof shapes_k / sizeof shapes_k[0]; s++)
+        check_round_trip(GGML_TYPE_Q4_K, shapes_k[s][0], shapes_k[s][1]);
+}
+
+/* Each field of a hand-built 16 x 512 Q4_K matrix names its row and
+ * super-block; the interleaved copy must hold it where repack.h says. */
+static void test_layout_pinned_q4_k(void **state)
+{
+    (void)state;
+    enum { ROWS = 16, COLS = 512, NB = COLS / QK_K };
+    static struct block_q4_k plain[ROWS][NB];
+    for (int r = 0; r < ROWS; r++) {
+        for (int b = 0; b < NB; b++) {
+            plain[r][b].d = (uint16_t)(0x1000 + r * 16 + b);
+            plain[r][b].dmin = (uint16_t)(0x2000 + r * 16 + b);
+            for (int i = 0; i < 12; i++)
+                plain[r][b].scales[i] = (uint8_t)(r * 16 + i);
+            for (int j = 0; j < 128; j++)
+                plain[r][b].qs[j] = (uint8_t)(j * 2 + b); /* byte and block; the row is checked by position */
         }
     }
+    static struct block_q4_kx8 ilv[ROWS / 8][NB];
+    memset(ilv, 0xee, sizeof ilv);
+    repack_matrix(GGML_TYPE_Q4_K, plain, ilv, ROWS, COLS);
+    for (int g = 0; g < ROWS / 8; g++) {
+        for (int b = 0; b < NB; b++) {
+            for (int r = 0; r < 8; r++) {
+                assert_int_equal(ilv[g][b].d[r], 0x1000 + (8 * g + r) * 16 + b);
+                assert_int_equal(ilv[g][b].dmin[r], 0x2000 + (8 * g + r) * 16 + b);
+                for (int i = 0; i < 12; i++)
+                    assert_int_equal(ilv[g][b].scales[8 * i + r], (8 * g + r) * 16 + i);
+                for (int k = 0; k < 32; k++)
+                    for (int i = 0; i < 4; i++)
+                        assert_int_equal(ilv[g][b].qs[32 * k + 4 * r + i], (uint8_t)((4 * k + i) * 2 + b));
+            }
+        }
+    }
+    /* Group offsets equal the plain ones: 8 rows of 2 super-blocks of 144 bytes. */
+    assert_int_equal(sizeof ilv[0], 8 * quant_row_bytes(GGML_TYPE_Q4_K, COLS));
+    /* and the row is told by the position: distinct rows, distinct bytes */
+    for (int r = 0; r < 8; r++)
+        plain[r][0].qs[5] = (uint8_t)(0xa0 + r);
+    repack_matrix(GGML_TYPE_Q4_K, plain, ilv, ROWS, COLS);
+    for (int r = 0; r < 8; r++)
+        assert_int_equal(ilv[0][0].qs[32 * 1 + 4 * r + 1], 0xa0 + r);
 }
 
 /* ---- kernels ----------------------------------------------------------- */
@@ -406,6 +465,129 @@ static void test_fast_quantize_matches_ref(void **state)
     assert_int_equal(q[3].d, 0);
 }
 
+/* ---- Q4_K kernels ------------------------------------------------------ */
+
+struct k_case {
+    int64_t n;
+    struct block_q4_k *w;   /* 8 plain rows */
+    struct block_q4_kx8 *r; /* the same, repacked */
+    struct block_q8_k *a;
+};
+
+static void k_case_alloc(struct k_case *c, int64_t n)
+{
+    int64_t nb = n / QK_K;
+    c->n = n;
+    c->w = malloc((size_t)(8 * nb) * sizeof *c->w);
+    c->r = malloc((size_t)nb * sizeof *c->r);
+    c->a = malloc((size_t)nb * sizeof *c->a);
+    assert_true(c->w && c->r && c->a);
+}
+
+static void k_case_free(struct k_case *c)
+{
+    free(c->w);
+    free(c->r);
+    free(c->a);
+}
+
+static void set_bsums(struct block_q8_k *a)
+{
+    for (int g = 0; g < 16; g++) {
+        int s = 0;
+        for (int i = 0; i < 16; i++)
+            s += a->qs[16 * g + i];
+        a->bsums[g] = (int16_t)s;
+    }
+}
+
+/* Weights quantized from floats or raw bytes (random finite halves, zero
+ * scales now and then, all-0x00 / all-0xff scale and quant bytes); the
+ * activation quantized, or raw int8 (-128 included) with consistent bsums. */
+static void k_case_fill(struct k_case *c, int raw_w, int raw_a)
+{
+    int64_t n = c->n, nb = n / QK_K;
+    float *x = malloc((size_t)n * sizeof *x);
+    assert_non_null(x);
+    for (int r = 0; r < 8; r++) {
+        struct block_q4_k *w = c->w + r * nb;
+        if (raw_w) {
+            fill_bytes(w, (size_t)nb * sizeof *w);
+            for (int64_t b = 0; b < nb; b++) {
+                w[b].d = rand_scale();
+                w[b].dmin = rand_scale();
+                if (rng_next() % 8 == 0)
+                    memset(w[b].scales, rng_next() % 2 ? 0 : 0xff, sizeof w[b].scales);
+                if (rng_next() % 8 == 0)
+                    memset(w[b].qs, rng_next() % 2 ? 0 : 0xff, sizeof w[b].qs);
+            }
+        } else {
+            fill_floats(x, n);
+            quant_q4_k_quantize_row(x, w, n);
+        }
+    }
+    if (raw_a) {
+        for (int64_t b = 0; b < nb; b++) {
+            fill_bytes(c->a[b].qs, sizeof c->a[b].qs);
+            if (rng_next() % 4 == 0)
+                memset(c->a[b].qs, rng_next() % 2 ? 0x80 : 0x7f, sizeof c->a[b].qs);
+            c->a[b].d = ldexpf(rng_unit(), -(int)(rng_next() % 8));
+            set_bsums(&c->a[b]);
+        }
+    } else {
+        fill_floats(x, n);
+        quant_q8_k_quantize_row_ref(x, c->a, n);
+    }
+    repack_matrix(GGML_TYPE_Q4_K, c->w, c->r, 8, n);
+    free(x);
+}
+
+static const int64_t ns_k[] = {256, 512, 768, 2048, 4096, 11008, 14336};
+#define N_NS_K (sizeof ns_k / sizeof ns_k[0])
+
+static void test_dot8_q4_k(void **state)
+{
+    (void)state;
+    rng_state = 17;
+    int fast = quant_fast_available();
+    for (size_t t = 0; t < N_NS_K; t++) {
+        struct k_case c;
+        k_case_alloc(&c, ns_k[t]);
+        int64_t nb = c.n / QK_K;
+        for (int rep = 0; rep < 24; rep++) {
+            k_case_fill(&c, rep % 2, rep / 2 % 2);
+            float o_ref[8], o_fast[8];
+            repack_dot8_q4_k_q8_k_ref(c.r, c.a, c.n, o_ref);
+            if (fast)
+                repack_dot8_q4_k_q8_k_avx2(c.r, c.a, c.n, o_fast);
+            for (int r = 0; r < 8; r++) {
+                float ref = quant_dot_q4_k_q8_k_ref(c.w + r * nb, c.a, c.n);
+                assert_same_float(o_ref[r], ref, "q4_k dot8_ref", c.n, r);
+                if (fast) {
+                    assert_same_float(o_fast[r], ref, "q4_k dot8 avx2", c.n, r);
+                    assert_same_float(quant_dot_q4_k_q8_k_avx2(c.w + r * nb, c.a, c.n), ref, "q4_k avx2", c.n, r);
+                }
+            }
+        }
+        k_case_free(&c);
+    }
+
+    /* dispatch: either way, the ref bits */
+    struct k_case c;
+    k_case_alloc(&c, 4096);
+    k_case_fill(&c, 0, 0);
+    float o[2][8];
+    for (int force = 0; force < 2; force++) {
+        quant_set_force_ref(force);
+        repack_dot8_q4_k_q8_k(c.r, c.a, c.n, o[force]);
+    }
+    quant_set_force_ref(0);
+    assert_memory_equal(o[0], o[1], sizeof o[0]);
+    for (int r = 0; r < 8; r++)
+        assert_same_float(o[0][r], quant_dot_q4_k_q8_k_ref(c.w + r * 16, c.a, c.n), "q4_k dot8", c.n, r);
+    k_case_free(&c);
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -444,11 +626,13 @@ int main(void)
         cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_layout_pinned_q8_0),
         cmocka_unit_test(test_layout_pinned_q4_0),
+        cmocka_unit_test(test_layout_pinned_q4_k),
         cmocka_unit_test(test_permutation_round_trip),
         cmocka_unit_test(test_dot8_ref_matches_rows),
         cmocka_unit_test(test_fast_matches_ref),
         cmocka_unit_test(test_fast_q4_0_any_activation),
         cmocka_unit_test(test_fast_quantize_matches_ref),
+        cmocka_unit_test(test_dot8_q4_k),
         cmocka_unit_test(test_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
