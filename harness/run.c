@@ -335,7 +335,7 @@ static void progress(const struct state *st, const struct sweep_run *r, size_t i
         snprintf(eta, sizeof eta, " ETA %dm%02ds", (int)(left / 60), (int)left % 60);
     }
     if (live)
-        fprintf(stderr, "\r\033[K[%zu/%zu] %s rep %d%s", i, n, key, st->s->reps > 1 ? r->rep : 0, eta);
+        fprintf(stderr, "\r\033[K[%zu/%zu] %s rep %d%s", i, n, key, r->rep, eta);
     else
         fprintf(stderr, "[%zu/%zu] %s rep %d%s\n", i, n, key, r->rep, eta);
 }

@@ -10,7 +10,8 @@
  *   mem-limit 48M, 64 MiB touched -> "oom" (root only), the reclaim mode passes
  *   engine llama.cpp              -> mode flags mapped, unsupported modes skipped
  *                                    with the reason, Final line read from stderr
- *   --shard 1/2 + 2/2, merge      -> same cases as one whole run; duplicates refused */
+ *   --shard 1/2 + 2/2, merge      -> same cases as one whole run; duplicates refused
+ *   /bin/true as the engine       -> < 4 MiB peak through rbench (not under ASan) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -412,6 +413,30 @@ static void test_shard_merge(void **state)
     assert_int_equal(r.exit_code, 1);
 }
 
+/* rbench itself stays small, so what it launches is measured small. */
+static void test_true_through_rbench(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* the ASan rbench is large; its children inherit that at exec */
+#endif
+    char p[PATH_MAX];
+    TFMT(p, "%s/true.sweep", tmp);
+    assert_int_equal(testenv_write(p, "engine minillm bin=/bin/true\nmodel tiny\nquant f32\nmode mmap read\n"
+                                      "workload complete prompt=x n=1\nreps 2\n"), 0);
+    assert_int_equal(rb_run("true", "true", NULL), 0);
+    json_t *a = runs_of("true");
+    assert_int_equal(json_array_size(a), 4);
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        json_int_t kib = json_integer_value(json_object_get(o, "maxrss_kib"));
+        assert_true(kib > 0 && kib < 4096);
+    }
+    json_decref(a);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -441,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_mem_limit_oom),
         cmocka_unit_test(test_llama_adapter),
         cmocka_unit_test(test_shard_merge),
+        cmocka_unit_test(test_true_through_rbench),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
