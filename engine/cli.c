@@ -29,7 +29,13 @@ double cli_now(void)
 
 static void usage_cmd(enum cli_cmd cmd, FILE *f)
 {
-    if (cmd == CLI_COMPLETE)
+    if (cmd == CLI_BENCH)
+        fprintf(f, "usage: minillm bench -m MODEL [-p 128] [-n 32] [-r 3] [-t T] [-c C] [mode flags]\n"
+                   "  -m MODEL     GGUF model file\n"
+                   "  -p N         prompt-processing test of N tokens (0: skip; default 128)\n"
+                   "  -n N         generation test of N tokens (0: skip; default 32)\n"
+                   "  -r N         repetitions after one warm-up (default 3); output hashes must agree\n");
+    else if (cmd == CLI_COMPLETE)
         fprintf(f, "usage: minillm complete -m MODEL -p TEXT [-n N] [-t T] [-c C] [mode flags]\n"
                    "  -m MODEL     GGUF model file\n"
                    "  -p TEXT      prompt (BOS is added as the vocab says)\n"
@@ -44,7 +50,7 @@ static void usage_cmd(enum cli_cmd cmd, FILE *f)
                "  --load mmap|read, --no-mmap, --mlock, --no-repack\n"
                "  --reclaim off|dontneed|evict, --reclaim-mmap-source, --reclaim-at load|end\n"
                "  --mem-report FILE   JSON memory report (phases and plan)\n",
-            cmd == CLI_COMPLETE ? "min(4096, context_length)" : "512");
+            cmd == CLI_PERPLEXITY ? "512" : cmd == CLI_BENCH ? "max(512, p + n)" : "min(4096, context_length)");
 }
 
 static enum status parse_int(const char *opt, const char *s, long lo, long hi, long *out)
@@ -64,7 +70,9 @@ enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **arg
 {
     memset(o, 0, sizeof *o);
     load_opts_default(&o->load);
-    o->n_predict = 64;
+    o->n_predict = cmd == CLI_BENCH ? 32 : 64;
+    o->n_pp = 128;
+    o->reps = 3;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     o->n_threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
     for (int i = 1; i < argc; i++) {
@@ -94,7 +102,15 @@ enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **arg
             o->text_file = v;
         } else if (!strcmp(a, "--mem-report")) {
             o->mem_report = v;
-        } else if (!strcmp(a, "-n") && cmd == CLI_COMPLETE) {
+        } else if (!strcmp(a, "-p") && cmd == CLI_BENCH) {
+            if (parse_int(a, v, 0, 1 << 16, &n))
+                goto bad;
+            o->n_pp = (int)n;
+        } else if (!strcmp(a, "-r") && cmd == CLI_BENCH) {
+            if (parse_int(a, v, 1, 64, &n))
+                goto bad;
+            o->reps = (int)n;
+        } else if (!strcmp(a, "-n") && cmd != CLI_PERPLEXITY) {
             if (parse_int(a, v, 0, 1 << 20, &n))
                 goto bad;
             o->n_predict = (int)n;
@@ -159,6 +175,12 @@ enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **arg
     }
     if (cmd == CLI_PERPLEXITY && !o->n_ctx)
         o->n_ctx = 512;
+    if (cmd == CLI_BENCH && !o->n_ctx)
+        o->n_ctx = o->n_pp + o->n_predict > 512 ? o->n_pp + o->n_predict : 512;
+    if (cmd == CLI_BENCH && o->n_pp + o->n_predict == 0) {
+        fprintf(stderr, "minillm: bench: -p and -n are both 0: nothing to measure\n");
+        goto bad;
+    }
     return STATUS_OK;
 bad:
     usage_cmd(cmd, stderr);

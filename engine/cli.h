@@ -14,7 +14,7 @@
 
 #define CLI_VERSION "0.1.0"
 
-enum cli_cmd { CLI_COMPLETE, CLI_PERPLEXITY };
+enum cli_cmd { CLI_COMPLETE, CLI_PERPLEXITY, CLI_BENCH };
 
 struct cli_opts {
     const char *model;
@@ -25,6 +25,8 @@ struct cli_opts {
     int n_threads;
     int32_t n_ctx; /* 0: the command's default */
     int n_chunks;
+    int n_pp; /* bench: prompt tokens */
+    int reps; /* bench: repetitions */
     struct load_opts load;
 };
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "complete.h"
 #include "forward.h"
@@ -120,6 +121,41 @@ static int cmd_perplexity(int argc, char **argv)
     return rc;
 }
 
+/* ---- bench ----------------------------------------------------------------- */
+
+static int cmd_bench(int argc, char **argv)
+{
+    struct cli_opts o;
+    struct err e = {{0}};
+    if (cli_parse(&o, CLI_BENCH, argc, argv))
+        return 2;
+    struct model m;
+    struct context c;
+    if (model_load(&m, o.model, &o.load, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        return 1;
+    }
+    int32_t n_ctx = o.n_ctx;
+    if (n_ctx < o.n_pp || n_ctx < o.n_predict) {
+        fprintf(stderr, "minillm: bench: -c %d is smaller than the test lengths\n", n_ctx);
+        model_free(&m);
+        return 2;
+    }
+    if (cli_check_ctx(&n_ctx, &m, &e) || context_new(&c, &m, n_ctx, o.n_threads, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        model_free(&m);
+        return 1;
+    }
+    const char *name = strrchr(o.model, '/') ? strrchr(o.model, '/') + 1 : o.model;
+    struct bench_opts bo = {o.n_pp, o.n_predict, o.reps};
+    int rc = bench_run(&c, &bo, name, stdout, &e) ? 1 : 0;
+    if (rc)
+        fprintf(stderr, "minillm: %s\n", e.msg);
+    context_free(&c);
+    model_free(&m);
+    return rc;
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -130,6 +166,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  complete   -m MODEL -p TEXT [-n N] [-t T] [-c C]   greedy completion: prompt + continuation on stdout\n"
             "  perplexity -m MODEL -f FILE [-c C] [--chunks N] [-t T]   perplexity as llama.cpp computes it\n"
+            "  bench      -m MODEL [-p 128] [-n 32] [-r 3] [-t T]   prompt and generation tokens/s\n"
             "  info MODEL                                        metadata, tensor table, memory plan\n"
             "  quantize IN OUT f16|q8_0|q4_0                     quantize a GGUF model (per-tensor fallback)\n"
             "  gen --shape NAME --type T [--seed S] OUT          write a synthetic model (shapes: see gen --help)\n"
@@ -164,6 +201,8 @@ int main(int argc, char **argv)
         return cmd_complete(argc - 1, argv + 1);
     if (!strcmp(cmd, "perplexity"))
         return cmd_perplexity(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize"))
