@@ -21,6 +21,7 @@
 
 #include "attention.h"
 #include "quant.h"
+#include "quant_k.h"
 #include "repack.h"
 #include "vec.h"
 
@@ -40,7 +41,8 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
     *scratch_bytes = sizeof(float) * (2 * (uint64_t)cfg->n_embd + 2 * qd + 2 * kvd +
                                       2 * (uint64_t)cfg->n_ff +
                                       (uint64_t)cfg->n_vocab) +
-                     widest / QK8_0 * sizeof(struct block_q8_0) + 2 * qd * sizeof(uint16_t);
+                     (widest / QK8_0 + 1) * sizeof(struct block_q8_0) + (widest / QK_K + 1) * sizeof(struct block_q8_k) +
+                     2 * qd * sizeof(uint16_t);
 }
 
 /* Writes a zero into every page, so the pages are resident from now on (a
@@ -73,6 +75,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->hb2 = calloc((size_t)cfg->n_ff, sizeof(float));
     c->logits = calloc((size_t)cfg->n_vocab, sizeof(float));
     c->qa = calloc(widest / QK8_0 + 1, sizeof(struct block_q8_0));
+    c->qk = calloc(widest / QK_K + 1, sizeof(struct block_q8_k));
     c->qh = calloc(qd, sizeof(uint16_t));
     c->vacc = calloc(qd, sizeof(uint16_t));
     size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * kvd;
@@ -84,7 +87,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
     if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->qa || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        !c->qa || !c->qk || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -101,7 +104,7 @@ void context_free(struct context *c)
     if (!c)
         return;
     pool_free(c->pool);
-    void *ps[] = {c->x, c->xb, c->q, c->k, c->v, c->ao, c->hb, c->hb2, c->logits, c->qa, c->qh, c->vacc, c->kc, c->vc};
+    void *ps[] = {c->x, c->xb, c->q, c->k, c->v, c->ao, c->hb, c->hb2, c->logits, c->qa, c->qk, c->qh, c->vacc, c->kc, c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
     memset(c, 0, sizeof *c);
@@ -119,6 +122,7 @@ struct mm_job {
     float *out[3];
     const float *x;  /* f32 activation */
     const void *xq;  /* the same, quantized to Q8_0 when a weight needs it */
+    const void *xk;  /* the same, quantized to Q8_K when a weight needs it */
 };
 
 static int needs_q8(uint32_t type)
@@ -126,7 +130,12 @@ static int needs_q8(uint32_t type)
     return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0;
 }
 
-static float dot_row(const struct weight *w, int64_t r, const float *x, const void *xq)
+static int needs_q8k(uint32_t type)
+{
+    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K;
+}
+
+static float dot_row(const struct weight *w, int64_t r, const float *x, const void *xq, const void *xk)
 {
     size_t rb = quant_row_bytes(w->type, w->n_in);
     const uint8_t *row = (const uint8_t *)w->data + (size_t)r * rb;
@@ -135,21 +144,26 @@ static float dot_row(const struct weight *w, int64_t r, const float *x, const vo
     case GGML_TYPE_F16: return vec_dot_f16((const uint16_t *)row, x, w->n_in);
     case GGML_TYPE_Q8_0: return quant_dot_q8_0_q8_0((const struct block_q8_0 *)row, xq, w->n_in);
     case GGML_TYPE_Q4_0: return quant_dot_q4_0_q8_0((const struct block_q4_0 *)row, xq, w->n_in);
+    case GGML_TYPE_Q4_K: return quant_dot_q4_k_q8_k((const struct block_q4_k *)row, xk, w->n_in);
+    case GGML_TYPE_Q6_K: return quant_dot_q6_k_q8_k((const struct block_q6_k *)row, xk, w->n_in);
     default: return 0.0f; /* unreachable: types are checked at load */
     }
 }
 
 /* Rows [r0, r1) of a repacked weight (r0, r1 multiples of 8): one group of
  * 8 rows at a time, each lane bit-identical to dot_row on the plain layout. */
-static void dot_rows_repacked(const struct weight *w, int64_t r0, int64_t r1, const void *xq, float *out)
+static void dot_rows_repacked(const struct weight *w, int64_t r0, int64_t r1, const void *xq, const void *xk,
+                              float *out)
 {
     size_t group_bytes = REPACK_ROWS * quant_row_bytes(w->type, w->n_in);
     for (int64_t r = r0; r < r1; r += REPACK_ROWS) {
         const void *g = (const uint8_t *)w->data + (size_t)(r / REPACK_ROWS) * group_bytes;
         if (w->type == GGML_TYPE_Q4_0)
             repack_dot8_q4_0_q8_0(g, xq, w->n_in, out + r);
-        else
+        else if (w->type == GGML_TYPE_Q8_0)
             repack_dot8_q8_0_q8_0(g, xq, w->n_in, out + r);
+        else
+            repack_dot8_q4_k_q8_k(g, xk, w->n_in, out + r);
     }
 }
 
@@ -161,26 +175,29 @@ static void mm_worker(void *arg, int ith, int nth)
         if (w->repacked) {
             int64_t n_groups = w->n_out / REPACK_ROWS;
             int64_t g0 = n_groups * ith / nth, g1 = n_groups * (ith + 1) / nth;
-            dot_rows_repacked(w, g0 * REPACK_ROWS, g1 * REPACK_ROWS, j->xq, j->out[k]);
+            dot_rows_repacked(w, g0 * REPACK_ROWS, g1 * REPACK_ROWS, j->xq, j->xk, j->out[k]);
             continue;
         }
         int64_t r0 = w->n_out * ith / nth, r1 = w->n_out * (ith + 1) / nth;
         for (int64_t r = r0; r < r1; r++)
-            j->out[k][r] = dot_row(w, r, j->x, j->xq);
+            j->out[k][r] = dot_row(w, r, j->x, j->xq, j->xk);
     }
 }
 
 static void matmul(struct context *c, int n, const struct weight *const *ws, float *const *outs, const float *x)
 {
-    struct mm_job j = {.n = n, .x = x, .xq = c->qa};
-    int q8 = 0;
+    struct mm_job j = {.n = n, .x = x, .xq = c->qa, .xk = c->qk};
+    int q8 = 0, q8k = 0;
     for (int k = 0; k < n; k++) {
         j.w[k] = ws[k];
         j.out[k] = outs[k];
         q8 |= needs_q8(ws[k]->type);
+        q8k |= needs_q8k(ws[k]->type);
     }
     if (q8)
         quant_q8_0_quantize_row(x, c->qa, ws[0]->n_in);
+    if (q8k)
+        quant_q8_k_quantize_row(x, c->qk, ws[0]->n_in);
     int64_t work = 0;
     for (int k = 0; k < n; k++)
         work += ws[k]->n_in * ws[k]->n_out;

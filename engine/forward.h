@@ -27,7 +27,8 @@ struct context {
     float *hb;     /* [n_ff] gate */
     float *hb2;    /* [n_ff] up */
     float *logits; /* [n_vocab] */
-    void *qa;      /* activation quantized for quantized matmuls (largest row) */
+    void *qa;      /* activation quantized to Q8_0 for Q4_0/Q8_0 matmuls (largest row) */
+    void *qk;      /* activation quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
     uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 */
     uint16_t *vacc; /* [n_head * head_dim] F16 running sums of attention */
     uint16_t *kc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 keys */

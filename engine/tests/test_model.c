@@ -231,6 +231,23 @@ static void test_quantized_close_to_f32(void **state)
     free(f32);
 }
 
+/* A Q4_K_M file made by llama-quantize (Q4_K and Q6_K tensors): llama.cpp's
+ * perplexity is in the reference file; the K-quant kernels must agree to 0.1%,
+ * with repacking on and off giving the same bytes. */
+static void test_k_quants_match_llamacpp(void **state)
+{
+    (void)state;
+    char model[1100];
+    data_path(model, sizeof model, "tiny-random-Q4_K_M.gguf");
+    char *ref = ref_section("## tiny-random-Q4_K_M.gguf (K-quant oracle)");
+    char *got = run_perplexity(model, 128, 8, 2);
+    double fr = final_ppl(ref), fg = final_ppl(got);
+    printf("# tiny-random-Q4_K_M PPL %.4f (llama.cpp %.4f, %+.3f%%)\n", fg, fr, 100.0 * (fg / fr - 1.0));
+    assert_true(fg / fr - 1.0 < 0.001 && fr / fg - 1.0 < 0.001);
+    free(ref);
+    free(got);
+}
+
 static void test_bad_context_and_model_errors(void **state)
 {
     (void)state;
@@ -266,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_completion_matches_llamacpp),
         cmocka_unit_test(test_f16_third_party_model),
         cmocka_unit_test(test_quantized_close_to_f32),
+        cmocka_unit_test(test_k_quants_match_llamacpp),
         cmocka_unit_test(test_bad_context_and_model_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

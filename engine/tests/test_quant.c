@@ -216,7 +216,9 @@ static void test_row_bytes(void **state)
     assert_true(quant_type_supported(GGML_TYPE_F16));
     assert_true(quant_type_supported(GGML_TYPE_Q8_0));
     assert_true(quant_type_supported(GGML_TYPE_Q4_0));
-    assert_false(quant_type_supported(GGML_TYPE_Q4_K));
+    assert_true(quant_type_supported(GGML_TYPE_Q4_K));
+    assert_true(quant_type_supported(GGML_TYPE_Q6_K));
+    assert_false(quant_type_supported(GGML_TYPE_Q5_K));
     assert_false(quant_type_supported(GGML_TYPE_BF16));
     assert_false(quant_type_supported(12345));
 
@@ -225,7 +227,9 @@ static void test_row_bytes(void **state)
     assert_int_equal(quant_row_bytes(GGML_TYPE_Q8_0, 4096), 128 * 34);
     assert_int_equal(quant_row_bytes(GGML_TYPE_Q4_0, 4096), 128 * 18);
     assert_int_equal(quant_row_bytes(GGML_TYPE_Q4_0, 0), 0);
-    assert_int_equal(quant_row_bytes(GGML_TYPE_Q4_K, 256), 0);
+    assert_int_equal(quant_row_bytes(GGML_TYPE_Q4_K, 256), 144);
+    assert_int_equal(quant_row_bytes(GGML_TYPE_Q6_K, 512), 420);
+    assert_int_equal(quant_row_bytes(GGML_TYPE_Q5_K, 256), 0);
     assert_int_equal(quant_row_bytes(GGML_TYPE_Q8_0, 33), 0); /* not whole blocks */
     assert_int_equal(quant_row_bytes(GGML_TYPE_F32, -1), 0);
 }
