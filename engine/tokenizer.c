@@ -682,7 +682,9 @@ enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size
     frags = malloc(sizeof *frags);
     if (!bpe) {
         en.esc = malloc(SPACE_ESC_LEN * len + SPACE_ESC_LEN);
-        en.sym = malloc((len + 1) * sizeof *en.sym);
+        /* one symbol per escaped byte at most: a stray lead byte before a
+         * space splits its U+2581 into several symbols */
+        en.sym = malloc((SPACE_ESC_LEN * len + SPACE_ESC_LEN) * sizeof *en.sym);
     }
     if (!frags || (!bpe && (!en.esc || !en.sym))) {
         err_set(e, "tokenizer_encode: out of memory for a text of %zu bytes", len);
