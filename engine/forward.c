@@ -39,7 +39,8 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
     uint64_t widest = (uint64_t)max_i64(max_i64(cfg->n_embd, cfg->n_ff), (int64_t)qd);
     *kv_bytes = 2 * (uint64_t)cfg->n_layer * (uint64_t)n_ctx * kvd * sizeof(uint16_t);
     *scratch_bytes = sizeof(float) * (2 * (uint64_t)cfg->n_embd + 2 * qd + 2 * kvd +
-                                      2 * (uint64_t)cfg->n_ff +
+                                      2 * (uint64_t)cfg->n_ff + 2 * (uint64_t)cfg->n_embd +
+                                      (uint64_t)cfg->n_expert + 1 +
                                       (uint64_t)cfg->n_vocab) +
                      (widest / QK8_0 + 1) * sizeof(struct block_q8_0) + (widest / QK_K + 1) * sizeof(struct block_q8_k) +
                      2 * qd * sizeof(uint16_t);
@@ -74,6 +75,9 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->hb = calloc((size_t)cfg->n_ff, sizeof(float));
     c->hb2 = calloc((size_t)cfg->n_ff, sizeof(float));
     c->logits = calloc((size_t)cfg->n_vocab, sizeof(float));
+    c->rlog = calloc((size_t)cfg->n_expert + 1, sizeof(float));
+    c->moe = calloc((size_t)cfg->n_embd, sizeof(float));
+    c->eo = calloc((size_t)cfg->n_embd, sizeof(float));
     c->qa = calloc(widest / QK8_0 + 1, sizeof(struct block_q8_0));
     c->qk = calloc(widest / QK_K + 1, sizeof(struct block_q8_k));
     c->qh = calloc(qd, sizeof(uint16_t));
@@ -86,7 +90,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->kc, kv_elems * sizeof(uint16_t));
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
-    if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
+    if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits || !c->rlog || !c->moe || !c->eo ||
         !c->qa || !c->qk || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
@@ -104,7 +108,7 @@ void context_free(struct context *c)
     if (!c)
         return;
     pool_free(c->pool);
-    void *ps[] = {c->x, c->xb, c->q, c->k, c->v, c->ao, c->hb, c->hb2, c->logits, c->qa, c->qk, c->qh, c->vacc, c->kc, c->vc};
+    void *ps[] = {c->x, c->xb, c->q, c->k, c->v, c->ao, c->hb, c->hb2, c->logits, c->rlog, c->moe, c->eo, c->qa, c->qk, c->qh, c->vacc, c->kc, c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
     memset(c, 0, sizeof *c);
@@ -266,6 +270,75 @@ static void att_worker(void *arg, int ith, int nth)
     }
 }
 
+/* ---- feed-forward -------------------------------------------------------- */
+
+static void swiglu(float *g, const float *u, int n)
+{
+    for (int i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* Dense SwiGLU FFN of xb into out. */
+static void ffn_dense(struct context *c, const struct layer *L, float *out)
+{
+    const struct weight *gu[2] = {&L->w_gate, &L->w_up};
+    float *gu_out[2] = {c->hb, c->hb2};
+    matmul(c, 2, gu, gu_out, c->xb);
+    swiglu(c->hb, c->hb2, c->m->cfg.n_ff);
+    matmul1(c, &L->w_down, out, c->hb);
+}
+
+/* Mixture of experts, as llama.cpp routes llama-architecture MoE models:
+ * softmax over the router logits, the top-k experts (ties: lower index),
+ * their probabilities renormalized to sum to 1, and the experts' outputs
+ * summed in the order they were chosen. */
+static void ffn_moe(struct context *c, const struct layer *L, float *out)
+{
+    const struct model_config *cfg = &c->m->cfg;
+    int ne = cfg->n_expert, k = cfg->n_expert_used, n_embd = cfg->n_embd;
+    matmul1(c, &L->router, c->rlog, c->xb);
+    float mx = c->rlog[0];
+    for (int x = 1; x < ne; x++)
+        mx = c->rlog[x] > mx ? c->rlog[x] : mx;
+    double sum = 0.0;
+    for (int x = 0; x < ne; x++) {
+        c->rlog[x] = expf(c->rlog[x] - mx);
+        sum += (double)c->rlog[x];
+    }
+    for (int x = 0; x < ne; x++)
+        c->rlog[x] = (float)((double)c->rlog[x] / sum);
+    int chosen[64];
+    float wsel[64], wsum = 0.0f;
+    for (int j = 0; j < k && j < 64; j++) {
+        int best = -1;
+        for (int x = 0; x < ne; x++) {
+            int taken = 0;
+            for (int q = 0; q < j; q++)
+                taken |= chosen[q] == x;
+            if (!taken && (best < 0 || c->rlog[x] > c->rlog[best]))
+                best = x;
+        }
+        chosen[j] = best;
+        wsel[j] = c->rlog[best];
+        wsum += wsel[j];
+    }
+    for (int i = 0; i < n_embd; i++)
+        c->moe[i] = 0.0f;
+    for (int j = 0; j < k && j < 64; j++) {
+        int x = chosen[j];
+        const struct weight *gu[2] = {&L->exp_gate[x], &L->exp_up[x]};
+        float *gu_out[2] = {c->hb, c->hb2};
+        matmul(c, 2, gu, gu_out, c->xb);
+        swiglu(c->hb, c->hb2, cfg->n_ff);
+        matmul1(c, &L->exp_down[x], c->eo, c->hb);
+        float w = wsel[j] / wsum;
+        for (int i = 0; i < n_embd; i++)
+            c->moe[i] += c->eo[i] * w;
+    }
+    for (int i = 0; i < n_embd; i++)
+        out[i] = c->moe[i];
+}
+
 /* ---- forward --------------------------------------------------------------- */
 
 const float *forward(struct context *c, int32_t tok, int32_t pos)
@@ -300,14 +373,10 @@ const float *forward(struct context *c, int32_t tok, int32_t pos)
             c->x[i] += c->xb[i];
 
         rmsnorm(c->xb, c->x, L->ffn_norm, n_embd, cfg->norm_eps);
-        const struct weight *gu[2] = {&L->w_gate, &L->w_up};
-        float *gu_out[2] = {c->hb, c->hb2};
-        matmul(c, 2, gu, gu_out, c->xb);
-        for (int i = 0; i < cfg->n_ff; i++) {
-            float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-        }
-        matmul1(c, &L->w_down, c->xb, c->hb);
+        if (cfg->n_expert)
+            ffn_moe(c, L, c->xb);
+        else
+            ffn_dense(c, L, c->xb);
         for (int i = 0; i < n_embd; i++)
             c->x[i] += c->xb[i];
     }

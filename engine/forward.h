@@ -27,6 +27,9 @@ struct context {
     float *hb;     /* [n_ff] gate */
     float *hb2;    /* [n_ff] up */
     float *logits; /* [n_vocab] */
+    float *rlog;   /* [n_expert] router logits, then probabilities */
+    float *moe;    /* [n_embd] weighted sum of the chosen experts' outputs */
+    float *eo;     /* [n_embd] one expert's output */
     void *qa;      /* activation quantized to Q8_0 for Q4_0/Q8_0 matmuls (largest row) */
     void *qk;      /* activation quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
     uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 */

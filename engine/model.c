@@ -91,6 +91,16 @@ enum status model_config_read(struct model_config *c, const struct gguf_file *f,
     if (get_i32(f, arch, "attention.head_count_kv", &c->n_head_kv, 0, e) ||
         get_i32(f, arch, "context_length", &c->n_ctx_train, 0, e))
         return STATUS_ERR;
+    if (get_i32(f, arch, "expert_count", &c->n_expert, 0, e))
+        return STATUS_ERR;
+    if (c->n_expert) {
+        c->n_expert_used = 2;
+        if (get_i32(f, arch, "expert_used_count", &c->n_expert_used, 0, e))
+            return STATUS_ERR;
+        if (c->n_expert > 1024 || c->n_expert_used > c->n_expert)
+            return err_set(e, "model: expert_used_count %d / expert_count %d out of range", c->n_expert_used,
+                           c->n_expert);
+    }
     if (c->n_embd % c->n_head)
         return err_set(e, "model: embedding_length %d is not a multiple of head_count %d", c->n_embd, c->n_head);
     if (c->n_head % c->n_head_kv)
@@ -150,6 +160,36 @@ static enum status bind(const struct model *m, struct weight *w, const char *nam
     return STATUS_OK;
 }
 
+/* Binds slice `x` of a 3-D expert tensor [ne0, ne1, n_expert]. */
+static enum status bind_expert(const struct model *m, struct weight *w, const char *name, int64_t ne0, int64_t ne1,
+                               int64_t x, struct err *e)
+{
+    int64_t i = gguf_find_tensor(&m->gguf, name);
+    if (i < 0)
+        return err_set(e, "model: tensor '%s' not found", name);
+    const struct gguf_tensor *t = &m->gguf.tensors[i];
+    if ((int64_t)t->ne[0] != ne0 || (int64_t)t->ne[1] != ne1 || (int64_t)t->ne[2] != m->cfg.n_expert ||
+        t->ne[3] != 1)
+        return err_set(e, "model: tensor '%s' has shape [%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                          "], expected [%" PRId64 ",%" PRId64 ",%d]",
+                       name, t->ne[0], t->ne[1], t->ne[2], t->ne[3], ne0, ne1, m->cfg.n_expert);
+    if (!quant_type_supported(t->type))
+        return err_set(e, "model: tensor '%s' has type %s, which this engine does not compute with", name,
+                       gguf_ggml_type_name(t->type));
+    uint64_t slice = t->n_bytes / (uint64_t)m->cfg.n_expert;
+    w->type = t->type;
+    w->n_in = ne0;
+    w->n_out = ne1;
+    w->n_bytes = slice;
+    w->file_off = m->gguf.data_offset + t->offset + (uint64_t)x * slice;
+    return STATUS_OK;
+}
+
+static size_t weight_capacity(const struct model *m)
+{
+    return 2 + (size_t)m->cfg.n_layer * (8 + 3 * (size_t)m->cfg.n_expert);
+}
+
 /* Every weight of the model, in one list, for placement. */
 static size_t weight_list(struct model *m, struct weight **out, int *is_matmul)
 {
@@ -160,8 +200,17 @@ static size_t weight_list(struct model *m, struct weight **out, int *is_matmul)
     for (int l = 0; l < m->cfg.n_layer; l++) {
         struct layer *L = &m->layers[l];
         struct weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
+        size_t n_ws = m->cfg.n_expert ? 4 : 7;
+        for (size_t k = 0; k < n_ws; k++)
             out[n] = ws[k], is_matmul[n++] = 1;
+        if (m->cfg.n_expert) {
+            out[n] = &L->router, is_matmul[n++] = 1;
+            for (int x = 0; x < m->cfg.n_expert; x++) {
+                out[n] = &L->exp_gate[x], is_matmul[n++] = 1;
+                out[n] = &L->exp_up[x], is_matmul[n++] = 1;
+                out[n] = &L->exp_down[x], is_matmul[n++] = 1;
+            }
+        }
     }
     return n;
 }
@@ -186,12 +235,33 @@ static enum status bind_all(struct model *m, struct weight *norms, struct err *e
         if (B(&norms[1 + 2 * l], "attn_norm.weight", c->n_embd, 1) ||
             B(&norms[2 + 2 * l], "ffn_norm.weight", c->n_embd, 1) ||
             B(&L->wq, "attn_q.weight", c->n_embd, qd) || B(&L->wk, "attn_k.weight", c->n_embd, kvd) ||
-            B(&L->wv, "attn_v.weight", c->n_embd, kvd) || B(&L->wo, "attn_output.weight", qd, c->n_embd) ||
-            B(&L->w_gate, "ffn_gate.weight", c->n_embd, c->n_ff) ||
-            B(&L->w_up, "ffn_up.weight", c->n_embd, c->n_ff) ||
-            B(&L->w_down, "ffn_down.weight", c->n_ff, c->n_embd))
+            B(&L->wv, "attn_v.weight", c->n_embd, kvd) || B(&L->wo, "attn_output.weight", qd, c->n_embd))
+            return STATUS_ERR;
+        if (!c->n_expert) {
+            if (B(&L->w_gate, "ffn_gate.weight", c->n_embd, c->n_ff) ||
+                B(&L->w_up, "ffn_up.weight", c->n_embd, c->n_ff) ||
+                B(&L->w_down, "ffn_down.weight", c->n_ff, c->n_embd))
+                return STATUS_ERR;
+            continue;
+        }
+        if (B(&L->router, "ffn_gate_inp.weight", c->n_embd, c->n_expert))
             return STATUS_ERR;
 #undef B
+        L->exp_gate = calloc((size_t)c->n_expert, sizeof *L->exp_gate);
+        L->exp_up = calloc((size_t)c->n_expert, sizeof *L->exp_up);
+        L->exp_down = calloc((size_t)c->n_expert, sizeof *L->exp_down);
+        if (!L->exp_gate || !L->exp_up || !L->exp_down)
+            return err_set(e, "model: out of memory");
+        for (int x = 0; x < c->n_expert; x++) {
+            char n1[96], n2[96], n3[96];
+            snprintf(n1, sizeof n1, "blk.%d.ffn_gate_exps.weight", l);
+            snprintf(n2, sizeof n2, "blk.%d.ffn_up_exps.weight", l);
+            snprintf(n3, sizeof n3, "blk.%d.ffn_down_exps.weight", l);
+            if (bind_expert(m, &L->exp_gate[x], n1, c->n_embd, c->n_ff, x, e) ||
+                bind_expert(m, &L->exp_up[x], n2, c->n_embd, c->n_ff, x, e) ||
+                bind_expert(m, &L->exp_down[x], n3, c->n_ff, c->n_embd, x, e))
+                return STATUS_ERR;
+        }
     }
     return STATUS_OK;
 }
@@ -229,7 +299,7 @@ static int want_repack(const struct model *m, const struct weight *w, int is_mat
 int model_tensor_repackable(const struct gguf_file *f, const struct gguf_tensor *t)
 {
     (void)f;
-    return t->n_dims == 2 && !gguf_str_eq(t->name, "token_embd.weight") &&
+    return (t->n_dims == 2 || t->n_dims == 3) && !gguf_str_eq(t->name, "token_embd.weight") &&
            repack_supported(t->type, (int64_t)t->ne[1], (int64_t)t->ne[0]);
 }
 
@@ -259,7 +329,7 @@ static enum status read_exact(int fd, void *dst, uint64_t n, uint64_t off, const
  * are visited in file order so reclaim can drop contiguous runs. */
 static enum status place(struct model *m, struct weight *norms, size_t n_norms, struct err *e)
 {
-    size_t cap = 2 + 7 * (size_t)m->cfg.n_layer;
+    size_t cap = weight_capacity(m);
     struct weight **ws = calloc(cap + n_norms, sizeof *ws);
     int *mm = calloc(cap + n_norms, sizeof *mm);
     uint8_t *stage = NULL;
@@ -508,6 +578,11 @@ void model_free(struct model *m)
         return;
     tokenizer_free(&m->tok);
     gguf_free(&m->gguf);
+    for (int l = 0; m->layers && l < m->cfg.n_layer; l++) {
+        free(m->layers[l].exp_gate);
+        free(m->layers[l].exp_up);
+        free(m->layers[l].exp_down);
+    }
     free(m->layers);
     m->layers = NULL;
     if (m->map)

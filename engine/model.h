@@ -58,6 +58,11 @@ struct layer {
     struct weight w_gate;   /* [n_embd] -> [n_ff] */
     struct weight w_up;     /* [n_embd] -> [n_ff] */
     struct weight w_down;   /* [n_ff] -> [n_embd] */
+    /* mixture of experts (n_expert > 0) instead of w_gate/w_up/w_down: */
+    struct weight router;   /* ffn_gate_inp: [n_embd] -> [n_expert] */
+    struct weight *exp_gate; /* [n_expert]: slices of ffn_gate_exps, [n_embd] -> [n_ff] */
+    struct weight *exp_up;   /* [n_expert]: slices of ffn_up_exps, [n_embd] -> [n_ff] */
+    struct weight *exp_down; /* [n_expert]: slices of ffn_down_exps, [n_ff] -> [n_embd] */
 };
 
 struct model_config {
@@ -70,6 +75,8 @@ struct model_config {
     int32_t head_dim;
     int32_t rope_dim;
     int32_t n_ctx_train;
+    int32_t n_expert;      /* 0: dense FFN */
+    int32_t n_expert_used; /* experts per token (top-k) */
     float rope_base;
     float norm_eps;
 };
