@@ -182,6 +182,20 @@ static void usage(FILE *f)
             "Run 'minillm COMMAND --help' for the options of one command.\n");
 }
 
+/* Results go to stdout: a write that failed (a full disk) fails the command
+ * rather than exit 0 with the results cut short. */
+static int check_stdout(int rc)
+{
+    int flush_failed = fflush(stdout) != 0;
+    int err = errno;
+    if ((flush_failed || ferror(stdout)) && rc == 0) {
+        fprintf(stderr, "minillm: cannot write the results to stdout: %s\n",
+                flush_failed ? strerror(err) : "write error");
+        return 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -198,13 +212,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "complete"))
-        return cmd_complete(argc - 1, argv + 1);
+        return check_stdout(cmd_complete(argc - 1, argv + 1));
     if (!strcmp(cmd, "perplexity"))
-        return cmd_perplexity(argc - 1, argv + 1);
+        return check_stdout(cmd_perplexity(argc - 1, argv + 1));
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
-        return cli_info(argc - 1, argv + 1);
+        return check_stdout(cli_info(argc - 1, argv + 1));
     if (!strcmp(cmd, "quantize"))
         return cli_quantize(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen"))
