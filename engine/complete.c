@@ -36,9 +36,7 @@ enum status complete_run(struct context *c, const char *prompt, int n_predict, F
     st->n_prompt = n_toks;
 
     double t0 = now_s();
-    const float *logits = NULL;
-    for (size_t i = 0; i < n_toks; i++)
-        logits = forward(c, toks[i], (int32_t)i);
+    const float *logits = forward_batch(c, toks, (int)n_toks, 0, 0);
     free(toks);
     if (mr)
         memreport_phase(mr, "first_token");

@@ -1,18 +1,20 @@
-/* forward.c: the llama forward pass for one token, split over the thread pool.
+/* forward.c: the llama forward pass over a batch of tokens, split over the pool.
  *
- * Per layer: RMSNorm -> Q, K, V matmuls -> RoPE (normal mode, adjacent pairs)
- * -> K and V stored as F16 in the cache -> attention per head (GQA) -> output
- * matmul + residual -> RMSNorm -> SwiGLU FFN + residual. Then the final norm
- * and the output matmul give the logits.
+ * Per layer, for the n tokens of a batch at positions pos0..pos0+n-1:
+ * RMSNorm -> Q, K, V matmuls -> RoPE (normal mode, adjacent pairs) -> K and V
+ * stored as F16 in the cache -> causal attention per token and head (GQA) ->
+ * output matmul + residual -> RMSNorm -> SwiGLU FFN (or mixture of experts) +
+ * residual. Then the final norm and the output matmul give the logits.
  *
  * Numerics follow ggml's CPU path where it matters for agreement with
  * llama.cpp: RMSNorm sums squares in double; quantized matmuls quantize the
- * activation to Q8_0 first; the query is rounded to F16 before it meets the
- * F16 keys, as ggml converts the activation to the F16 dot type.
+ * activation first (Q8_0, or Q8_K for K-quants); the query is rounded to F16
+ * before it meets the F16 keys (attention.h).
  *
- * Determinism: every output row, and every head, is computed by exactly one
- * thread with the same code whatever the thread count, so the bytes of the
- * output never depend on -t. */
+ * Determinism: every (token, output row) is computed by one thread with the
+ * same per-row arithmetic whatever the batch size, the thread count or the
+ * weight layout, so a batch gives the same bytes as tokens one at a time.
+ * Sections: run state, matmul, elementwise ops, attention, FFN, forward. */
 #include "forward.h"
 
 #include <math.h>
@@ -20,10 +22,13 @@
 #include <string.h>
 
 #include "attention.h"
+#include "gemm.h"
 #include "quant.h"
 #include "quant_k.h"
 #include "repack.h"
 #include "vec.h"
+
+#define MAX_BATCH 32
 
 /* ---- run state ------------------------------------------------------------- */
 
@@ -32,18 +37,32 @@ static int64_t max_i64(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
+struct sizes {
+    size_t qd, kvd, widest, nb8, nbk, batch;
+};
+
+static struct sizes sizes_of(const struct model_config *cfg, int32_t n_ctx)
+{
+    struct sizes s;
+    s.qd = (size_t)cfg->n_head * (size_t)cfg->head_dim;
+    s.kvd = (size_t)cfg->n_head_kv * (size_t)cfg->head_dim;
+    s.widest = (size_t)max_i64(max_i64(cfg->n_embd, cfg->n_ff), (int64_t)s.qd);
+    s.nb8 = s.widest / QK8_0 + 1;
+    s.nbk = s.widest / QK_K + 1;
+    s.batch = n_ctx < MAX_BATCH ? (size_t)n_ctx : MAX_BATCH;
+    return s;
+}
+
 void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_bytes, uint64_t *scratch_bytes)
 {
-    uint64_t qd = (uint64_t)cfg->n_head * (uint64_t)cfg->head_dim;
-    uint64_t kvd = (uint64_t)cfg->n_head_kv * (uint64_t)cfg->head_dim;
-    uint64_t widest = (uint64_t)max_i64(max_i64(cfg->n_embd, cfg->n_ff), (int64_t)qd);
-    *kv_bytes = 2 * (uint64_t)cfg->n_layer * (uint64_t)n_ctx * kvd * sizeof(uint16_t);
-    *scratch_bytes = sizeof(float) * (2 * (uint64_t)cfg->n_embd + 2 * qd + 2 * kvd +
-                                      2 * (uint64_t)cfg->n_ff + 2 * (uint64_t)cfg->n_embd +
-                                      (uint64_t)cfg->n_expert + 1 +
-                                      (uint64_t)cfg->n_vocab) +
-                     (widest / QK8_0 + 1) * sizeof(struct block_q8_0) + (widest / QK_K + 1) * sizeof(struct block_q8_k) +
-                     2 * qd * sizeof(uint16_t);
+    struct sizes s = sizes_of(cfg, n_ctx);
+    *kv_bytes = 2 * (uint64_t)cfg->n_layer * (uint64_t)n_ctx * s.kvd * sizeof(uint16_t);
+    /* the logits of one position are counted: more are touched only when a
+     * caller asks for every position's logits (perplexity) */
+    uint64_t per_tok = sizeof(float) * (3 * (uint64_t)cfg->n_embd + 3 * s.qd + 2 * s.kvd + 2 * (uint64_t)cfg->n_ff) +
+                       s.nb8 * sizeof(struct block_q8_0) + s.nbk * sizeof(struct block_q8_k) +
+                       2 * s.qd * sizeof(uint16_t);
+    *scratch_bytes = per_tok * s.batch + sizeof(float) * ((uint64_t)cfg->n_vocab + 2 * (uint64_t)cfg->n_expert + 2);
 }
 
 /* Writes a zero into every page, so the pages are resident from now on (a
@@ -63,26 +82,27 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         return err_set(e, "context: n_ctx %d must be positive", n_ctx);
     c->m = m;
     c->n_ctx = n_ctx;
-    size_t qd = (size_t)cfg->n_head * (size_t)cfg->head_dim;
-    size_t kvd = (size_t)cfg->n_head_kv * (size_t)cfg->head_dim;
-    size_t widest = (size_t)max_i64(max_i64(cfg->n_embd, cfg->n_ff), (int64_t)qd);
-    c->x = calloc((size_t)cfg->n_embd, sizeof(float));
-    c->xb = calloc((size_t)cfg->n_embd, sizeof(float));
-    c->q = calloc(qd, sizeof(float));
-    c->k = calloc(kvd, sizeof(float));
-    c->v = calloc(kvd, sizeof(float));
-    c->ao = calloc(qd, sizeof(float));
-    c->hb = calloc((size_t)cfg->n_ff, sizeof(float));
-    c->hb2 = calloc((size_t)cfg->n_ff, sizeof(float));
-    c->logits = calloc((size_t)cfg->n_vocab, sizeof(float));
+    struct sizes s = sizes_of(cfg, n_ctx);
+    size_t B = s.batch, ne = (size_t)cfg->n_embd, nff = (size_t)cfg->n_ff;
+    c->n_batch = (int)B;
+    c->x = calloc(B * ne, sizeof(float));
+    c->xb = calloc(B * ne, sizeof(float));
+    c->xb2 = calloc(B * ne, sizeof(float));
+    c->q = calloc(B * s.qd, sizeof(float));
+    c->k = calloc(B * s.kvd, sizeof(float));
+    c->v = calloc(B * s.kvd, sizeof(float));
+    c->ao = calloc(B * s.qd, sizeof(float));
+    c->hb = calloc(B * nff, sizeof(float));
+    c->hb2 = calloc(B * nff, sizeof(float));
+    c->logits = calloc(B * (size_t)cfg->n_vocab, sizeof(float));
     c->rlog = calloc((size_t)cfg->n_expert + 1, sizeof(float));
-    c->moe = calloc((size_t)cfg->n_embd, sizeof(float));
-    c->eo = calloc((size_t)cfg->n_embd, sizeof(float));
-    c->qa = calloc(widest / QK8_0 + 1, sizeof(struct block_q8_0));
-    c->qk = calloc(widest / QK_K + 1, sizeof(struct block_q8_k));
-    c->qh = calloc(qd, sizeof(uint16_t));
-    c->vacc = calloc(qd, sizeof(uint16_t));
-    size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * kvd;
+    c->moe = calloc(ne, sizeof(float));
+    c->eo = calloc(ne, sizeof(float));
+    c->qa = calloc(B * s.nb8, sizeof(struct block_q8_0));
+    c->qk = calloc(B * s.nbk, sizeof(struct block_q8_k));
+    c->qh = calloc(B * s.qd, sizeof(uint16_t));
+    c->vacc = calloc(B * s.qd, sizeof(uint16_t));
+    size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * s.kvd;
     c->kc = calloc(kv_elems, sizeof(uint16_t));
     c->vc = calloc(kv_elems, sizeof(uint16_t));
     context_sizes(cfg, n_ctx, &c->kv_bytes, &c->scratch_bytes);
@@ -90,8 +110,8 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->kc, kv_elems * sizeof(uint16_t));
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
-    if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits || !c->rlog || !c->moe || !c->eo ||
-        !c->qa || !c->qk || !c->qh || !c->vacc || !c->kc || !c->vc) {
+    if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
+        !c->rlog || !c->moe || !c->eo || !c->qa || !c->qk || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -108,7 +128,8 @@ void context_free(struct context *c)
     if (!c)
         return;
     pool_free(c->pool);
-    void *ps[] = {c->x, c->xb, c->q, c->k, c->v, c->ao, c->hb, c->hb2, c->logits, c->rlog, c->moe, c->eo, c->qa, c->qk, c->qh, c->vacc, c->kc, c->vc};
+    void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
+                  c->rlog,   c->moe, c->eo,  c->qa, c->qk, c->qh, c->vacc, c->kc, c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
     memset(c, 0, sizeof *c);
@@ -119,14 +140,18 @@ void context_free(struct context *c)
 /* Jobs below this many multiply-adds run on the calling thread alone. */
 #define SMALL_JOB (1 << 16)
 
-/* Up to three weights applied to the same input in one parallel job. */
+/* Up to three weights applied to the same n_tok input rows in one job. */
 struct mm_job {
     int n;
     const struct weight *w[3];
-    float *out[3];
-    const float *x;  /* f32 activation */
-    const void *xq;  /* the same, quantized to Q8_0 when a weight needs it */
-    const void *xk;  /* the same, quantized to Q8_K when a weight needs it */
+    float *out[3];    /* n_tok rows of w->n_out floats each */
+    const float *x;   /* n_tok rows of x_stride floats */
+    size_t x_stride;
+    int n_tok;
+    const struct block_q8_0 *xq; /* n_tok rows of nb8 blocks (Q8_0 activations) */
+    size_t nb8;
+    const struct block_q8_k *xk; /* n_tok rows of nbk blocks (Q8_K activations) */
+    size_t nbk;
 };
 
 static int needs_q8(uint32_t type)
@@ -154,20 +179,19 @@ static float dot_row(const struct weight *w, int64_t r, const float *x, const vo
     }
 }
 
-/* Rows [r0, r1) of a repacked weight (r0, r1 multiples of 8): one group of
- * 8 rows at a time, each lane bit-identical to dot_row on the plain layout. */
-static void dot_rows_repacked(const struct weight *w, int64_t r0, int64_t r1, const void *xq, const void *xk,
-                              float *out)
+/* Groups [g0, g1) of 8 rows of a repacked weight, for every token; each lane
+ * is bit-identical to dot_row on the plain layout. */
+static void rows_repacked(const struct mm_job *j, const struct weight *w, float *out, int64_t g0, int64_t g1)
 {
     size_t group_bytes = REPACK_ROWS * quant_row_bytes(w->type, w->n_in);
-    for (int64_t r = r0; r < r1; r += REPACK_ROWS) {
-        const void *g = (const uint8_t *)w->data + (size_t)(r / REPACK_ROWS) * group_bytes;
-        if (w->type == GGML_TYPE_Q4_0)
-            repack_dot8_q4_0_q8_0(g, xq, w->n_in, out + r);
-        else if (w->type == GGML_TYPE_Q8_0)
-            repack_dot8_q8_0_q8_0(g, xq, w->n_in, out + r);
+    for (int64_t g = g0; g < g1; g++) {
+        const void *gw = (const uint8_t *)w->data + (size_t)g * group_bytes;
+        if (w->type == GGML_TYPE_Q4_K)
+            gemm_q4_k_8rows(gw, j->xk, j->nbk, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        else if (w->type == GGML_TYPE_Q4_0)
+            gemm_q4_0_8rows(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
         else
-            repack_dot8_q4_k_q8_k(g, xk, w->n_in, out + r);
+            gemm_q8_0_8rows(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
     }
 }
 
@@ -176,44 +200,52 @@ static void mm_worker(void *arg, int ith, int nth)
     const struct mm_job *j = arg;
     for (int k = 0; k < j->n; k++) {
         const struct weight *w = j->w[k];
+        float *out = j->out[k];
         if (w->repacked) {
             int64_t n_groups = w->n_out / REPACK_ROWS;
-            int64_t g0 = n_groups * ith / nth, g1 = n_groups * (ith + 1) / nth;
-            dot_rows_repacked(w, g0 * REPACK_ROWS, g1 * REPACK_ROWS, j->xq, j->xk, j->out[k]);
+            rows_repacked(j, w, out, n_groups * ith / nth, n_groups * (ith + 1) / nth);
             continue;
         }
         int64_t r0 = w->n_out * ith / nth, r1 = w->n_out * (ith + 1) / nth;
-        for (int64_t r = r0; r < r1; r++)
-            j->out[k][r] = dot_row(w, r, j->x, j->xq, j->xk);
+        for (int64_t r = r0; r < r1; r++) /* one row at a time, every token: the row stays in cache */
+            for (int t = 0; t < j->n_tok; t++)
+                out[(size_t)t * (size_t)w->n_out + (size_t)r] =
+                    dot_row(w, r, j->x + (size_t)t * j->x_stride, j->xq + (size_t)t * j->nb8, j->xk + (size_t)t * j->nbk);
     }
 }
 
-static void matmul(struct context *c, int n, const struct weight *const *ws, float *const *outs, const float *x)
+/* out[k] = ws[k] x for n_tok rows of x (stride x_stride). */
+static void matmul(struct context *c, int n, const struct weight *const *ws, float *const *outs, const float *x,
+                   size_t x_stride, int n_tok)
 {
-    struct mm_job j = {.n = n, .x = x, .xq = c->qa, .xk = c->qk};
+    struct sizes s = sizes_of(&c->m->cfg, c->n_ctx);
+    struct mm_job j = {.n = n, .x = x, .x_stride = x_stride, .n_tok = n_tok, .xq = c->qa, .nb8 = s.nb8,
+                       .xk = c->qk, .nbk = s.nbk};
     int q8 = 0, q8k = 0;
+    int64_t work = 0;
     for (int k = 0; k < n; k++) {
         j.w[k] = ws[k];
         j.out[k] = outs[k];
         q8 |= needs_q8(ws[k]->type);
         q8k |= needs_q8k(ws[k]->type);
+        work += ws[k]->n_in * ws[k]->n_out * n_tok;
     }
-    if (q8)
-        quant_q8_0_quantize_row(x, c->qa, ws[0]->n_in);
-    if (q8k)
-        quant_q8_k_quantize_row(x, c->qk, ws[0]->n_in);
-    int64_t work = 0;
-    for (int k = 0; k < n; k++)
-        work += ws[k]->n_in * ws[k]->n_out;
+    for (int t = 0; t < n_tok; t++) {
+        if (q8)
+            quant_q8_0_quantize_row(x + (size_t)t * x_stride, c->qa + (size_t)t * s.nb8, ws[0]->n_in);
+        if (q8k)
+            quant_q8_k_quantize_row(x + (size_t)t * x_stride, c->qk + (size_t)t * s.nbk, ws[0]->n_in);
+    }
     if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */
         mm_worker(&j, 0, 1);
     else
         pool_run(c->pool, mm_worker, &j);
 }
 
-static void matmul1(struct context *c, const struct weight *w, float *out, const float *x)
+static void matmul1(struct context *c, const struct weight *w, float *out, const float *x, size_t x_stride,
+                    int n_tok)
 {
-    matmul(c, 1, &w, &out, x);
+    matmul(c, 1, &w, &out, x, x_stride, n_tok);
 }
 
 /* ---- elementwise ops ------------------------------------------------------- */
@@ -246,57 +278,64 @@ static void rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, flo
     }
 }
 
-/* ---- attention ------------------------------------------------------------- */
-
-struct att_job {
-    struct context *c;
-    int layer;
-    int pos;
-};
-
-static void att_worker(void *arg, int ith, int nth)
-{
-    const struct att_job *j = arg;
-    struct context *c = j->c;
-    const struct model_config *cfg = &c->m->cfg;
-    int hd = cfg->head_dim, kvd = cfg->n_head_kv * hd, group = cfg->n_head / cfg->n_head_kv;
-    float scale = 1.0f / sqrtf((float)hd);
-    size_t layer_off = (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
-    int h0 = cfg->n_head * ith / nth, h1 = cfg->n_head * (ith + 1) / nth;
-    for (int h = h0; h < h1; h++) {
-        size_t kv_off = layer_off + (size_t)(h / group) * (size_t)hd;
-        attention_head(c->qh + (size_t)h * (size_t)hd, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos + 1, hd,
-                       scale, c->vacc + (size_t)h * (size_t)hd, c->ao + (size_t)h * (size_t)hd);
-    }
-}
-
-/* ---- feed-forward -------------------------------------------------------- */
-
 static void swiglu(float *g, const float *u, int n)
 {
     for (int i = 0; i < n; i++)
         g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-/* Dense SwiGLU FFN of xb into out. */
-static void ffn_dense(struct context *c, const struct layer *L, float *out)
+/* ---- attention ------------------------------------------------------------- */
+
+struct att_job {
+    struct context *c;
+    int layer;
+    int pos0;
+    int n_tok;
+};
+
+/* Units (token, head) are split over the threads. */
+static void att_worker(void *arg, int ith, int nth)
 {
-    const struct weight *gu[2] = {&L->w_gate, &L->w_up};
-    float *gu_out[2] = {c->hb, c->hb2};
-    matmul(c, 2, gu, gu_out, c->xb);
-    swiglu(c->hb, c->hb2, c->m->cfg.n_ff);
-    matmul1(c, &L->w_down, out, c->hb);
+    const struct att_job *j = arg;
+    struct context *c = j->c;
+    const struct model_config *cfg = &c->m->cfg;
+    int hd = cfg->head_dim, kvd = cfg->n_head_kv * hd, group = cfg->n_head / cfg->n_head_kv, qd = cfg->n_head * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t layer_off = (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
+    int n_units = j->n_tok * cfg->n_head;
+    int u0 = n_units * ith / nth, u1 = n_units * (ith + 1) / nth;
+    for (int u = u0; u < u1; u++) {
+        int t = u / cfg->n_head, h = u % cfg->n_head;
+        size_t kv_off = layer_off + (size_t)(h / group) * (size_t)hd;
+        size_t q_off = (size_t)t * (size_t)qd + (size_t)h * (size_t)hd;
+        attention_head(c->qh + q_off, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos0 + t + 1, hd, scale,
+                       c->vacc + q_off, c->ao + q_off);
+    }
 }
 
-/* Mixture of experts, as llama.cpp routes llama-architecture MoE models:
- * softmax over the router logits, the top-k experts (ties: lower index),
- * their probabilities renormalized to sum to 1, and the experts' outputs
- * summed in the order they were chosen. */
-static void ffn_moe(struct context *c, const struct layer *L, float *out)
+/* ---- feed-forward ---------------------------------------------------------- */
+
+/* Dense SwiGLU FFN of n_tok rows of xb into out (rows of n_embd). */
+static void ffn_dense(struct context *c, const struct layer *L, float *out, int n_tok)
+{
+    const struct model_config *cfg = &c->m->cfg;
+    const struct weight *gu[2] = {&L->w_gate, &L->w_up};
+    float *gu_out[2] = {c->hb, c->hb2};
+    matmul(c, 2, gu, gu_out, c->xb, (size_t)cfg->n_embd, n_tok);
+    for (int t = 0; t < n_tok; t++)
+        swiglu(c->hb + (size_t)t * (size_t)cfg->n_ff, c->hb2 + (size_t)t * (size_t)cfg->n_ff, cfg->n_ff);
+    matmul1(c, &L->w_down, out, c->hb, (size_t)cfg->n_ff, n_tok);
+}
+
+/* Mixture of experts for one token (xb row `in`), as llama.cpp routes
+ * llama-architecture MoE models: softmax over the router logits, the top-k
+ * experts (ties: lower index), their probabilities renormalized to sum to 1,
+ * and the experts' outputs summed in the order they were chosen. */
+static void ffn_moe_one(struct context *c, const struct layer *L, const float *in, float *out)
 {
     const struct model_config *cfg = &c->m->cfg;
     int ne = cfg->n_expert, k = cfg->n_expert_used, n_embd = cfg->n_embd;
-    matmul1(c, &L->router, c->rlog, c->xb);
+    matmul1(c, &L->router, c->rlog, in, (size_t)n_embd, 1);
     float mx = c->rlog[0];
     for (int x = 1; x < ne; x++)
         mx = c->rlog[x] > mx ? c->rlog[x] : mx;
@@ -309,7 +348,9 @@ static void ffn_moe(struct context *c, const struct layer *L, float *out)
         c->rlog[x] = (float)((double)c->rlog[x] / sum);
     int chosen[64];
     float wsel[64], wsum = 0.0f;
-    for (int j = 0; j < k && j < 64; j++) {
+    if (k > 64)
+        k = 64;
+    for (int j = 0; j < k; j++) {
         int best = -1;
         for (int x = 0; x < ne; x++) {
             int taken = 0;
@@ -324,13 +365,13 @@ static void ffn_moe(struct context *c, const struct layer *L, float *out)
     }
     for (int i = 0; i < n_embd; i++)
         c->moe[i] = 0.0f;
-    for (int j = 0; j < k && j < 64; j++) {
+    for (int j = 0; j < k; j++) {
         int x = chosen[j];
         const struct weight *gu[2] = {&L->exp_gate[x], &L->exp_up[x]};
         float *gu_out[2] = {c->hb, c->hb2};
-        matmul(c, 2, gu, gu_out, c->xb);
+        matmul(c, 2, gu, gu_out, in, (size_t)n_embd, 1);
         swiglu(c->hb, c->hb2, cfg->n_ff);
-        matmul1(c, &L->exp_down[x], c->eo, c->hb);
+        matmul1(c, &L->exp_down[x], c->eo, c->hb, (size_t)cfg->n_ff, 1);
         float w = wsel[j] / wsum;
         for (int i = 0; i < n_embd; i++)
             c->moe[i] += c->eo[i] * w;
@@ -341,46 +382,81 @@ static void ffn_moe(struct context *c, const struct layer *L, float *out)
 
 /* ---- forward --------------------------------------------------------------- */
 
-const float *forward(struct context *c, int32_t tok, int32_t pos)
+enum logits_mode { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL };
+
+static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t pos0, enum logits_mode lm)
 {
     const struct model *m = c->m;
     const struct model_config *cfg = &m->cfg;
     int n_embd = cfg->n_embd, hd = cfg->head_dim;
     int qd = cfg->n_head * hd, kvd = cfg->n_head_kv * hd;
+    size_t ne = (size_t)n_embd;
 
     size_t eb = quant_row_bytes(m->tok_embd.type, n_embd);
-    quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tok * eb, c->x, n_embd);
+    for (int t = 0; t < n; t++)
+        quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)toks[t] * eb,
+                             c->x + (size_t)t * ne, n_embd);
 
     for (int l = 0; l < cfg->n_layer; l++) {
         const struct layer *L = &m->layers[l];
-        rmsnorm(c->xb, c->x, L->attn_norm, n_embd, cfg->norm_eps);
+        for (int t = 0; t < n; t++)
+            rmsnorm(c->xb + (size_t)t * ne, c->x + (size_t)t * ne, L->attn_norm, n_embd, cfg->norm_eps);
         const struct weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
         float *qkv_out[3] = {c->q, c->k, c->v};
-        matmul(c, 3, qkv, qkv_out, c->xb);
-        rope(c->q, cfg->n_head, hd, cfg->rope_dim, pos, cfg->rope_base);
-        rope(c->k, cfg->n_head_kv, hd, cfg->rope_dim, pos, cfg->rope_base);
-        size_t off = ((size_t)l * (size_t)c->n_ctx + (size_t)pos) * (size_t)kvd;
-        quant_f16_quantize_row(c->k, c->kc + off, kvd);
-        quant_f16_quantize_row(c->v, c->vc + off, kvd);
-        quant_f16_quantize_row(c->q, c->qh, qd);
-        struct att_job aj = {c, l, pos};
-        if ((int64_t)cfg->n_head * (pos + 1) * hd < SMALL_JOB)
+        matmul(c, 3, qkv, qkv_out, c->xb, ne, n);
+        for (int t = 0; t < n; t++) {
+            float *q = c->q + (size_t)t * (size_t)qd, *k = c->k + (size_t)t * (size_t)kvd;
+            rope(q, cfg->n_head, hd, cfg->rope_dim, pos0 + t, cfg->rope_base);
+            rope(k, cfg->n_head_kv, hd, cfg->rope_dim, pos0 + t, cfg->rope_base);
+            size_t off = ((size_t)l * (size_t)c->n_ctx + (size_t)(pos0 + t)) * (size_t)kvd;
+            quant_f16_quantize_row(k, c->kc + off, kvd);
+            quant_f16_quantize_row(c->v + (size_t)t * (size_t)kvd, c->vc + off, kvd);
+            quant_f16_quantize_row(q, c->qh + (size_t)t * (size_t)qd, qd);
+        }
+        struct att_job aj = {c, l, pos0, n};
+        if ((int64_t)n * cfg->n_head * (pos0 + n) * hd < SMALL_JOB)
             att_worker(&aj, 0, 1);
         else
             pool_run(c->pool, att_worker, &aj);
-        matmul1(c, &L->wo, c->xb, c->ao);
-        for (int i = 0; i < n_embd; i++)
+        matmul1(c, &L->wo, c->xb, c->ao, (size_t)qd, n);
+        for (size_t i = 0; i < (size_t)n * ne; i++)
             c->x[i] += c->xb[i];
 
-        rmsnorm(c->xb, c->x, L->ffn_norm, n_embd, cfg->norm_eps);
+        for (int t = 0; t < n; t++)
+            rmsnorm(c->xb + (size_t)t * ne, c->x + (size_t)t * ne, L->ffn_norm, n_embd, cfg->norm_eps);
         if (cfg->n_expert)
-            ffn_moe(c, L, c->xb);
+            for (int t = 0; t < n; t++)
+                ffn_moe_one(c, L, c->xb + (size_t)t * ne, c->xb2 + (size_t)t * ne);
         else
-            ffn_dense(c, L, c->xb);
-        for (int i = 0; i < n_embd; i++)
-            c->x[i] += c->xb[i];
+            ffn_dense(c, L, c->xb2, n);
+        for (size_t i = 0; i < (size_t)n * ne; i++)
+            c->x[i] += c->xb2[i];
     }
-    rmsnorm(c->xb, c->x, m->output_norm, n_embd, cfg->norm_eps);
-    matmul1(c, &m->output, c->logits, c->xb);
-    return c->logits;
+    if (lm == LOGITS_NONE)
+        return;
+    int first = lm == LOGITS_ALL ? 0 : n - 1;
+    for (int t = first; t < n; t++)
+        rmsnorm(c->xb + (size_t)(t - first) * ne, c->x + (size_t)t * ne, m->output_norm, n_embd, cfg->norm_eps);
+    matmul1(c, &m->output, c->logits, c->xb, ne, n - first);
+}
+
+const float *forward_batch(struct context *c, const int32_t *toks, int n, int32_t pos0, int all_logits)
+{
+    if (all_logits) {
+        if (n < 1 || n > c->n_batch)
+            return NULL;
+        forward_chunk(c, toks, n, pos0, LOGITS_ALL);
+        return c->logits;
+    }
+    for (int done = 0; done < n;) { /* in chunks of the batch capacity; logits of the last position only */
+        int k = n - done < c->n_batch ? n - done : c->n_batch;
+        forward_chunk(c, toks + done, k, pos0 + done, done + k == n ? LOGITS_LAST : LOGITS_NONE);
+        done += k;
+    }
+    return n > 0 ? c->logits : NULL;
+}
+
+const float *forward(struct context *c, int32_t tok, int32_t pos)
+{
+    return forward_batch(c, &tok, 1, pos, 1);
 }

@@ -1,9 +1,10 @@
 /* forward.h: the run state of one sequence and the llama forward pass.
  *
- * A context owns the activations, the F16 KV cache of n_ctx positions, and the
- * thread pool; all of it is allocated by context_new, nothing in the forward
- * pass. forward() consumes one token at position pos and returns the logits
- * (n_vocab floats, owned by the context, overwritten by the next call). */
+ * A context owns the activations (n_batch rows of each), the F16 KV cache of
+ * n_ctx positions, and the thread pool; all of it is allocated by context_new,
+ * nothing in the forward pass. forward() consumes one token at position pos
+ * and returns the logits (n_vocab floats, owned by the context, overwritten by
+ * the next call); forward_batch() consumes several. */
 #ifndef FORWARD_H
 #define FORWARD_H
 
@@ -17,9 +18,11 @@ struct context {
     const struct model *m;
     struct pool *pool;
     int32_t n_ctx;
+    int n_batch; /* tokens per forward chunk (activation rows) */
     /* activations */
     float *x;      /* [n_embd] residual stream */
     float *xb;     /* [n_embd] normed input */
+    float *xb2;    /* [n_embd] FFN output */
     float *q;      /* [n_head * head_dim] */
     float *k;      /* [n_head_kv * head_dim] */
     float *v;      /* [n_head_kv * head_dim] */
@@ -30,8 +33,8 @@ struct context {
     float *rlog;   /* [n_expert] router logits, then probabilities */
     float *moe;    /* [n_embd] weighted sum of the chosen experts' outputs */
     float *eo;     /* [n_embd] one expert's output */
-    void *qa;      /* activation quantized to Q8_0 for Q4_0/Q8_0 matmuls (largest row) */
-    void *qk;      /* activation quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
+    struct block_q8_0 *qa; /* activations quantized to Q8_0 for Q4_0/Q8_0 matmuls (largest row) */
+    struct block_q8_k *qk; /* activations quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
     uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 */
     uint16_t *vacc; /* [n_head * head_dim] F16 running sums of attention */
     uint16_t *kc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 keys */
@@ -49,5 +52,11 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
 
 /* Runs token `tok` at position `pos` (< n_ctx); returns the logits. */
 const float *forward(struct context *c, int32_t tok, int32_t pos);
+
+/* Runs n tokens at positions pos0..pos0+n-1 (pos0 + n <= n_ctx) as batches of
+ * up to n_batch. all_logits: n must be <= n_batch; returns n rows of n_vocab
+ * logits. Otherwise returns the logits of the last position. The bytes are
+ * the same as running the tokens one at a time with forward(). */
+const float *forward_batch(struct context *c, const int32_t *toks, int n, int32_t pos0, int all_logits);
 
 #endif

@@ -88,18 +88,24 @@ enum status perplexity_run(struct context *c, const char *path, int n_chunks, FI
     double nll = 0.0, nll2 = 0.0;
     long count = 0;
     for (int k = 0; k < n_chunks; k++) {
-        const int32_t *chunk = toks + (size_t)k * (size_t)n_ctx;
-        for (int i = 0; i < n_ctx - 1; i++) {
-            int32_t tok = i == 0 && m->tok.add_bos ? m->tok.bos_id : chunk[i];
-            const float *logits = forward(c, tok, i);
+        int32_t *chunk = toks + (size_t)k * (size_t)n_ctx;
+        if (m->tok.add_bos)
+            chunk[0] = m->tok.bos_id; /* the token it replaces is never predicted */
+        for (int i = 0; i < n_ctx - 1;) { /* positions 0 .. n_ctx-2, a batch at a time */
+            int nb = n_ctx - 1 - i < c->n_batch ? n_ctx - 1 - i : c->n_batch;
+            /* positions before `first` are not scored: their logits are not needed */
+            const float *logits = forward_batch(c, chunk + i, nb, i, i + nb > first);
             if (k == 0 && i == 0 && mr)
                 memreport_phase(mr, "first_token");
-            if (i >= first) {
-                double v = nll_of(logits, m->cfg.n_vocab, chunk[i + 1]);
+            for (int b = 0; b < nb && i + nb > first; b++) {
+                if (i + b < first)
+                    continue;
+                double v = nll_of(logits + (size_t)b * (size_t)m->cfg.n_vocab, m->cfg.n_vocab, chunk[i + b + 1]);
                 nll += v;
                 nll2 += v * v;
                 count++;
             }
+            i += nb;
         }
         fprintf(out, "[%d]%.4f,", k + 1, exp(nll / (double)count));
         fflush(out);

@@ -6,7 +6,8 @@
  * {1, 2} must produce the same completion text and the same logits bytes at
  * every generated position as the first combination. Also checks the plan:
  * with repack on, quantized models repack tensors; with reclaim on mmap
- * without mlock, bytes are reclaimed and a second run re-reads nothing wrong. */
+ * without mlock, bytes are reclaimed. And a batch of tokens gives the same
+ * logits bytes as the tokens one at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,6 +115,45 @@ static void check_model(const char *path, int quantized)
     assert_int_equal(n_runs, 96);
 }
 
+/* A batch gives the same logits bytes as the same tokens one at a time. */
+static void check_batch(const char *path)
+{
+    struct model m;
+    struct context a, b;
+    struct load_opts o;
+    struct err e = {{0}};
+    load_opts_default(&o);
+    o.log = NULL;
+    if (model_load(&m, path, &o, &e))
+        fail_msg("%s", e.msg);
+    if (context_new(&a, &m, 64, 2, &e) || context_new(&b, &m, 64, 1, &e))
+        fail_msg("%s", e.msg);
+    int32_t toks[48];
+    for (int i = 0; i < 48; i++)
+        toks[i] = i == 0 ? m.tok.bos_id : (int32_t)((i * 37 + 5) % m.cfg.n_vocab);
+    size_t nv = (size_t)m.cfg.n_vocab;
+    float *seq = malloc(48 * nv * sizeof(float));
+    assert_non_null(seq);
+    for (int i = 0; i < 48; i++)
+        memcpy(seq + (size_t)i * nv, forward(&b, toks[i], i), nv * sizeof(float));
+    /* in batches of n_batch with every position's logits */
+    for (int i = 0; i < 48; i += a.n_batch) {
+        int n = 48 - i < a.n_batch ? 48 - i : a.n_batch;
+        const float *l = forward_batch(&a, toks + i, n, i, 1);
+        assert_non_null(l);
+        for (int t = 0; t < n; t++)
+            if (memcmp(l + (size_t)t * nv, seq + (size_t)(i + t) * nv, nv * sizeof(float)))
+                fail_msg("%s: batched logits at position %d differ from one-at-a-time", path, i + t);
+    }
+    /* and with the last position's logits only, in one call */
+    const float *last = forward_batch(&a, toks, 48, 0, 0);
+    assert_memory_equal(last, seq + 47 * nv, nv * sizeof(float));
+    free(seq);
+    context_free(&a);
+    context_free(&b);
+    model_free(&m);
+}
+
 static void model_path(char *out, size_t cap, const char *type)
 {
     char src[1100];
@@ -136,6 +176,7 @@ static void test_identity_f32(void **state)
     char p[1200];
     model_path(p, sizeof p, "f32");
     check_model(p, 0);
+    check_batch(p);
 }
 
 static void test_identity_q8_0(void **state)
@@ -144,6 +185,7 @@ static void test_identity_q8_0(void **state)
     char p[1200];
     model_path(p, sizeof p, "q8_0");
     check_model(p, 1);
+    check_batch(p);
     unlink(p);
 }
 
@@ -153,6 +195,7 @@ static void test_identity_q4_0(void **state)
     char p[1200];
     model_path(p, sizeof p, "q4_0");
     check_model(p, 1);
+    check_batch(p);
     unlink(p);
 }
 

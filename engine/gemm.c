@@ -1,0 +1,42 @@
+/* gemm.c: the 8-row x n_tok products of gemm.h, token by token through the
+ * 8-row dot kernels (repack.h): the group's weights stay in cache between
+ * tokens. */
+#include "gemm.h"
+
+#include "repack.h"
+
+static void scatter(const float r8[REPACK_ROWS], float *out)
+{
+    for (int r = 0; r < REPACK_ROWS; r++)
+        out[r] = r8[r];
+}
+
+void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                     size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q4_0_q8_0(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}
+
+void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                     size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q8_0_q8_0(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}
+
+void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                     size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q4_k_q8_k(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}

@@ -1,0 +1,24 @@
+/* gemm.h: one group of 8 repacked weight rows times n_tok activation rows.
+ *
+ * out[t * out_stride + r] = dot(row r of the group, activation row t), for
+ * r < 8 and t < n_tok, each bit-identical to the per-row _ref dot (quant.h,
+ * quant_k.h): the weights of the group are read once for all the tokens, so a
+ * batch turns the memory-bound matrix-vector product into a compute-bound one.
+ * Activation rows are a_stride blocks apart. */
+#ifndef GEMM_H
+#define GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+#include "quant_k.h"
+
+void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                     size_t out_stride);
+void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                     size_t out_stride);
+void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                     size_t out_stride);
+
+#endif
