@@ -1,6 +1,6 @@
-/* gemm.c: the 8-row x n_tok products of gemm.h, token by token through the
- * 8-row dot kernels (repack.h): the group's weights stay in cache between
- * tokens. */
+/* gemm.c: the 8-row x n_tok products of gemm.h: the VNNI kernels when the CPU
+ * has them, else token by token through the 8-row dot kernels (repack.h),
+ * the group's weights staying in cache between tokens. */
 #include "gemm.h"
 
 #include "repack.h"
@@ -14,6 +14,15 @@ static void scatter(const float r8[REPACK_ROWS], float *out)
 void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
                      size_t out_stride)
 {
+    if (quant_use_fast() && gemm_vnni_available())
+        gemm_q4_0_8rows_vnni(w, a, a_stride, n_tok, n, out, out_stride);
+    else
+        gemm_q4_0_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
+}
+
+void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
+{
     float r8[REPACK_ROWS];
     for (int t = 0; t < n_tok; t++) {
         repack_dot8_q4_0_q8_0(w, a + (size_t)t * a_stride, n, r8);
@@ -23,6 +32,15 @@ void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride,
 
 void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
                      size_t out_stride)
+{
+    if (quant_use_fast() && gemm_vnni_available())
+        gemm_q8_0_8rows_vnni(w, a, a_stride, n_tok, n, out, out_stride);
+    else
+        gemm_q8_0_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
+}
+
+void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
 {
     float r8[REPACK_ROWS];
     for (int t = 0; t < n_tok; t++) {

@@ -21,4 +21,17 @@ void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride,
 void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
                      size_t out_stride);
 
+/* The token-by-token forms through the 8-row dot kernels (any CPU). */
+void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
+void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
+
+/* AVX-512 VNNI forms (gemm_x86.c): only when gemm_vnni_available(). */
+int gemm_vnni_available(void);
+void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
+void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
+
 #endif

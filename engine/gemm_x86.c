@@ -1,0 +1,135 @@
+/* gemm_x86.c: 8 repacked rows x 4 tokens per step with AVX-512 VNNI (256-bit
+ * vpdpbusd), bit-identical to the _ref dots.
+ *
+ * The integer block dots are exact (u8 x s8 products summed in 32-bit lanes);
+ * the float part repeats the ref statements per lane: scale = d_w * d_a,
+ * term = scale * (float)isum, acc += term, blocks in order, never fused.
+ * Q4_0: isum = sum(nibble * a) - 8 * sum(a); Q8_0: sum(|w| * (a * sign(w))). */
+#include "gemm.h"
+
+#include <string.h>
+
+#include "repack.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
+
+int gemm_vnni_available(void)
+{
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512vnni") && quant_fast_available();
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+VNNI static inline __m256i bc4(const int8_t *p)
+{
+    int32_t u;
+    memcpy(&u, p, sizeof u);
+    return _mm256_set1_epi32(u);
+}
+
+#define TILE 4
+
+VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                               float *out, size_t out_stride)
+{
+    const struct block_q4_0x8 *w = wv;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    int64_t nb = n / QK4_0;
+    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
+        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
+        __m256 acc[TILE];
+        for (int t = 0; t < TILE; t++)
+            acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const struct block_q4_0x8 *wb = &w[b];
+            __m256i lo[4], hi[4];
+            for (int k = 0; k < 4; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wb->qs + 32 * k));
+                lo[k] = _mm256_and_si256(v, low4);
+                hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+            }
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d));
+            for (int t = 0; t < nt; t++) {
+                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+                __m256i dot = _mm256_setzero_si256();
+                for (int k = 0; k < 4; k++) {
+                    dot = _mm256_dpbusd_epi32(dot, lo[k], bc4(ab->qs + 4 * k));
+                    dot = _mm256_dpbusd_epi32(dot, hi[k], bc4(ab->qs + 16 + 4 * k));
+                }
+                /* 8 * sum(a): every lane gets the block's sum of a, times 8 */
+                __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
+                __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones8, aq);
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+                __m256i sa8 = _mm256_slli_epi32(_mm256_broadcastd_epi32(s4), 3);
+                __m256i isum = _mm256_sub_epi32(dot, sa8);
+                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
+                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
+                acc[t] = _mm256_add_ps(acc[t], term);
+            }
+        }
+        for (int t = 0; t < nt; t++)
+            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+    }
+}
+
+VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                               float *out, size_t out_stride)
+{
+    const struct block_q8_0x8 *w = wv;
+    int64_t nb = n / QK8_0;
+    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
+        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
+        __m256 acc[TILE];
+        for (int t = 0; t < TILE; t++)
+            acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const struct block_q8_0x8 *wb = &w[b];
+            __m256i wq[8], ws[8];
+            for (int k = 0; k < 8; k++) {
+                ws[k] = _mm256_loadu_si256((const __m256i *)(const void *)(wb->qs + 32 * k));
+                wq[k] = _mm256_sign_epi8(ws[k], ws[k]); /* |w|, -128 read as 128 */
+            }
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d));
+            for (int t = 0; t < nt; t++) {
+                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+                __m256i isum = _mm256_setzero_si256();
+                for (int k = 0; k < 8; k++)
+                    isum = _mm256_dpbusd_epi32(isum, wq[k], _mm256_sign_epi8(bc4(ab->qs + 4 * k), ws[k]));
+                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
+                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
+                acc[t] = _mm256_add_ps(acc[t], term);
+            }
+        }
+        for (int t = 0; t < nt; t++)
+            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+    }
+}
+
+#else
+int gemm_vnni_available(void)
+{
+    return 0;
+}
+void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                          size_t out_stride)
+{
+    (void)w, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+}
+void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                          size_t out_stride)
+{
+    (void)w, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+}
+#endif

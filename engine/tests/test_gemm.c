@@ -1,0 +1,91 @@
+/* test_gemm.c: the 8-row x n_tok kernels give, bit for bit, the per-row _ref
+ * dot of every (row, token), on random weights and activations, for batch
+ * sizes that do and do not fill a tile. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gemm.h"
+#include "quant.h"
+#include "repack.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static float frand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni)
+{
+    size_t rb = quant_row_bytes(type, cols);
+    float *x = malloc(sizeof(float) * (size_t)(rows > n_tok ? rows : n_tok) * (size_t)cols);
+    uint8_t *plain = malloc(rb * (size_t)rows), *packed = malloc(rb * (size_t)rows);
+    size_t nb = (size_t)cols / QK8_0;
+    struct block_q8_0 *a = malloc(sizeof *a * nb * (size_t)n_tok);
+    float *out = malloc(sizeof(float) * (size_t)n_tok * (size_t)rows);
+    assert_true(x && plain && packed && a && out);
+    for (int64_t i = 0; i < rows * cols; i++)
+        x[i] = frand();
+    for (int64_t r = 0; r < rows; r++) {
+        if (type == GGML_TYPE_Q4_0)
+            quant_q4_0_quantize_row(x + r * cols, (struct block_q4_0 *)(plain + (size_t)r * rb), cols);
+        else
+            quant_q8_0_quantize_row(x + r * cols, (struct block_q8_0 *)(plain + (size_t)r * rb), cols);
+    }
+    repack_matrix(type, plain, packed, rows, cols);
+    for (int t = 0; t < n_tok; t++) {
+        for (int64_t i = 0; i < cols; i++)
+            x[i] = frand() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
+        quant_q8_0_quantize_row(x, a + (size_t)t * nb, cols);
+    }
+    size_t gb = 8 * rb;
+    for (int64_t g = 0; g < rows / 8; g++) {
+        const void *gw = packed + (size_t)g * gb;
+        if (type == GGML_TYPE_Q4_0)
+            (vnni ? gemm_q4_0_8rows_vnni : gemm_q4_0_8rows_dot8)(gw, a, nb, n_tok, cols, out + g * 8, (size_t)rows);
+        else
+            (vnni ? gemm_q8_0_8rows_vnni : gemm_q8_0_8rows_dot8)(gw, a, nb, n_tok, cols, out + g * 8, (size_t)rows);
+    }
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            const void *row = plain + (size_t)r * rb;
+            float ref = type == GGML_TYPE_Q4_0 ? quant_dot_q4_0_q8_0_ref(row, a + (size_t)t * nb, cols)
+                                               : quant_dot_q8_0_q8_0_ref(row, a + (size_t)t * nb, cols);
+            float got = out[(size_t)t * (size_t)rows + (size_t)r];
+            if (memcmp(&ref, &got, sizeof ref))
+                fail_msg("%s %s: row %lld token %d: %.9g, ref %.9g", gguf_ggml_type_name(type), vnni ? "vnni" : "dot8",
+                         (long long)r, t, got, ref);
+        }
+    free(x), free(plain), free(packed), free(a), free(out);
+}
+
+static void test_gemm_equals_ref(void **state)
+{
+    (void)state;
+    static const int toks[] = {1, 3, 4, 5, 9, 32};
+    static const uint32_t types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q8_0};
+    for (size_t ti = 0; ti < 2; ti++)
+        for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
+            check(types[ti], 16, 256, toks[k], 0);
+            check(types[ti], 24, 2048, toks[k], 0);
+            if (gemm_vnni_available()) {
+                check(types[ti], 16, 256, toks[k], 1);
+                check(types[ti], 24, 2048, toks[k], 1);
+            }
+        }
+    if (!gemm_vnni_available())
+        print_message("# no AVX-512 VNNI on this CPU: the VNNI kernels were not exercised\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gemm_equals_ref)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
