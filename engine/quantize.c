@@ -4,7 +4,9 @@
  * are touched); each tensor's bytes are then read with pread in blocks of
  * rows, dequantized to float row by row, converted to the chosen type and
  * streamed to the writer, so memory is a few MiB whatever the model size.
- * Sections: type names, the per-tensor decision, conversion, the file. */
+ * quantize_choose_type is the one place the per-tensor rules live; gen.c
+ * calls it too. Sections: type names, the per-tensor decision, conversion,
+ * the file. */
 #include "quantize.h"
 
 #include <errno.h>
@@ -19,35 +21,44 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "quant.h"
+#include "quant_k.h"
 
 #define CHUNK_BYTES ((size_t)4 << 20) /* rows are read and written in blocks of about this size */
 
 /* ---- type names ------------------------------------------------------------ */
 
-enum status quantize_type_from_name(const char *name, uint32_t *type, struct err *e)
+static const struct {
+    const char *name;
+    uint32_t target;
+    uint32_t file_type; /* llama.cpp's llama_ftype */
+} targets[] = {
+    {"f32", GGML_TYPE_F32, 0},   {"f16", GGML_TYPE_F16, 1},   {"q8_0", GGML_TYPE_Q8_0, 7},
+    {"q4_0", GGML_TYPE_Q4_0, 2}, {"q4_k", GGML_TYPE_Q4_K, 14}, {"q6_k", GGML_TYPE_Q6_K, 18},
+    {"q4_k_m", QUANTIZE_Q4_K_M, 15},
+};
+#define N_TARGETS (sizeof targets / sizeof targets[0])
+
+enum status quantize_type_from_name(const char *name, uint32_t *target, struct err *e)
 {
-    static const struct {
-        const char *name;
-        uint32_t type;
-    } names[] = {
-        {"f32", GGML_TYPE_F32}, {"f16", GGML_TYPE_F16}, {"q8_0", GGML_TYPE_Q8_0}, {"q4_0", GGML_TYPE_Q4_0},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(name, names[i].name)) {
-            *type = names[i].type;
+    for (size_t i = 0; i < N_TARGETS; i++)
+        if (!strcmp(name, targets[i].name)) {
+            *target = targets[i].target;
             return STATUS_OK;
         }
-    return err_set(e, "unknown type '%s' (expected f32, f16, q8_0 or q4_0)", name);
+    return err_set(e, "unknown type '%s' (expected f32, f16, q8_0, q4_0, q4_k, q6_k or q4_k_m)", name);
 }
 
-uint32_t quantize_file_type(uint32_t type)
+const char *quantize_target_name(uint32_t target)
 {
-    switch (type) {
-    case GGML_TYPE_F16: return 1;
-    case GGML_TYPE_Q8_0: return 7;
-    case GGML_TYPE_Q4_0: return 2;
-    default: return 0;
-    }
+    return target == QUANTIZE_Q4_K_M ? "q4_k_m" : gguf_ggml_type_name(target);
+}
+
+uint32_t quantize_file_type(uint32_t target)
+{
+    for (size_t i = 0; i < N_TARGETS; i++)
+        if (targets[i].target == target)
+            return targets[i].file_type;
+    return 0;
 }
 
 void quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
@@ -57,58 +68,107 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
     case GGML_TYPE_F16: quant_f16_quantize_row(src, dst, n); break;
     case GGML_TYPE_Q8_0: quant_q8_0_quantize_row(src, dst, n); break;
     case GGML_TYPE_Q4_0: quant_q4_0_quantize_row(src, dst, n); break;
+    case GGML_TYPE_Q4_K: quant_q4_k_quantize_row(src, dst, n); break;
+    case GGML_TYPE_Q6_K: quant_q6_k_quantize_row(src, dst, n); break;
     default: break;
     }
 }
 
 /* ---- the per-tensor decision ----------------------------------------------- */
 
-static int ends_with(struct gguf_str s, const char *suffix)
+static int ends_with(const char *s, const char *suffix)
 {
-    size_t n = strlen(suffix);
-    return s.len >= n && !memcmp(s.ptr + s.len - n, suffix, n);
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !memcmp(s + n - k, suffix, k);
 }
 
-enum choice {
-    CHOICE_TARGET,   /* converted to the target type */
-    CHOICE_FALLBACK, /* F16: rows do not divide the target's block */
-    CHOICE_KEPT,     /* copied as it is */
-};
-
-/* The type tensor t becomes for `target`, with the kind of choice and, when
- * it is not simply the target, the reason in `why` (empty otherwise). */
-static uint32_t choose_type(const struct gguf_tensor *t, uint32_t target, int is_output, enum choice *kind,
-                            char *why, size_t why_len)
+/* llama.cpp's choice of layers that get more bits in the _M mixes. */
+static int use_more_bits(int i, int n)
 {
-    uint64_t be, bb;
-    why[0] = '\0';
-    *kind = CHOICE_KEPT;
-    if (t->n_dims < 2 || !ends_with(t->name, ".weight")) {
-        snprintf(why, why_len, "%s, kept", t->n_dims < 2 ? "1-D" : "not a .weight");
-        return t->type;
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+/* N of a "blk.N." name, or -1. */
+static int layer_of(const char *name)
+{
+    if (strncmp(name, "blk.", 4) || name[4] < '0' || name[4] > '9')
+        return -1;
+    long v = 0;
+    const char *p = name + 4;
+    for (; *p >= '0' && *p <= '9' && v < 1000000; p++)
+        v = v * 10 + (*p - '0');
+    return *p == '.' ? (int)v : -1;
+}
+
+void quantize_choose_type(const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t src_type, uint32_t target,
+                          const struct quantize_model *m, struct quantize_choice *c)
+{
+    size_t wl = sizeof c->why;
+    c->why[0] = '\0';
+    c->type = src_type;
+    c->kind = QUANTIZE_KEPT;
+    /* rule 1 */
+    if (n_dims < 2) {
+        snprintf(c->why, wl, "1-D, kept");
+        return;
     }
-    if (!quant_type_supported(t->type)) {
-        snprintf(why, why_len, "%s cannot be dequantized here, kept", gguf_ggml_type_name(t->type));
-        return t->type;
+    if (!ends_with(name, "weight")) {
+        snprintf(c->why, wl, "not a weight, kept");
+        return;
     }
-    gguf_type_geometry(target, &be, &bb);
-    if (t->ne[0] % be) {
-        snprintf(why, why_len, "row %" PRIu64 " not a multiple of %" PRIu64, t->ne[0], be);
-        *kind = CHOICE_FALLBACK;
-        return GGML_TYPE_F16;
+    if (strstr(name, "_norm.weight")) {
+        snprintf(c->why, wl, "norm, kept");
+        return;
     }
-    /* llama.cpp keeps the output matrix (the token embedding when it is tied) at
-     * higher precision than a 4-bit target, since every logit goes through it.
-     * It uses Q6_K; Q8_0 stands in for it here. */
-    if (is_output && target == GGML_TYPE_Q4_0) {
-        snprintf(why, why_len, "output matrix kept at q8_0 as llama.cpp keeps it above 4 bits");
-        *kind = CHOICE_TARGET;
-        return GGML_TYPE_Q8_0;
+    if (strstr(name, "ffn_gate_inp.weight")) {
+        snprintf(c->why, wl, "expert router, kept as llama.cpp keeps it");
+        return;
     }
-    if (t->type == target)
-        snprintf(why, why_len, "already %s, copied", gguf_ggml_type_name(target));
-    *kind = CHOICE_TARGET;
-    return target;
+    if (!quant_type_supported(src_type)) {
+        snprintf(c->why, wl, "%s cannot be dequantized here, kept", gguf_ggml_type_name(src_type));
+        return;
+    }
+
+    uint32_t base = target == QUANTIZE_Q4_K_M ? GGML_TYPE_Q4_K : target;
+    c->type = base;
+    c->kind = QUANTIZE_TARGET;
+    if (base != GGML_TYPE_F32 && base != GGML_TYPE_F16) { /* rule 2: the rest is for quantized targets */
+        int layer = layer_of(name), n_layer = (int)m->n_layer;
+        int is_output = !strcmp(name, "output.weight") || (!m->has_output && !strcmp(name, "token_embd.weight"));
+        int attn_v = strstr(name, "attn_v.weight") != NULL, attn_k = strstr(name, "attn_k.weight") != NULL;
+        if (is_output) { /* rule 3 */
+            if (base != GGML_TYPE_Q8_0 && base != GGML_TYPE_Q6_K) {
+                c->type = GGML_TYPE_Q6_K;
+                snprintf(c->why, wl, "output matrix: q6_k as llama.cpp gives it");
+            }
+        } else if (target == QUANTIZE_Q4_K_M && (attn_v || strstr(name, "ffn_down")) && layer >= 0 &&
+                   use_more_bits(layer, n_layer)) { /* rule 4 */
+            c->type = GGML_TYPE_Q6_K;
+            snprintf(c->why, wl, "q4_k_m: layer %d of %d gets q6_k", layer, n_layer);
+        }
+        if (!is_output && m->n_expert == 8 && (attn_v || attn_k) && base != GGML_TYPE_Q8_0) { /* rule 5 */
+            c->type = GGML_TYPE_Q8_0;
+            snprintf(c->why, wl, "8 experts: attn_k/attn_v get q8_0 as llama.cpp gives them");
+        }
+        if (c->type != base)
+            c->kind = QUANTIZE_RAISED;
+
+        uint64_t be, bb; /* rule 6 */
+        gguf_type_geometry(c->type, &be, &bb);
+        if (ne[0] % be) {
+            int k_quant = c->type == GGML_TYPE_Q4_K || c->type == GGML_TYPE_Q6_K;
+            uint32_t fb = k_quant && ne[0] % 32 == 0 ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
+            size_t k = c->why[0] ? strlen(c->why) : 0;
+            snprintf(c->why + k, wl - k, "%srow %" PRIu64 " not a multiple of %" PRIu64 " for %s, %s instead",
+                     k ? "; " : "", ne[0], be, gguf_ggml_type_name(c->type), gguf_ggml_type_name(fb));
+            c->type = fb;
+            c->kind = QUANTIZE_FALLBACK;
+        }
+    }
+    if (src_type == c->type) {
+        size_t k = strlen(c->why);
+        snprintf(c->why + k, wl - k, "%salready %s, copied", k ? "; " : "", gguf_ggml_type_name(c->type));
+    }
 }
 
 static void format_shape(const struct gguf_tensor *t, char *buf, size_t n)
@@ -196,6 +256,30 @@ out:
 
 /* ---- the file -------------------------------------------------------------- */
 
+/* The model facts the rules use: n_layer from the blk.N names (llama.cpp's
+ * block_count), n_expert from ARCH.expert_count (0 when absent). */
+static void model_of(const struct gguf_file *f, struct quantize_model *m)
+{
+    m->n_layer = 0;
+    m->n_expert = 0;
+    m->has_output = gguf_find_tensor(f, "output.weight") >= 0;
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)f->tensors[i].name.len, f->tensors[i].name.ptr);
+        int l = layer_of(name);
+        if (l >= 0 && (uint32_t)l + 1 > m->n_layer)
+            m->n_layer = (uint32_t)l + 1;
+    }
+    struct gguf_str arch;
+    if (gguf_get_str(f, "general.architecture", &arch, NULL) == STATUS_OK && arch.len < 64) {
+        char key[96];
+        uint32_t n = 0;
+        snprintf(key, sizeof key, "%.*s.expert_count", (int)arch.len, arch.ptr);
+        if (gguf_has(f, key) && gguf_get_u32(f, key, &n, NULL) == STATUS_OK)
+            m->n_expert = n;
+    }
+}
+
 enum status quantize_file(const char *in, const char *out, const char *type_name, FILE *log, struct err *e)
 {
     uint32_t target = GGML_TYPE_F32;
@@ -264,20 +348,23 @@ enum status quantize_file(const char *in, const char *out, const char *type_name
     if (!have_qv && gguf_writer_add_u32(&w, "general.quantization_version", 2, e))
         goto out;
 
-    uint64_t in_bytes = 0, out_bytes = 0, n_kind[3] = {0};
+    struct quantize_model qm;
+    model_of(&f, &qm);
+    uint64_t in_bytes = 0, out_bytes = 0, n_kind[4] = {0}, n_type[GGML_TYPE_COUNT] = {0};
     for (uint64_t i = 0; i < f.n_tensors; i++) {
         const struct gguf_tensor *t = &f.tensors[i];
-        char why[96], name[256], shape[96];
-        enum choice kind;
-        int is_output = gguf_str_eq(t->name, "output.weight") ||
-                        (gguf_str_eq(t->name, "token_embd.weight") && gguf_find_tensor(&f, "output.weight") < 0);
-        types[i] = choose_type(t, target, is_output, &kind, why, sizeof why);
-        n_kind[kind]++;
+        char name[256], shape[96];
+        struct quantize_choice c;
         snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        quantize_choose_type(name, t->n_dims, t->ne, t->type, target, &qm, &c);
+        types[i] = c.type;
+        n_kind[c.kind]++;
+        if (c.type < GGML_TYPE_COUNT)
+            n_type[c.type]++;
         format_shape(t, shape, sizeof shape);
         if (log)
             fprintf(log, "%s [%s] %s -> %s%s%s%s\n", name, shape, gguf_ggml_type_name(t->type),
-                    gguf_ggml_type_name(types[i]), why[0] ? " (" : "", why, why[0] ? ")" : "");
+                    gguf_ggml_type_name(types[i]), c.why[0] ? " (" : "", c.why, c.why[0] ? ")" : "");
         if (gguf_writer_add_tensor(&w, name, t->n_dims, t->ne, types[i], e))
             goto out;
         in_bytes += t->n_bytes;
@@ -290,11 +377,19 @@ enum status quantize_file(const char *in, const char *out, const char *type_name
             goto out;
     if (gguf_writer_finish(&w, e))
         goto out;
-    if (log)
-        fprintf(log, "quantize: %" PRIu64 " tensors: %" PRIu64 " %s, %" PRIu64 " f16 fallback, %" PRIu64
-                " kept; %.2f MiB -> %.2f MiB\n", f.n_tensors, n_kind[CHOICE_TARGET], type_name,
-                n_kind[CHOICE_FALLBACK], n_kind[CHOICE_KEPT],
-                (double)in_bytes / (1 << 20), (double)out_bytes / (1 << 20));
+    if (log) {
+        fprintf(log, "quantize: %" PRIu64 " tensors (", f.n_tensors);
+        const char *sep = "";
+        for (uint32_t ty = 0; ty < GGML_TYPE_COUNT; ty++)
+            if (n_type[ty]) {
+                fprintf(log, "%s%" PRIu64 " %s", sep, n_type[ty], gguf_ggml_type_name(ty));
+                sep = ", ";
+            }
+        fprintf(log, "): %" PRIu64 " %s, %" PRIu64 " raised, %" PRIu64 " fallback, %" PRIu64
+                " kept; %.2f MiB -> %.2f MiB\n", n_kind[QUANTIZE_TARGET], type_name, n_kind[QUANTIZE_RAISED],
+                n_kind[QUANTIZE_FALLBACK], n_kind[QUANTIZE_KEPT], (double)in_bytes / (1 << 20),
+                (double)out_bytes / (1 << 20));
+    }
     st = STATUS_OK;
 out:
     gguf_writer_free(&w);

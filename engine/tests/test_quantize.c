@@ -1,12 +1,17 @@
-/* test_quantize.c: quantize_file on real models, re-read with gguf_parse.
+/* test_quantize.c: quantize_file on real models, re-read with gguf_parse, and
+ * the per-tensor rules of quantize_choose_type.
  *
- * For stories260K (F32) to q8_0, q4_0 and f16 and for llama-2-tiny (F16
- * input) to q8_0: KVs are all carried over with general.file_type set; each
- * tensor has the type the rules give; every converted tensor holds exactly
- * the bytes quantize_row makes from the original, and its values lie within
- * the quantization error bound of the originals; kept tensors are
- * byte-identical; the log names each tensor's fate. Outputs go to a fresh
- * temp directory, never next to the data. */
+ * For stories260K (F32) to every target, llama-2-tiny (F16 input) to q8_0,
+ * and llama.cpp's tiny-random-Q4_K_M (K-quant input) through f32 and back:
+ * KVs are all carried over with general.file_type set; each tensor has the
+ * type the rules of quantize.h give (restated independently here); every
+ * converted tensor holds exactly the bytes quantize_row makes from the
+ * original, within the quantization error bound; kept tensors are
+ * byte-identical; the log names each tensor's fate. The Q4_K_M rule is
+ * checked tensor by tensor against the types llama-quantize chose for the
+ * reference file, and the rules one by one on hand-made names and shapes
+ * (8-, 16- and 28-layer models, 3-D MoE experts, 8 experts, fallbacks).
+ * Outputs go to a fresh temp directory, never next to the data. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -191,6 +196,11 @@ static void check_values(const struct gguf_file *in, const struct gguf_tensor *a
                 case GGML_TYPE_Q8_0: bound = amax / 127.0 * (0.5 + 127.0 / 2048) + 1e-6 * amax; break;
                 case GGML_TYPE_Q4_0: bound = amax / 8.0 * (1.0 + 8.0 / 2048) + 1e-6 * amax; break;
                 case GGML_TYPE_F16: bound = fabs(x[j]) / 2048 + 0x1p-25; break;
+                /* K-quants fit scales (and Q4_K a min) by least squares over
+                 * sub-blocks, so an element may sit a few steps off: loose */
+                case GGML_TYPE_Q6_K: bound = amax / 16.0 + 1e-6 * amax; break;
+                case GGML_TYPE_Q4_K: bound = amax / 3.0 + 1e-6 * amax; break;
+                case GGML_TYPE_F32: bound = 0; break;
                 default: bound = 0; break;
                 }
                 double d = fabs((double)x[j] - y[j]);
@@ -204,12 +214,50 @@ static void check_values(const struct gguf_file *in, const struct gguf_tensor *a
     }
     /* and on the whole, the error is the size expected of the type */
     double rel = sqrt(err2 / (sum2 > 0 ? sum2 : 1));
-    double limit = b->type == GGML_TYPE_Q4_0 ? 0.15 : b->type == GGML_TYPE_Q8_0 ? 0.01 : 0.001;
+    double limit = b->type == GGML_TYPE_Q4_0 || b->type == GGML_TYPE_Q4_K ? 0.15
+                   : b->type == GGML_TYPE_Q6_K                          ? 0.04
+                   : b->type == GGML_TYPE_Q8_0                          ? 0.01
+                                                                        : 0.001;
     if (rel > limit)
         fail_msg("tensor %.*s: relative RMS error %g > %g", (int)a->name.len, a->name.ptr, rel, limit);
     free(ref);
     free(y);
     free(x);
+}
+
+/* The rules of quantize.h restated for llama models (dense, no 8-expert
+ * rule), to check quantize_file without asking quantize_choose_type. */
+static uint32_t expected_type(const struct gguf_file *in, const struct gguf_tensor *a, uint32_t target)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)a->name.len, a->name.ptr);
+    if (!is_weight_matrix(a) || strstr(name, "_norm.weight"))
+        return a->type;
+    uint32_t base = target == QUANTIZE_Q4_K_M ? GGML_TYPE_Q4_K : target, want = base;
+    if (base == GGML_TYPE_F32 || base == GGML_TYPE_F16)
+        return base;
+    int tied = gguf_find_tensor(in, "output.weight") < 0;
+    int n_layer = 0, layer = -1;
+    for (uint64_t i = 0; i < in->n_tensors; i++) {
+        char n[256];
+        int l;
+        snprintf(n, sizeof n, "%.*s", (int)in->tensors[i].name.len, in->tensors[i].name.ptr);
+        if (sscanf(n, "blk.%d.", &l) == 1 && l + 1 > n_layer)
+            n_layer = l + 1;
+    }
+    sscanf(name, "blk.%d.", &layer);
+    if (!strcmp(name, "output.weight") || (tied && !strcmp(name, "token_embd.weight"))) {
+        if (base == GGML_TYPE_Q4_0 || base == GGML_TYPE_Q4_K)
+            want = GGML_TYPE_Q6_K;
+    } else if (target == QUANTIZE_Q4_K_M && (strstr(name, "attn_v.weight") || strstr(name, "ffn_down"))) {
+        int n8 = n_layer / 8;
+        if (layer < n8 || layer >= 7 * n_layer / 8 || (layer - n8) % 3 == 2)
+            want = GGML_TYPE_Q6_K;
+    }
+    int k_quant = want == GGML_TYPE_Q4_K || want == GGML_TYPE_Q6_K;
+    if (a->ne[0] % (k_quant ? 256 : 32))
+        want = k_quant && a->ne[0] % 32 == 0 ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
+    return want;
 }
 
 /* Checks out against in for target `type` with the rules of quantize.h. */
@@ -224,12 +272,7 @@ static void check_model(const struct gguf_file *in, const struct gguf_file *out,
         assert_int_equal(a->n_dims, b->n_dims);
         for (int d = 0; d < GGUF_MAX_DIMS; d++)
             assert_int_equal(a->ne[d], b->ne[d]);
-        uint32_t want = a->type;
-        if (is_weight_matrix(a))
-            want = (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && a->ne[0] % 32 ? GGML_TYPE_F16 : type;
-        /* the output matrix stays above 4 bits (stories260K has its own output.weight) */
-        if (type == GGML_TYPE_Q4_0 && a->name.len == 13 && !memcmp(a->name.ptr, "output.weight", 13))
-            want = GGML_TYPE_Q8_0;
+        uint32_t want = expected_type(in, a, type);
         if (b->type != want)
             fail_msg("tensor %.*s is %s, expected %s", (int)a->name.len, a->name.ptr,
                      gguf_ggml_type_name(b->type), gguf_ggml_type_name(want));
@@ -242,7 +285,9 @@ static void check_model(const struct gguf_file *in, const struct gguf_file *out,
 
 /* ---- tests ----------------------------------------------------------------- */
 
-static void quantize_stories(uint32_t type, const char *name)
+/* stories260K: n_embd 64 (so no K-quant fits a row of 64: those fall back
+ * to q8_0), ffn_down rows of 172 (f16 under every quantized target). */
+static void quantize_stories(uint32_t type, const char *name, const char *summary)
 {
     struct tmpdir td;
     tmpdir_make(&td);
@@ -254,25 +299,45 @@ static void quantize_stories(uint32_t type, const char *name)
     model_read(&a, in);
     model_read(&b, out);
     check_model(&a.f, &b.f, type);
-    char line[200];
-    snprintf(line, sizeof line, "token_embd.weight [64,512] f32 -> %s\n", name);
+    int k_quant = type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K || type == QUANTIZE_Q4_K_M;
+    const char *k_name = type == GGML_TYPE_Q6_K ? "q6_k" : "q4_k";
+    char line[300];
+    if (k_quant)
+        snprintf(line, sizeof line,
+                 "token_embd.weight [64,512] f32 -> q8_0 (row 64 not a multiple of 256 for %s, q8_0 instead)\n",
+                 k_name);
+    else
+        snprintf(line, sizeof line, "token_embd.weight [64,512] f32 -> %s\n", name);
     expect_log(log, line);
-    if (type == GGML_TYPE_Q4_0)
-        snprintf(line, sizeof line, "output.weight [64,512] f32 -> q8_0 (output matrix kept at q8_0");
+    if (type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q4_K || type == QUANTIZE_Q4_K_M)
+        snprintf(line, sizeof line, "output.weight [64,512] f32 -> q8_0 (output matrix: q6_k as llama.cpp gives it; "
+                                    "row 64 not a multiple of 256 for q6_k, q8_0 instead)\n");
+    else if (type == GGML_TYPE_Q6_K)
+        snprintf(line, sizeof line,
+                 "output.weight [64,512] f32 -> q8_0 (row 64 not a multiple of 256 for q6_k, q8_0 instead)\n");
     else
         snprintf(line, sizeof line, "output.weight [64,512] f32 -> %s\n", name);
     expect_log(log, line);
-    snprintf(line, sizeof line, "blk.4.attn_q.weight [64,64] f32 -> %s\n", name);
-    expect_log(log, line);
-    expect_log(log, "blk.0.attn_norm.weight [64] f32 -> f32 (1-D, kept)\n");
-    if (type == GGML_TYPE_F16) {
-        expect_log(log, "blk.0.ffn_down.weight [172,64] f32 -> f16\n");
-        expect_log(log, "quantize: 48 tensors: 37 f16, 0 f16 fallback, 11 kept;");
-    } else {
-        expect_log(log, "blk.0.ffn_down.weight [172,64] f32 -> f16 (row 172 not a multiple of 32)\n");
-        snprintf(line, sizeof line, "quantize: 48 tensors: 32 %s, 5 f16 fallback, 11 kept;", name);
+    if (!k_quant) {
+        snprintf(line, sizeof line, "blk.4.attn_q.weight [64,64] f32 -> %s\n", name);
         expect_log(log, line);
     }
+    expect_log(log, "blk.0.attn_norm.weight [64] f32 -> f32 (1-D, kept)\n");
+    if (type == GGML_TYPE_F16)
+        expect_log(log, "blk.0.ffn_down.weight [172,64] f32 -> f16\n");
+    else if (type == QUANTIZE_Q4_K_M) { /* 5 layers: 2 and 4 get q6_k, which does not fit either */
+        expect_log(log, "blk.2.ffn_down.weight [172,64] f32 -> f16 (q4_k_m: layer 2 of 5 gets q6_k; "
+                        "row 172 not a multiple of 256 for q6_k, f16 instead)\n");
+        expect_log(log, "blk.0.ffn_down.weight [172,64] f32 -> f16 (row 172 not a multiple of 256 for q4_k, "
+                        "f16 instead)\n");
+        expect_log(log, "blk.4.attn_v.weight [64,32] f32 -> q8_0 (q4_k_m: layer 4 of 5 gets q6_k; "
+                        "row 64 not a multiple of 256 for q6_k, q8_0 instead)\n");
+    }
+    else if (k_quant)
+        expect_log(log, "blk.1.ffn_down.weight [172,64] f32 -> f16 (row 172 not a multiple of 256 for ");
+    else
+        expect_log(log, "blk.0.ffn_down.weight [172,64] f32 -> f16 (row 172 not a multiple of 32 for ");
+    expect_log(log, summary);
     /* quantizing the result again to the same type changes nothing */
     if (type != GGML_TYPE_F16) {
         char again[800];
@@ -295,19 +360,36 @@ static void quantize_stories(uint32_t type, const char *name)
 static void test_stories_q8_0(void **state)
 {
     (void)state;
-    quantize_stories(GGML_TYPE_Q8_0, "q8_0");
+    quantize_stories(GGML_TYPE_Q8_0, "q8_0",
+                     "quantize: 48 tensors (11 f32, 5 f16, 32 q8_0): 32 q8_0, 0 raised, 5 fallback, 11 kept;");
 }
 
 static void test_stories_q4_0(void **state)
 {
     (void)state;
-    quantize_stories(GGML_TYPE_Q4_0, "q4_0");
+    quantize_stories(GGML_TYPE_Q4_0, "q4_0",
+                     "quantize: 48 tensors (11 f32, 5 f16, 31 q4_0, 1 q8_0): 31 q4_0, 0 raised, 6 fallback, 11 kept;");
 }
 
 static void test_stories_f16(void **state)
 {
     (void)state;
-    quantize_stories(GGML_TYPE_F16, "f16");
+    quantize_stories(GGML_TYPE_F16, "f16",
+                     "quantize: 48 tensors (11 f32, 37 f16): 37 f16, 0 raised, 0 fallback, 11 kept;");
+}
+
+static void test_stories_k_quants(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"q4_k", "q6_k", "q4_k_m"};
+    for (size_t i = 0; i < 3; i++) {
+        char summary[200];
+        snprintf(summary, sizeof summary,
+                 "quantize: 48 tensors (11 f32, 5 f16, 32 q8_0): 0 %s, 0 raised, 37 fallback, 11 kept;", names[i]);
+        uint32_t t;
+        assert_int_equal(quantize_type_from_name(names[i], &t, NULL), STATUS_OK);
+        quantize_stories(t, names[i], summary);
+    }
 }
 
 /* F16 input: rows of 8 fall back to F16 (copied); ffn_down [32,8] becomes q8_0. */
@@ -325,12 +407,231 @@ static void test_f16_input(void **state)
     model_read(&b, out);
     check_model(&a.f, &b.f, GGML_TYPE_Q8_0);
     expect_log(log, "blk.0.ffn_down.weight [32,8] f16 -> q8_0\n");
-    expect_log(log, "token_embd.weight [8,32000] f16 -> f16 (row 8 not a multiple of 32)\n");
+    expect_log(log, "token_embd.weight [8,32000] f16 -> f16 (row 8 not a multiple of 32 for q8_0, f16 instead; "
+                    "already f16, copied)\n");
     assert_int_equal(b.f.tensors[gguf_find_tensor(&b.f, "blk.0.ffn_down.weight")].type, GGML_TYPE_Q8_0);
     model_free(&b);
     model_free(&a);
     free(log);
     unlink(out);
+    assert_int_equal(rmdir(td.dir), 0);
+}
+
+/* ---- the rules, one by one ------------------------------------------------- */
+
+static struct quantize_choice choose(const char *name, uint32_t n_dims, uint64_t ne0, uint64_t ne1, uint64_t ne2,
+                                     uint32_t src, uint32_t target, uint32_t n_layer, uint32_t n_expert,
+                                     int has_output)
+{
+    const uint64_t ne[4] = {ne0, ne1, ne2, 1};
+    const struct quantize_model m = {n_layer, n_expert, has_output};
+    struct quantize_choice c;
+    memset(&c, 0xab, sizeof c);
+    quantize_choose_type(name, n_dims, ne, src, target, &m, &c);
+    assert_true(memchr(c.why, 0, sizeof c.why) != NULL);
+    return c;
+}
+
+static void expect_choice(struct quantize_choice c, uint32_t type, enum quantize_kind kind, const char *why)
+{
+    if (c.type != type || c.kind != kind)
+        fail_msg("got %s kind %d (%s), expected %s kind %d", gguf_ggml_type_name(c.type), (int)c.kind, c.why,
+                 gguf_ggml_type_name(type), (int)kind);
+    if (why && !strstr(c.why, why))
+        fail_msg("reason '%s' lacks '%s'", c.why, why);
+}
+
+/* use_more_bits layers listed by hand (llama.cpp's formula worked out). */
+static int in_list(int l, const int *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == l)
+            return 1;
+    return 0;
+}
+
+static void test_rules(void **state)
+{
+    (void)state;
+    const uint32_t F32 = GGML_TYPE_F32, F16 = GGML_TYPE_F16, Q8 = GGML_TYPE_Q8_0, Q4 = GGML_TYPE_Q4_0;
+    const uint32_t Q4K = GGML_TYPE_Q4_K, Q6K = GGML_TYPE_Q6_K, M = QUANTIZE_Q4_K_M;
+
+    /* rule 1: kept whatever the target */
+    expect_choice(choose("blk.0.attn_norm.weight", 1, 2048, 1, 1, F32, M, 16, 0, 1), F32, QUANTIZE_KEPT, "1-D");
+    expect_choice(choose("blk.0.ffn_gate_inp.weight", 2, 2048, 64, 1, F32, M, 16, 64, 1), F32, QUANTIZE_KEPT,
+                  "router");
+    expect_choice(choose("blk.0.ffn_gate_inp.weight", 2, 2048, 64, 1, F32, F16, 16, 64, 1), F32, QUANTIZE_KEPT,
+                  "router");
+    expect_choice(choose("blk.0.x_norm.weight", 2, 256, 4, 1, F32, Q4, 1, 0, 1), F32, QUANTIZE_KEPT, "norm");
+    expect_choice(choose("blk.0.attn_q.bias", 2, 256, 4, 1, F32, Q4, 1, 0, 1), F32, QUANTIZE_KEPT, "not a weight");
+    expect_choice(choose("blk.0.attn_q.weight", 2, 256, 4, 1, GGML_TYPE_Q5_0, Q4, 1, 0, 1), GGML_TYPE_Q5_0,
+                  QUANTIZE_KEPT, "q5_0 cannot be dequantized");
+
+    /* rule 2: f32/f16 targets take every matrix, whatever its row */
+    expect_choice(choose("output.weight", 2, 2048, 50304, 1, F32, F16, 16, 0, 1), F16, QUANTIZE_TARGET, NULL);
+    expect_choice(choose("blk.0.ffn_down.weight", 2, 172, 64, 1, F32, F16, 5, 0, 1), F16, QUANTIZE_TARGET, NULL);
+    expect_choice(choose("blk.0.ffn_down.weight", 2, 172, 64, 1, F16, F32, 5, 0, 1), F32, QUANTIZE_TARGET, NULL);
+    expect_choice(choose("blk.0.attn_v.weight", 2, 4096, 1024, 1, F32, F16, 32, 8, 1), F16, QUANTIZE_TARGET, NULL);
+
+    /* rule 3: the output matrix */
+    static const uint32_t four_bit[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, QUANTIZE_Q4_K_M};
+    for (size_t i = 0; i < 3; i++) {
+        expect_choice(choose("output.weight", 2, 2048, 50304, 1, F32, four_bit[i], 16, 0, 1), Q6K, QUANTIZE_RAISED,
+                      "output matrix");
+        expect_choice(choose("token_embd.weight", 2, 3072, 128256, 1, F32, four_bit[i], 28, 0, 0), Q6K,
+                      QUANTIZE_RAISED, "output matrix");
+        uint32_t base = four_bit[i] == M ? Q4K : four_bit[i];
+        expect_choice(choose("token_embd.weight", 2, 2048, 50304, 1, F32, four_bit[i], 16, 0, 1), base,
+                      QUANTIZE_TARGET, NULL);
+    }
+    expect_choice(choose("output.weight", 2, 2048, 50304, 1, F32, Q8, 16, 0, 1), Q8, QUANTIZE_TARGET, NULL);
+    expect_choice(choose("token_embd.weight", 2, 2048, 50304, 1, F32, Q8, 16, 0, 0), Q8, QUANTIZE_TARGET, NULL);
+    expect_choice(choose("output.weight", 2, 2048, 50304, 1, F32, Q6K, 16, 0, 1), Q6K, QUANTIZE_TARGET, NULL);
+    expect_choice(choose("token_embd.weight", 2, 64, 512, 1, F32, Q4, 2, 0, 0), Q8, QUANTIZE_FALLBACK,
+                  "output matrix: q6_k as llama.cpp gives it; row 64 not a multiple of 256 for q6_k, q8_0 instead");
+
+    /* rule 4: q4_k_m on 28 dense layers (llama-3.2-3b) */
+    static const int more28[] = {0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 24, 25, 26, 27};
+    for (int l = 0; l < 28; l++) {
+        char n[64];
+        int more = in_list(l, more28, sizeof more28 / sizeof more28[0]);
+        snprintf(n, sizeof n, "blk.%d.attn_v.weight", l);
+        expect_choice(choose(n, 2, 3072, 1024, 1, F32, M, 28, 0, 0), more ? Q6K : Q4K,
+                      more ? QUANTIZE_RAISED : QUANTIZE_TARGET, more ? "q4_k_m: layer" : NULL);
+        snprintf(n, sizeof n, "blk.%d.ffn_down.weight", l);
+        expect_choice(choose(n, 2, 8192, 3072, 1, F32, M, 28, 0, 0), more ? Q6K : Q4K,
+                      more ? QUANTIZE_RAISED : QUANTIZE_TARGET, NULL);
+        /* q4_k (not the mix) leaves them alone */
+        expect_choice(choose(n, 2, 8192, 3072, 1, F32, Q4K, 28, 0, 0), Q4K, QUANTIZE_TARGET, NULL);
+        static const char *const others[] = {"attn_q", "attn_k", "attn_output", "ffn_gate", "ffn_up"};
+        for (size_t k = 0; k < 5; k++) {
+            snprintf(n, sizeof n, "blk.%d.%s.weight", l, others[k]);
+            expect_choice(choose(n, 2, 3072, 3072, 1, F32, M, 28, 0, 0), Q4K, QUANTIZE_TARGET, NULL);
+        }
+    }
+    /* ... and on a 16-layer MoE (olmoe-1b-7b): 3-D experts, layer from the name */
+    static const int more16[] = {0, 1, 4, 7, 10, 13, 14, 15};
+    for (int l = 0; l < 16; l++) {
+        char n[64];
+        int more = in_list(l, more16, sizeof more16 / sizeof more16[0]);
+        snprintf(n, sizeof n, "blk.%d.ffn_down_exps.weight", l);
+        expect_choice(choose(n, 3, 1024, 2048, 64, F32, M, 16, 64, 1), more ? Q6K : Q4K,
+                      more ? QUANTIZE_RAISED : QUANTIZE_TARGET, NULL);
+        snprintf(n, sizeof n, "blk.%d.attn_v.weight", l);
+        expect_choice(choose(n, 2, 2048, 2048, 1, F32, M, 16, 64, 1), more ? Q6K : Q4K,
+                      more ? QUANTIZE_RAISED : QUANTIZE_TARGET, NULL);
+        snprintf(n, sizeof n, "blk.%d.ffn_gate_exps.weight", l);
+        expect_choice(choose(n, 3, 2048, 1024, 64, F32, M, 16, 64, 1), Q4K, QUANTIZE_TARGET, NULL);
+        snprintf(n, sizeof n, "blk.%d.ffn_up_exps.weight", l);
+        expect_choice(choose(n, 3, 2048, 1024, 64, F32, Q4, 16, 64, 1), Q4, QUANTIZE_TARGET, NULL);
+    }
+
+    /* rule 5: exactly 8 experts (Mixtral) lift attn_k and attn_v to q8_0 */
+    for (size_t i = 0; i < 3; i++) {
+        expect_choice(choose("blk.3.attn_k.weight", 2, 4096, 1024, 1, F32, four_bit[i], 32, 8, 1), Q8,
+                      QUANTIZE_RAISED, "8 experts");
+        expect_choice(choose("blk.0.attn_v.weight", 2, 4096, 1024, 1, F32, four_bit[i], 32, 8, 1), Q8,
+                      QUANTIZE_RAISED, "8 experts");
+        expect_choice(choose("blk.0.attn_q.weight", 2, 4096, 4096, 1, F32, four_bit[i], 32, 8, 1),
+                      four_bit[i] == M ? Q4K : four_bit[i], QUANTIZE_TARGET, NULL);
+    }
+    expect_choice(choose("blk.0.attn_v.weight", 2, 4096, 1024, 1, F32, Q8, 32, 8, 1), Q8, QUANTIZE_TARGET, NULL);
+    expect_choice(choose("blk.0.attn_v.weight", 2, 4096, 1024, 1, F32, Q6K, 32, 8, 1), Q8, QUANTIZE_RAISED,
+                  "8 experts");
+    expect_choice(choose("blk.0.attn_v.weight", 2, 4096, 1024, 1, F32, M, 32, 4, 1), Q6K, QUANTIZE_RAISED, NULL);
+
+    /* rule 6: fallbacks */
+    expect_choice(choose("blk.0.attn_q.weight", 2, 96, 96, 1, F32, Q4K, 1, 0, 1), Q8, QUANTIZE_FALLBACK,
+                  "row 96 not a multiple of 256 for q4_k, q8_0 instead");
+    expect_choice(choose("blk.0.attn_q.weight", 2, 100, 96, 1, F32, Q6K, 1, 0, 1), F16, QUANTIZE_FALLBACK,
+                  "row 100 not a multiple of 256 for q6_k, f16 instead");
+    expect_choice(choose("blk.0.attn_q.weight", 2, 100, 96, 1, F32, Q4, 1, 0, 1), F16, QUANTIZE_FALLBACK,
+                  "row 100 not a multiple of 32 for q4_0, f16 instead");
+    expect_choice(choose("blk.1.ffn_down_exps.weight", 3, 128, 64, 4, F32, M, 2, 4, 1), Q8, QUANTIZE_FALLBACK,
+                  "q4_k_m: layer 1 of 2 gets q6_k; row 128 not a multiple of 256 for q6_k, q8_0 instead");
+
+    /* a tensor already in its type is copied */
+    expect_choice(choose("blk.1.attn_q.weight", 2, 512, 512, 1, Q4K, M, 8, 0, 1), Q4K, QUANTIZE_TARGET,
+                  "already q4_k, copied");
+    expect_choice(choose("blk.0.ffn_down.weight", 2, 2048, 512, 1, Q6K, M, 8, 0, 1), Q6K, QUANTIZE_RAISED,
+                  "q4_k_m: layer 0 of 8 gets q6_k; already q6_k, copied");
+}
+
+/* ---- llama.cpp's own Q4_K_M file ------------------------------------------- */
+
+/* tiny-random-Q4_K_M.gguf was made by llama-quantize from an F32 model: the
+ * rules applied to its shapes give exactly the types it holds; quantizing it
+ * to q4_k_m copies every tensor; taking it to f32 and back to q4_k_m gives
+ * the same types again, each tensor the quantize_row of the f32 one. */
+static void test_reference_q4_k_m(void **state)
+{
+    (void)state;
+    char in[600];
+    data_path("tiny-random-Q4_K_M.gguf", in, sizeof in);
+    struct model ref;
+    model_read(&ref, in);
+    struct err e;
+    uint32_t n_layer = 0, file_type = 0;
+    assert_int_equal(gguf_get_u32(&ref.f, "llama.block_count", &n_layer, &e), STATUS_OK);
+    assert_int_equal(n_layer, 8);
+    assert_int_equal(gguf_get_u32(&ref.f, "general.file_type", &file_type, &e), STATUS_OK);
+    assert_int_equal(file_type, quantize_file_type(QUANTIZE_Q4_K_M));
+    const struct quantize_model qm = {n_layer, 0, gguf_find_tensor(&ref.f, "output.weight") >= 0};
+    uint64_t count[GGML_TYPE_COUNT] = {0};
+    for (uint64_t i = 0; i < ref.f.n_tensors; i++) {
+        const struct gguf_tensor *t = &ref.f.tensors[i];
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        struct quantize_choice c;
+        quantize_choose_type(name, t->n_dims, t->ne, GGML_TYPE_F32, QUANTIZE_Q4_K_M, &qm, &c);
+        if (c.type != t->type)
+            fail_msg("%s: the rules give %s (%s), llama-quantize chose %s", name, gguf_ggml_type_name(c.type), c.why,
+                     gguf_ggml_type_name(t->type));
+        count[t->type]++;
+    }
+    assert_int_equal(ref.f.n_tensors, 75);
+    assert_int_equal(count[GGML_TYPE_F32], 17);
+    assert_int_equal(count[GGML_TYPE_Q4_K], 49);
+    assert_int_equal(count[GGML_TYPE_Q6_K], 9);
+
+    struct tmpdir td;
+    tmpdir_make(&td);
+    char same[700], f32[700], back[700];
+    snprintf(same, sizeof same, "%s/same.gguf", td.dir);
+    snprintf(f32, sizeof f32, "%s/f32.gguf", td.dir);
+    snprintf(back, sizeof back, "%s/back.gguf", td.dir);
+
+    char *log = run_quantize(in, same, "q4_k_m");
+    expect_log(log, "quantize: 75 tensors (17 f32, 49 q4_k, 9 q6_k): 49 q4_k_m, 9 raised, 0 fallback, 17 kept;");
+    expect_log(log, "blk.3.ffn_down.weight [2048,512] q6_k -> q6_k (q4_k_m: layer 3 of 8 gets q6_k; already q6_k, "
+                    "copied)\n");
+    free(log);
+    struct model m;
+    model_read(&m, same);
+    check_model(&ref.f, &m.f, QUANTIZE_Q4_K_M); /* every tensor byte-identical */
+    model_free(&m);
+
+    free(run_quantize(in, f32, "f32"));
+    struct model mf;
+    model_read(&mf, f32);
+    check_model(&ref.f, &mf.f, GGML_TYPE_F32);
+    log = run_quantize(f32, back, "q4_k_m");
+    expect_log(log, "blk.0.attn_v.weight [512,128] f32 -> q6_k (q4_k_m: layer 0 of 8 gets q6_k)\n");
+    expect_log(log, "blk.1.attn_v.weight [512,128] f32 -> q4_k\n");
+    expect_log(log, "output.weight [512,384] f32 -> q6_k (output matrix: q6_k as llama.cpp gives it)\n");
+    expect_log(log, "token_embd.weight [512,384] f32 -> q4_k\n");
+    free(log);
+    struct model mb;
+    model_read(&mb, back);
+    check_model(&mf.f, &mb.f, QUANTIZE_Q4_K_M);
+    for (uint64_t i = 0; i < ref.f.n_tensors; i++)
+        assert_int_equal(mb.f.tensors[i].type, ref.f.tensors[i].type);
+    model_free(&mb);
+    model_free(&mf);
+    model_free(&ref);
+    unlink(same);
+    unlink(f32);
+    unlink(back);
     assert_int_equal(rmdir(td.dir), 0);
 }
 
@@ -378,6 +679,18 @@ static void test_errors(void **state)
     assert_int_equal(quantize_file_type(GGML_TYPE_Q4_0), 2);
     assert_int_equal(quantize_file_type(GGML_TYPE_F16), 1);
     assert_int_equal(quantize_file_type(GGML_TYPE_F32), 0);
+    static const struct {
+        const char *name;
+        uint32_t target, file_type;
+    } names[] = {{"q4_k", GGML_TYPE_Q4_K, 14}, {"q6_k", GGML_TYPE_Q6_K, 18}, {"q4_k_m", QUANTIZE_Q4_K_M, 15}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(quantize_type_from_name(names[i].name, &t, &e), STATUS_OK);
+        assert_int_equal(t, names[i].target);
+        assert_int_equal(quantize_file_type(t), names[i].file_type);
+        assert_string_equal(quantize_target_name(t), names[i].name);
+    }
+    assert_int_equal(quantize_type_from_name("q4_k_s", &t, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "q4_k_m"));
 }
 
 int main(void)
@@ -386,7 +699,10 @@ int main(void)
         cmocka_unit_test(test_stories_q8_0),
         cmocka_unit_test(test_stories_q4_0),
         cmocka_unit_test(test_stories_f16),
+        cmocka_unit_test(test_stories_k_quants),
         cmocka_unit_test(test_f16_input),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_reference_q4_k_m),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
