@@ -254,7 +254,7 @@ int cli_info(int argc, char **argv)
     }
     const char *path = argv[1];
     struct err e = {{0}};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never block on a FIFO */
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0) {
         fprintf(stderr, "minillm: cannot open %s: %s\n", path, strerror(errno));

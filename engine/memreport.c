@@ -35,7 +35,7 @@ static uint64_t status_field(const char *buf, const char *key)
 
 uint64_t memreport_file_cached(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never block on a FIFO */
     if (fd < 0)
         return 0;
     struct stat sb;

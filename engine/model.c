@@ -483,7 +483,7 @@ enum status model_load(struct model *m, const char *path, const struct load_opts
     m->fd = -1;
     m->opts = *o;
     m->path = path;
-    m->fd = open(path, O_RDONLY | O_CLOEXEC);
+    m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block: it is refused below */
     if (m->fd < 0) {
         err_set(e, "model: cannot open %s: %s", path, strerror(errno));
         goto fail;
