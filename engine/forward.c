@@ -206,6 +206,17 @@ static void mm_worker(void *arg, int ith, int nth)
             rows_repacked(j, w, out, n_groups * ith / nth, n_groups * (ith + 1) / nth);
             continue;
         }
+        if ((w->type == GGML_TYPE_Q4_0 || w->type == GGML_TYPE_Q8_0) && w->n_out % REPACK_ROWS == 0) {
+            /* plain layout, 8 rows at a time: same bits as one row at a time */
+            int64_t n_groups = w->n_out / REPACK_ROWS;
+            size_t rb = quant_row_bytes(w->type, w->n_in);
+            for (int64_t g = n_groups * ith / nth; g < n_groups * (ith + 1) / nth; g++) {
+                const void *gw = (const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb;
+                (w->type == GGML_TYPE_Q4_0 ? gemm_q4_0_plain8 : gemm_q8_0_plain8)(
+                    gw, rb, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+            }
+            continue;
+        }
         int64_t r0 = w->n_out * ith / nth, r1 = w->n_out * (ith + 1) / nth;
         for (int64_t r = r0; r < r1; r++) /* one row at a time, every token: the row stays in cache */
             for (int t = 0; t < j->n_tok; t++)

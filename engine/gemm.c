@@ -58,3 +58,29 @@ void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride,
         scatter(r8, out + (size_t)t * out_stride);
     }
 }
+
+void gemm_q4_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                      float *out, size_t out_stride)
+{
+    if (quant_use_fast()) {
+        gemm_q4_0_plain8_avx2(w, rb, a, a_stride, n_tok, n, out, out_stride);
+        return;
+    }
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < REPACK_ROWS; r++)
+            out[(size_t)t * out_stride + (size_t)r] =
+                quant_dot_q4_0_q8_0_ref((const void *)((const uint8_t *)w + (size_t)r * rb), a + (size_t)t * a_stride, n);
+}
+
+void gemm_q8_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                      float *out, size_t out_stride)
+{
+    if (quant_use_fast()) {
+        gemm_q8_0_plain8_avx2(w, rb, a, a_stride, n_tok, n, out, out_stride);
+        return;
+    }
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < REPACK_ROWS; r++)
+            out[(size_t)t * out_stride + (size_t)r] =
+                quant_dot_q8_0_q8_0_ref((const void *)((const uint8_t *)w + (size_t)r * rb), a + (size_t)t * a_stride, n);
+}

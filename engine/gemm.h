@@ -27,6 +27,18 @@ void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_st
 void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
                           float *out, size_t out_stride);
 
+/* 8 consecutive rows of a plain (not repacked) Q4_0 / Q8_0 matrix, rows rb
+ * bytes apart, times n_tok activation rows; same contract as above. */
+void gemm_q4_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                      float *out, size_t out_stride);
+void gemm_q8_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                      float *out, size_t out_stride);
+/* AVX2 forms: only when quant_fast_available(). */
+void gemm_q4_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                           int64_t n, float *out, size_t out_stride);
+void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                           int64_t n, float *out, size_t out_stride);
+
 /* AVX-512 VNNI forms (gemm_x86.c): only when gemm_vnni_available(). */
 int gemm_vnni_available(void);
 void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,

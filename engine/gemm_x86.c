@@ -117,7 +117,122 @@ VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, size_
     }
 }
 
+/* ---- 8 plain rows ------------------------------------------------------------
+ * The rows are not interleaved: each row's block gives a vector of 8 partial
+ * int32 sums, and a tree of horizontal adds turns the 8 rows' vectors into one
+ * vector whose lane r is row r's exact block sum; the float part then runs
+ * lane-wise as in the repacked kernels. */
+
+#define AVX2F __attribute__((target("avx2,f16c")))
+
+/* lane r of the result = sum of the 8 lanes of v[r] */
+AVX2F static inline __m256i reduce8x8(const __m256i v[8])
+{
+    __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
+    __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
+    __m256i h03 = _mm256_hadd_epi32(h01, h23), h47 = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h03, h47, 0x20), _mm256_permute2x128_si256(h03, h47, 0x31));
+}
+
+AVX2F static inline __m256 scales8(const uint8_t *rows, size_t rb, size_t b, size_t bb)
+{
+    uint16_t d[8];
+    for (int r = 0; r < 8; r++)
+        memcpy(&d[r], rows + (size_t)r * rb + b * bb, sizeof d[r]);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d));
+}
+
+AVX2F void gemm_q4_0_plain8_avx2(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                                 int64_t n, float *out, size_t out_stride)
+{
+    const uint8_t *rows = wv;
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i eight = _mm256_set1_epi8(8);
+    int64_t nb = n / QK4_0;
+    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
+        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
+        __m256 acc[TILE];
+        for (int t = 0; t < TILE; t++)
+            acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i wq[8];
+            for (int r = 0; r < 8; r++) {
+                const struct block_q4_0 *blk = (const struct block_q4_0 *)(const void *)(rows + (size_t)r * rb) + b;
+                __m128i q = _mm_loadu_si128((const __m128i *)(const void *)blk->qs);
+                __m128i lo = _mm_and_si128(q, low4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low4);
+                wq[r] = _mm256_set_m128i(hi, lo); /* elements 0..15, then 16..31 */
+            }
+            __m256 dw = scales8(rows, rb, (size_t)b, sizeof(struct block_q4_0));
+            for (int t = 0; t < nt; t++) {
+                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+                __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
+                __m256i v[8];
+                for (int r = 0; r < 8; r++)
+                    v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(wq[r], av), ones);
+                __m256i dot = reduce8x8(v);
+                __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, av), ones);
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+                __m256i isum = _mm256_sub_epi32(dot, _mm256_broadcastd_epi32(s4));
+                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
+                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
+                acc[t] = _mm256_add_ps(acc[t], term);
+            }
+        }
+        for (int t = 0; t < nt; t++)
+            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+    }
+}
+
+AVX2F void gemm_q8_0_plain8_avx2(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                                 int64_t n, float *out, size_t out_stride)
+{
+    const uint8_t *rows = wv;
+    const __m256i ones = _mm256_set1_epi16(1);
+    int64_t nb = n / QK8_0;
+    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
+        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
+        __m256 acc[TILE];
+        for (int t = 0; t < TILE; t++)
+            acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i ws[8], wa[8];
+            for (int r = 0; r < 8; r++) {
+                const struct block_q8_0 *blk = (const struct block_q8_0 *)(const void *)(rows + (size_t)r * rb) + b;
+                ws[r] = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
+                wa[r] = _mm256_sign_epi8(ws[r], ws[r]);
+            }
+            __m256 dw = scales8(rows, rb, (size_t)b, sizeof(struct block_q8_0));
+            for (int t = 0; t < nt; t++) {
+                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+                __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
+                __m256i v[8];
+                for (int r = 0; r < 8; r++)
+                    v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(av, ws[r])), ones);
+                __m256i isum = reduce8x8(v);
+                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
+                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
+                acc[t] = _mm256_add_ps(acc[t], term);
+            }
+        }
+        for (int t = 0; t < nt; t++)
+            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+    }
+}
+
 #else
+void gemm_q4_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                           float *out, size_t out_stride)
+{
+    (void)w, (void)rb, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+}
+void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                           float *out, size_t out_stride)
+{
+    (void)w, (void)rb, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+}
 int gemm_vnni_available(void)
 {
     return 0;

@@ -47,11 +47,16 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     }
     size_t gb = 8 * rb;
     for (int64_t g = 0; g < rows / 8; g++) {
-        const void *gw = packed + (size_t)g * gb;
-        if (type == GGML_TYPE_Q4_0)
-            (vnni ? gemm_q4_0_8rows_vnni : gemm_q4_0_8rows_dot8)(gw, a, nb, n_tok, cols, out + g * 8, (size_t)rows);
+        const void *gw = packed + (size_t)g * gb, *pw = plain + (size_t)g * gb;
+        float *o = out + g * 8;
+        if (vnni == 2 && type == GGML_TYPE_Q4_0)
+            gemm_q4_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
+        else if (vnni == 2)
+            gemm_q8_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
+        else if (type == GGML_TYPE_Q4_0)
+            (vnni ? gemm_q4_0_8rows_vnni : gemm_q4_0_8rows_dot8)(gw, a, nb, n_tok, cols, o, (size_t)rows);
         else
-            (vnni ? gemm_q8_0_8rows_vnni : gemm_q8_0_8rows_dot8)(gw, a, nb, n_tok, cols, out + g * 8, (size_t)rows);
+            (vnni ? gemm_q8_0_8rows_vnni : gemm_q8_0_8rows_dot8)(gw, a, nb, n_tok, cols, o, (size_t)rows);
     }
     for (int t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
@@ -60,7 +65,8 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
                                                : quant_dot_q8_0_q8_0_ref(row, a + (size_t)t * nb, cols);
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
-                fail_msg("%s %s: row %lld token %d: %.9g, ref %.9g", gguf_ggml_type_name(type), vnni ? "vnni" : "dot8",
+                fail_msg("%s %s: row %lld token %d: %.9g, ref %.9g", gguf_ggml_type_name(type),
+                         vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
                          (long long)r, t, got, ref);
         }
     free(x), free(plain), free(packed), free(a), free(out);
@@ -75,6 +81,10 @@ static void test_gemm_equals_ref(void **state)
         for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
             check(types[ti], 16, 256, toks[k], 0);
             check(types[ti], 24, 2048, toks[k], 0);
+            if (quant_fast_available()) {
+                check(types[ti], 16, 256, toks[k], 2);
+                check(types[ti], 24, 2048, toks[k], 2);
+            }
             if (gemm_vnni_available()) {
                 check(types[ti], 16, 256, toks[k], 1);
                 check(types[ti], 24, 2048, toks[k], 1);
