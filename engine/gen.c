@@ -33,6 +33,7 @@ static const struct gen_shape shapes[] = {
     {"llama-3.2-3b", 3072, 28, 24, 8, 8192, 128256, 131072, 128, 500000.0f, 1e-5f, 1},
     {"tiny", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 1},
     {"tiny-untied", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 0},
+    {"tiny-256", 256, 2, 4, 2, 512, 512, 512, 64, 10000.0f, 1e-5f, 0},
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -147,36 +148,37 @@ static enum status vocab_build(struct vocab *v, uint32_t n, struct err *e)
 struct gen_tensor {
     char name[64];
     uint32_t n_dims;
-    uint64_t ne[2];
+    uint64_t ne[3];
     uint32_t type;
 };
 
-static void add_tensor(struct gen_tensor *t, uint32_t *n, const char *name, uint32_t n_dims, uint64_t ne0,
-                       uint64_t ne1, uint32_t type)
+/* Appends a tensor whose type the rules of quantize.h choose for `target`
+ * (the floats are generated as F32, so F32 is the source type). */
+static void add_tensor(struct gen_tensor *t, uint32_t *n, const char *name, uint32_t n_dims, const uint64_t *ne,
+                       uint32_t target, const struct quantize_model *qm)
 {
     struct gen_tensor *x = &t[(*n)++];
+    struct quantize_choice c;
     snprintf(x->name, sizeof x->name, "%s", name);
     x->n_dims = n_dims;
-    x->ne[0] = ne0;
-    x->ne[1] = ne1;
-    x->type = type;
-    /* a matrix whose rows do not divide the type's block falls back to F16 */
-    uint64_t be, bb;
-    gguf_type_geometry(type, &be, &bb);
-    if (ne0 % be)
-        x->type = GGML_TYPE_F16;
+    for (uint32_t d = 0; d < 3; d++)
+        x->ne[d] = d < n_dims ? ne[d] : 1;
+    quantize_choose_type(name, n_dims, x->ne, GGML_TYPE_F32, target, qm, &c);
+    x->type = c.type;
 }
 
 /* Fills the shape's tensors in file order; returns their count (at most
  * 3 + 9 * n_layer). Matrices are [in, out], norms are F32 vectors. */
-static uint32_t tensor_list(const struct gen_shape *s, uint32_t type, struct gen_tensor *t)
+static uint32_t tensor_list(const struct gen_shape *s, uint32_t target, struct gen_tensor *t)
 {
     uint32_t n = 0, hd = s->n_embd / s->n_head;
     uint64_t q = (uint64_t)s->n_head * hd, kv = (uint64_t)s->n_head_kv * hd;
-    add_tensor(t, &n, "token_embd.weight", 2, s->n_embd, s->n_vocab, type);
-    add_tensor(t, &n, "output_norm.weight", 1, s->n_embd, 1, GGML_TYPE_F32);
+    const struct quantize_model qm = {s->n_layer, 0, !s->tied};
+    const uint64_t embd[2] = {s->n_embd, s->n_vocab};
+    add_tensor(t, &n, "token_embd.weight", 2, embd, target, &qm);
+    add_tensor(t, &n, "output_norm.weight", 1, embd, target, &qm);
     if (!s->tied)
-        add_tensor(t, &n, "output.weight", 2, s->n_embd, s->n_vocab, type);
+        add_tensor(t, &n, "output.weight", 2, embd, target, &qm);
     static const struct {
         const char *suffix;
         int n_dims;
@@ -195,8 +197,7 @@ static uint32_t tensor_list(const struct gen_shape *s, uint32_t type, struct gen
             }
             char name[64];
             snprintf(name, sizeof name, "blk.%" PRIu32 ".%s.weight", l, blk[i].suffix);
-            add_tensor(t, &n, name, (uint32_t)blk[i].n_dims, dim[0], dim[1],
-                       blk[i].n_dims == 1 ? GGML_TYPE_F32 : type);
+            add_tensor(t, &n, name, (uint32_t)blk[i].n_dims, dim, target, &qm);
         }
     return n;
 }
@@ -268,7 +269,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static enum status add_kvs(struct gguf_writer *w, const struct gen_shape *s, uint32_t type, uint64_t seed,
+static enum status add_kvs(struct gguf_writer *w, const struct gen_shape *s, uint32_t target, uint64_t seed,
                            const struct vocab *v, struct err *e)
 {
     char name[96], desc[256];
@@ -277,7 +278,7 @@ static enum status add_kvs(struct gguf_writer *w, const struct gen_shape *s, uin
              s->name, seed);
     if (gguf_writer_add_str(w, "general.architecture", "llama", e) || gguf_writer_add_str(w, "general.name", name, e) ||
         gguf_writer_add_str(w, "general.description", desc, e) ||
-        gguf_writer_add_u32(w, "general.file_type", quantize_file_type(type), e) ||
+        gguf_writer_add_u32(w, "general.file_type", quantize_file_type(target), e) ||
         gguf_writer_add_u32(w, "general.quantization_version", 2, e) ||
         gguf_writer_add_u32(w, "general.alignment", GGUF_DEFAULT_ALIGNMENT, e) ||
         gguf_writer_add_u32(w, "llama.context_length", s->n_ctx, e) ||
@@ -303,7 +304,7 @@ static enum status add_kvs(struct gguf_writer *w, const struct gen_shape *s, uin
     return STATUS_OK;
 }
 
-enum status gen_model(const char *shape_name, uint32_t type, uint64_t seed, const char *out, FILE *log,
+enum status gen_model(const char *shape_name, uint32_t target, uint64_t seed, const char *out, FILE *log,
                       struct err *e)
 {
     const struct gen_shape *s = gen_shape_find(shape_name);
@@ -314,8 +315,14 @@ enum status gen_model(const char *shape_name, uint32_t type, uint64_t seed, cons
             k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", shapes[i].name);
         return err_set(e, "gen: unknown shape '%s' (known: %s)", shape_name, names);
     }
-    if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_Q8_0 && type != GGML_TYPE_Q4_0)
-        return err_set(e, "gen: type %s is not one of f32, f16, q8_0, q4_0", gguf_ggml_type_name(type));
+    static const uint32_t targets[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                                       GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, QUANTIZE_Q4_K_M};
+    size_t ti = 0;
+    while (ti < sizeof targets / sizeof targets[0] && targets[ti] != target)
+        ti++;
+    if (ti == sizeof targets / sizeof targets[0])
+        return err_set(e, "gen: type %s is not one of f32, f16, q8_0, q4_0, q4_k, q6_k, q4_k_m",
+                       quantize_target_name(target));
 
     double t0 = now_s();
     enum status st = STATUS_ERR;
@@ -330,7 +337,7 @@ enum status gen_model(const char *shape_name, uint32_t type, uint64_t seed, cons
         err_set(e, "gen: out of memory");
         goto out;
     }
-    uint32_t n_tensors = tensor_list(s, type, ts);
+    uint32_t n_tensors = tensor_list(s, target, ts);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     pool.n_threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu;
@@ -354,7 +361,7 @@ enum status gen_model(const char *shape_name, uint32_t type, uint64_t seed, cons
             goto out;
         }
 
-    if (vocab_build(&v, s->n_vocab, e) || gguf_writer_open(&w, out, e) || add_kvs(&w, s, type, seed, &v, e))
+    if (vocab_build(&v, s->n_vocab, e) || gguf_writer_open(&w, out, e) || add_kvs(&w, s, target, seed, &v, e))
         goto out;
     for (uint32_t i = 0; i < n_tensors; i++)
         if (gguf_writer_add_tensor(&w, ts[i].name, ts[i].n_dims, ts[i].ne, ts[i].type, e))
@@ -386,9 +393,9 @@ enum status gen_model(const char *shape_name, uint32_t type, uint64_t seed, cons
             done += row_bytes;
             continue;
         }
-        uint64_t rows_per_block = buf_bytes / row_bytes;
-        for (uint64_t r = 0; r < t->ne[1]; r += rows_per_block) {
-            uint64_t k = t->ne[1] - r < rows_per_block ? t->ne[1] - r : rows_per_block;
+        uint64_t rows_per_block = buf_bytes / row_bytes, n_rows = t->ne[1] * t->ne[2];
+        for (uint64_t r = 0; r < n_rows; r += rows_per_block) {
+            uint64_t k = n_rows - r < rows_per_block ? n_rows - r : rows_per_block;
             pool_start(&pool, seed, i, t, r, k, buf[cur], row_bytes);
             enum status ws = pending ? gguf_writer_write(&w, buf[cur ^ 1], pending, e) : STATUS_OK;
             pool_join(&pool);
@@ -410,9 +417,20 @@ enum status gen_model(const char *shape_name, uint32_t type, uint64_t seed, cons
     uint64_t file_bytes = w.file_bytes;
     if (gguf_writer_finish(&w, e))
         goto out;
-    if (log)
-        fprintf(log, "gen: wrote %s: %s %s, %" PRIu32 " tensors, %" PRIu64 " bytes in %.1f s (%d threads)\n", out,
-                s->name, gguf_ggml_type_name(type), n_tensors, file_bytes, now_s() - t0, pool.n_threads);
+    if (log) {
+        uint32_t n_type[GGML_TYPE_COUNT] = {0};
+        for (uint32_t i = 0; i < n_tensors; i++)
+            n_type[ts[i].type < GGML_TYPE_COUNT ? ts[i].type : 0]++;
+        fprintf(log, "gen: wrote %s: %s %s, %" PRIu32 " tensors (", out, s->name, quantize_target_name(target),
+                n_tensors);
+        const char *sep = "";
+        for (uint32_t ty = 0; ty < GGML_TYPE_COUNT; ty++)
+            if (n_type[ty]) {
+                fprintf(log, "%s%" PRIu32 " %s", sep, n_type[ty], gguf_ggml_type_name(ty));
+                sep = ", ";
+            }
+        fprintf(log, "), %" PRIu64 " bytes in %.1f s (%d threads)\n", file_bytes, now_s() - t0, pool.n_threads);
+    }
     st = STATUS_OK;
 out:
     pool_join(&pool);

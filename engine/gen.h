@@ -13,11 +13,17 @@
  * each weight has standard deviation 1/sqrt(fan_in) (fan_in = ne[0]) and
  * activations stay finite; norms are 1.0. The float values do not depend on
  * the output type, so a q4_0 model is the quantization of the f32 one with
- * the same seed, and nothing depends on the thread count. All matrices,
- * token_embd included, take the requested type (llama.cpp's quantizer would
- * give token_embd Q6_K); norms are F32. Rows are generated, quantized and
- * written in blocks, two threads computing while the previous block is
- * written, so memory stays at a few tens of MiB for any shape. */
+ * the same seed, and nothing depends on the thread count.
+ *
+ * Types: each tensor gets the type quantize_choose_type (quantize.h) gives
+ * it for the target, as `minillm quantize` would from the f32 model, so the
+ * files match llama-quantize's: under q4_0, q4_k and q4_k_m the output
+ * matrix (token_embd when tied) is Q6_K; q4_k_m raises attn_v and ffn_down
+ * of the use_more_bits layers to Q6_K; rows that do not divide a K-quant's
+ * 256 fall back to Q8_0 (so the 64-wide tiny shapes hold no K-quant);
+ * norms are F32. Rows are generated, quantized and written in blocks, the
+ * worker threads (one per CPU, at most 8) computing while the previous block
+ * is written, so memory stays at a few tens of MiB for any shape. */
 #ifndef GEN_H
 #define GEN_H
 
@@ -43,14 +49,16 @@ struct gen_shape {
 };
 
 /* The shape called `name`, or NULL. Names: llama-3.2-1b, llama-3.2-3b, tiny,
- * tiny-untied. */
+ * tiny-untied, tiny-256 (untied, 256-wide rows, so K-quants apply). */
 const struct gen_shape *gen_shape_find(const char *name);
 /* The i-th shape's name, NULL past the last (for usage messages). */
 const char *gen_shape_name(size_t i);
 
-/* Writes the model of `shape` with weights of `type` (GGML_TYPE_F32, F16,
- * Q8_0 or Q4_0) generated from `seed` to `out` (through out.tmp, renamed
- * when complete). Progress lines go to `log` (may be NULL). */
-enum status gen_model(const char *shape, uint32_t type, uint64_t seed, const char *out, FILE *log, struct err *e);
+/* Writes the model of `shape` with weights for `target` (a quantize.h
+ * target: GGML_TYPE_F32, F16, Q8_0, Q4_0, Q4_K, Q6_K or QUANTIZE_Q4_K_M, as
+ * quantize_type_from_name returns) generated from `seed` to `out` (through
+ * out.tmp, renamed when complete). Progress lines and a final line with the
+ * count of tensors of each type go to `log` (may be NULL). */
+enum status gen_model(const char *shape, uint32_t target, uint64_t seed, const char *out, FILE *log, struct err *e);
 
 #endif

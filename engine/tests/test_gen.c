@@ -1,8 +1,11 @@
 /* test_gen.c: synthetic models from gen_model, re-read with gguf_parse.
  *
- * The tiny shapes in every type, in a fresh temp directory: the keys
+ * The tiny shapes in every target, in a fresh temp directory: the keys
  * llama.cpp needs with the shape's values, the SPM vocabulary, tensor names,
- * shapes and types, weights of the intended scale with norms of 1.0, the
+ * shapes and the types quantize.h's rules give (restated here: the output
+ * matrix in Q6_K, the q4_k_m layers, the Q8_0 fallback of 64-wide rows;
+ * tiny-256 is wide enough for real Q4_K/Q6_K), weights of the intended scale
+ * with norms of 1.0, the
  * quantized models equal to quantize_row of the f32 model's rows, and
  * determinism (same seed: same bytes; another seed: other weights). */
 #include <math.h>
@@ -109,7 +112,7 @@ static int cmp_str(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static void check_keys(const struct gguf_file *f, const struct gen_shape *s, uint32_t type)
+static void check_keys(const struct gguf_file *f, const struct gen_shape *s, uint32_t target)
 {
     struct err e;
     struct gguf_str str;
@@ -118,7 +121,7 @@ static void check_keys(const struct gguf_file *f, const struct gen_shape *s, uin
     assert_int_equal(gguf_get_str(f, "general.name", &str, &e), STATUS_OK);
     assert_int_equal(gguf_get_str(f, "tokenizer.ggml.model", &str, &e), STATUS_OK);
     assert_true(gguf_str_eq(str, "llama"));
-    assert_int_equal(get_u32(f, "general.file_type"), quantize_file_type(type));
+    assert_int_equal(get_u32(f, "general.file_type"), quantize_file_type(target));
     assert_int_equal(get_u32(f, "llama.context_length"), s->n_ctx);
     assert_int_equal(get_u32(f, "llama.embedding_length"), s->n_embd);
     assert_int_equal(get_u32(f, "llama.block_count"), s->n_layer);
@@ -195,28 +198,52 @@ static void expect_tensor(const struct gguf_file *f, const char *name, uint64_t 
         fail_msg("%s is %s, expected %s", name, gguf_ggml_type_name(t->type), gguf_ggml_type_name(type));
 }
 
-static void check_tensors(const struct gguf_file *f, const struct gen_shape *s, uint32_t type)
+/* The type quantize.h's rules give a generated matrix, restated here (dense
+ * llama models): the output matrix (token_embd when tied) Q6_K under 4-bit
+ * targets; under q4_k_m, attn_v and ffn_down of use_more_bits layers Q6_K;
+ * a K-quant whose row does not divide 256 falls back to Q8_0 (all rows here
+ * divide 32). */
+static uint32_t want_type(const char *name, uint64_t ne0, uint32_t target, const struct gen_shape *s)
+{
+    uint32_t want = target == QUANTIZE_Q4_K_M ? GGML_TYPE_Q4_K : target;
+    int layer = -1, n = (int)s->n_layer;
+    sscanf(name, "blk.%d.", &layer);
+    if (!strcmp(name, "output.weight") || (s->tied && !strcmp(name, "token_embd.weight"))) {
+        if (want == GGML_TYPE_Q4_0 || want == GGML_TYPE_Q4_K)
+            want = GGML_TYPE_Q6_K;
+    } else if (target == QUANTIZE_Q4_K_M && (strstr(name, "attn_v.") || strstr(name, "ffn_down")) &&
+               (layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2)) {
+        want = GGML_TYPE_Q6_K;
+    }
+    if ((want == GGML_TYPE_Q4_K || want == GGML_TYPE_Q6_K) && ne0 % 256)
+        want = GGML_TYPE_Q8_0;
+    return want;
+}
+
+static void check_tensors(const struct gguf_file *f, const struct gen_shape *s, uint32_t target)
 {
     uint64_t hd = s->n_embd / s->n_head, q = s->n_head * hd, kv = s->n_head_kv * hd;
     assert_int_equal(f->n_tensors, 2 + !s->tied + 9 * s->n_layer);
-    expect_tensor(f, "token_embd.weight", s->n_embd, s->n_vocab, type);
+    expect_tensor(f, "token_embd.weight", s->n_embd, s->n_vocab, want_type("token_embd.weight", s->n_embd, target, s));
     expect_tensor(f, "output_norm.weight", s->n_embd, 0, GGML_TYPE_F32);
     if (s->tied)
         assert_int_equal(gguf_find_tensor(f, "output.weight"), -1);
     else
-        expect_tensor(f, "output.weight", s->n_embd, s->n_vocab, type);
+        expect_tensor(f, "output.weight", s->n_embd, s->n_vocab, want_type("output.weight", s->n_embd, target, s));
     for (uint32_t l = 0; l < s->n_layer; l++) {
         char n[64];
-#define T(suffix, a, b, ty) (snprintf(n, sizeof n, "blk.%u.%s.weight", l, suffix), expect_tensor(f, n, a, b, ty))
+#define T(suffix, a, b, ty)                                                                                        \
+    (snprintf(n, sizeof n, "blk.%u.%s.weight", l, suffix),                                                         \
+     expect_tensor(f, n, a, b, (ty) == GGML_TYPE_F32 ? GGML_TYPE_F32 : want_type(n, a, target, s)))
         T("attn_norm", s->n_embd, 0, GGML_TYPE_F32);
-        T("attn_q", s->n_embd, q, type);
-        T("attn_k", s->n_embd, kv, type);
-        T("attn_v", s->n_embd, kv, type);
-        T("attn_output", q, s->n_embd, type);
+        T("attn_q", s->n_embd, q, target);
+        T("attn_k", s->n_embd, kv, target);
+        T("attn_v", s->n_embd, kv, target);
+        T("attn_output", q, s->n_embd, target);
         T("ffn_norm", s->n_embd, 0, GGML_TYPE_F32);
-        T("ffn_gate", s->n_embd, s->n_ff, type);
-        T("ffn_up", s->n_embd, s->n_ff, type);
-        T("ffn_down", s->n_ff, s->n_embd, type);
+        T("ffn_gate", s->n_embd, s->n_ff, target);
+        T("ffn_up", s->n_embd, s->n_ff, target);
+        T("ffn_down", s->n_ff, s->n_embd, target);
 #undef T
     }
 }
@@ -233,6 +260,9 @@ static void check_values(const struct gguf_file *f)
         float *x = malloc((size_t)row * sizeof *x);
         assert_non_null(x);
         double sum = 0, sum2 = 0, amp = sqrt(3.0 / (double)row);
+        /* a K-quant's least-squares scales may place the extreme levels up to
+         * a step (2 amp / 15 for Q4_K, 2 amp / 63 for Q6_K) beyond the range */
+        double slack = t->type == GGML_TYPE_Q4_K ? 1 + 2.0 / 15 : t->type == GGML_TYPE_Q6_K ? 1 + 2.0 / 63 : 1.01;
         for (uint64_t r = 0; r < n_rows; r++) {
             quant_dequantize_row(t->type, gguf_tensor_data(f, t) + r * rb, x, row);
             for (int64_t j = 0; j < row; j++) {
@@ -241,7 +271,9 @@ static void check_values(const struct gguf_file *f)
                     continue;
                 }
                 assert_true(isfinite(x[j]));
-                assert_true(fabs(x[j]) <= amp * 1.01);
+                if (fabs(x[j]) > amp * slack)
+                    fail_msg("%.*s: %g beyond the range +-%g (x %g for %s)", (int)t->name.len, t->name.ptr, x[j],
+                             amp, slack, gguf_ggml_type_name(t->type));
                 sum += x[j];
                 sum2 += (double)x[j] * x[j];
             }
@@ -281,16 +313,17 @@ static void check_same_weights(const struct gguf_file *f32, const struct gguf_fi
 static void test_tiny_every_type(void **state)
 {
     (void)state;
-    static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
-    static const char *const shapes[] = {"tiny", "tiny-untied"};
+    static const uint32_t types[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                                     GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, QUANTIZE_Q4_K_M};
+    static const char *const shapes[] = {"tiny", "tiny-untied", "tiny-256"};
     struct tmpdir td;
     tmpdir_make(&td);
-    for (size_t si = 0; si < 2; si++) {
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const struct gen_shape *s = gen_shape_find(shapes[si]);
         assert_non_null(s);
         struct model f32;
         gen_read(&f32, &td, "f32.gguf", shapes[si], GGML_TYPE_F32, 7);
-        for (size_t ti = 0; ti < 4; ti++) {
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             struct model m;
             gen_read(&m, &td, "m.gguf", shapes[si], types[ti], 7);
             check_keys(&m.f, s, types[ti]);
@@ -357,7 +390,7 @@ static void test_shapes_and_errors(void **state)
     size_t n = 0;
     while (gen_shape_name(n))
         assert_non_null(gen_shape_find(gen_shape_name(n++)));
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5);
 
     struct tmpdir td;
     tmpdir_make(&td);
@@ -368,8 +401,9 @@ static void test_shapes_and_errors(void **state)
     assert_int_equal(gen_model("huge", GGML_TYPE_F32, 1, path, NULL, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "unknown shape 'huge'"));
     assert_non_null(strstr(e.msg, "llama-3.2-1b"));
-    assert_int_equal(gen_model("tiny", GGML_TYPE_Q4_K, 1, path, NULL, &e), STATUS_ERR);
-    assert_non_null(strstr(e.msg, "q4_k"));
+    assert_int_equal(gen_model("tiny", GGML_TYPE_Q5_0, 1, path, NULL, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "q5_0"));
+    assert_non_null(strstr(e.msg, "q4_k_m"));
     char bad[800];
     snprintf(bad, sizeof bad, "%s/no/dir/x.gguf", td.dir);
     assert_int_equal(gen_model("tiny", GGML_TYPE_F32, 1, bad, NULL, &e), STATUS_ERR);
