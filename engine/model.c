@@ -528,6 +528,13 @@ enum status model_load(struct model *m, const char *path, const struct load_opts
     if (model_config_read(&m->cfg, &m->gguf, e) || tokenizer_load(&m->tok, &m->gguf, e))
         goto fail;
     m->cfg.n_vocab = m->tok.n_vocab;
+    /* each layer has 9 tensors: refuse a block_count the file cannot hold
+     * before allocating per layer (a 2 KB file could ask for gigabytes) */
+    if ((uint64_t)m->cfg.n_layer * 9 > m->gguf.n_tensors) {
+        err_set(e, "model: block_count %d needs %" PRIu64 " tensors, the file has %" PRIu64, m->cfg.n_layer,
+                (uint64_t)m->cfg.n_layer * 9, m->gguf.n_tensors);
+        goto fail;
+    }
     m->layers = calloc((size_t)m->cfg.n_layer, sizeof *m->layers);
     size_t n_norms = 1 + 2 * (size_t)m->cfg.n_layer;
     norms = calloc(n_norms, sizeof *norms);
