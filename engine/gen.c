@@ -28,12 +28,14 @@
 /* ---- shapes ---------------------------------------------------------------- */
 
 static const struct gen_shape shapes[] = {
-    /* name           embd  layer head kv  ff    vocab   ctx     rot  rope_base  eps   tied */
-    {"llama-3.2-1b", 2048, 16, 32, 8, 8192, 128256, 131072, 64, 500000.0f, 1e-5f, 1},
-    {"llama-3.2-3b", 3072, 28, 24, 8, 8192, 128256, 131072, 128, 500000.0f, 1e-5f, 1},
-    {"tiny", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 1},
-    {"tiny-untied", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 0},
-    {"tiny-256", 256, 2, 4, 2, 512, 512, 512, 64, 10000.0f, 1e-5f, 0},
+    /* name           embd  layer head kv  ff    vocab   ctx     rot  rope_base  eps   tied expert used */
+    {"llama-3.2-1b", 2048, 16, 32, 8, 8192, 128256, 131072, 64, 500000.0f, 1e-5f, 1, 0, 0},
+    {"llama-3.2-3b", 3072, 28, 24, 8, 8192, 128256, 131072, 128, 500000.0f, 1e-5f, 1, 0, 0},
+    {"olmoe-1b-7b", 2048, 16, 16, 16, 1024, 50304, 4096, 128, 10000.0f, 1e-5f, 0, 64, 8},
+    {"tiny", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 1, 0, 0},
+    {"tiny-untied", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 0, 0, 0},
+    {"tiny-256", 256, 2, 4, 2, 512, 512, 512, 64, 10000.0f, 1e-5f, 0, 0, 0},
+    {"tiny-moe", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 0, 4, 2},
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -150,6 +152,7 @@ struct gen_tensor {
     uint32_t n_dims;
     uint64_t ne[3];
     uint32_t type;
+    float amp; /* weights are uniform in [-amp, amp) */
 };
 
 /* Appends a tensor whose type the rules of quantize.h choose for `target`
@@ -163,17 +166,21 @@ static void add_tensor(struct gen_tensor *t, uint32_t *n, const char *name, uint
     x->n_dims = n_dims;
     for (uint32_t d = 0; d < 3; d++)
         x->ne[d] = d < n_dims ? ne[d] : 1;
+    x->amp = sqrtf(3.0f / (float)ne[0]);
+    if (strstr(name, "ffn_gate_inp"))
+        x->amp *= GEN_ROUTER_GAIN;
     quantize_choose_type(name, n_dims, x->ne, GGML_TYPE_F32, target, qm, &c);
     x->type = c.type;
 }
 
 /* Fills the shape's tensors in file order; returns their count (at most
- * 3 + 9 * n_layer). Matrices are [in, out], norms are F32 vectors. */
+ * 3 + 10 * n_layer). Matrices are [in, out] ([in, out, expert] for the
+ * experts), norms are F32 vectors. */
 static uint32_t tensor_list(const struct gen_shape *s, uint32_t target, struct gen_tensor *t)
 {
     uint32_t n = 0, hd = s->n_embd / s->n_head;
     uint64_t q = (uint64_t)s->n_head * hd, kv = (uint64_t)s->n_head_kv * hd;
-    const struct quantize_model qm = {s->n_layer, 0, !s->tied};
+    const struct quantize_model qm = {s->n_layer, s->n_expert, !s->tied};
     const uint64_t embd[2] = {s->n_embd, s->n_vocab};
     add_tensor(t, &n, "token_embd.weight", 2, embd, target, &qm);
     add_tensor(t, &n, "output_norm.weight", 1, embd, target, &qm);
@@ -181,19 +188,24 @@ static uint32_t tensor_list(const struct gen_shape *s, uint32_t target, struct g
         add_tensor(t, &n, "output.weight", 2, embd, target, &qm);
     static const struct {
         const char *suffix;
+        int moe; /* 0: every model, 1: dense only, 2: MoE only */
         int n_dims;
-        char in, out; /* e: n_embd, q: heads * head size, k: kv heads * head size, f: n_ff */
+        char dim[3]; /* e: n_embd, q: heads * head size, k: kv heads * head size, f: n_ff, x: n_expert */
     } blk[] = {
-        {"attn_norm", 1, 'e', 0}, {"attn_q", 2, 'e', 'q'},      {"attn_k", 2, 'e', 'k'},
-        {"attn_v", 2, 'e', 'k'},  {"attn_output", 2, 'q', 'e'}, {"ffn_norm", 1, 'e', 0},
-        {"ffn_gate", 2, 'e', 'f'}, {"ffn_up", 2, 'e', 'f'},     {"ffn_down", 2, 'f', 'e'},
+        {"attn_norm", 0, 1, "e"},      {"attn_q", 0, 2, "eq"},         {"attn_k", 0, 2, "ek"},
+        {"attn_v", 0, 2, "ek"},        {"attn_output", 0, 2, "qe"},    {"ffn_norm", 0, 1, "e"},
+        {"ffn_gate", 1, 2, "ef"},      {"ffn_up", 1, 2, "ef"},         {"ffn_down", 1, 2, "fe"},
+        {"ffn_gate_inp", 2, 2, "ex"},  {"ffn_gate_exps", 2, 3, "efx"}, {"ffn_up_exps", 2, 3, "efx"},
+        {"ffn_down_exps", 2, 3, "fex"},
     };
     for (uint32_t l = 0; l < s->n_layer; l++)
         for (size_t i = 0; i < sizeof blk / sizeof blk[0]; i++) {
-            uint64_t dim[2];
-            for (int d = 0; d < 2; d++) {
-                char c = d ? blk[i].out : blk[i].in;
-                dim[d] = c == 'e' ? s->n_embd : c == 'q' ? q : c == 'k' ? kv : c == 'f' ? s->n_ff : 1;
+            if (blk[i].moe && (blk[i].moe == 2) != (s->n_expert > 0))
+                continue;
+            uint64_t dim[3];
+            for (int d = 0; d < blk[i].n_dims; d++) {
+                char c = blk[i].dim[d];
+                dim[d] = c == 'e' ? s->n_embd : c == 'q' ? q : c == 'k' ? kv : c == 'f' ? s->n_ff : s->n_expert;
             }
             char name[64];
             snprintf(name, sizeof name, "blk.%" PRIu32 ".%s.weight", l, blk[i].suffix);
@@ -239,7 +251,7 @@ struct pool {
 static void pool_start(struct pool *p, uint64_t seed, uint32_t tensor, const struct gen_tensor *t, uint64_t row0,
                        uint64_t n_rows, uint8_t *dst, size_t row_bytes)
 {
-    float amp = sqrtf(3.0f / (float)t->ne[0]);
+    float amp = t->amp;
     uint64_t per = (n_rows + (uint64_t)p->n_threads - 1) / (uint64_t)p->n_threads;
     for (int i = 0; i < p->n_threads; i++) {
         uint64_t a = (uint64_t)i * per < n_rows ? (uint64_t)i * per : n_rows;
@@ -284,8 +296,12 @@ static enum status add_kvs(struct gguf_writer *w, const struct gen_shape *s, uin
         gguf_writer_add_u32(w, "llama.context_length", s->n_ctx, e) ||
         gguf_writer_add_u32(w, "llama.embedding_length", s->n_embd, e) ||
         gguf_writer_add_u32(w, "llama.block_count", s->n_layer, e) ||
-        gguf_writer_add_u32(w, "llama.feed_forward_length", s->n_ff, e) ||
-        gguf_writer_add_u32(w, "llama.attention.head_count", s->n_head, e) ||
+        gguf_writer_add_u32(w, "llama.feed_forward_length", s->n_ff, e))
+        return STATUS_ERR;
+    if (s->n_expert && (gguf_writer_add_u32(w, "llama.expert_count", s->n_expert, e) ||
+                        gguf_writer_add_u32(w, "llama.expert_used_count", s->n_expert_used, e)))
+        return STATUS_ERR;
+    if (gguf_writer_add_u32(w, "llama.attention.head_count", s->n_head, e) ||
         gguf_writer_add_u32(w, "llama.attention.head_count_kv", s->n_head_kv, e) ||
         gguf_writer_add_u32(w, "llama.rope.dimension_count", s->n_rot, e) ||
         gguf_writer_add_f32(w, "llama.rope.freq_base", s->rope_base, e) ||
@@ -331,7 +347,7 @@ enum status gen_model(const char *shape_name, uint32_t target, uint64_t seed, co
     struct vocab v = {0};
     struct pool pool = {0};
     uint8_t *buf[2] = {NULL, NULL};
-    uint32_t n_tensors_max = 3 + 9 * s->n_layer;
+    uint32_t n_tensors_max = 3 + 10 * s->n_layer;
     struct gen_tensor *ts = calloc(n_tensors_max, sizeof *ts);
     if (!ts) {
         err_set(e, "gen: out of memory");

@@ -4,14 +4,23 @@
  * the llama.* hyperparameter keys, an SPM ("llama") vocabulary, and tensors
  * token_embd, output_norm, output (unless tied), blk.N.{attn_norm, attn_q,
  * attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}, in ggml
- * order [in, out]. The vocabulary is <unk>, <s>, </s>, the 256 byte tokens
+ * order [in, out]. A mixture-of-experts shape (llama-style, as llama.cpp
+ * runs Mixtral) has the keys llama.expert_count and llama.expert_used_count,
+ * llama.feed_forward_length is the size of one expert's FFN, and in place of
+ * ffn_gate/up/down each layer has the router ffn_gate_inp [n_embd, n_expert]
+ * (F32) and the 3-D ffn_gate_exps and ffn_up_exps [n_embd, n_ff, n_expert]
+ * and ffn_down_exps [n_ff, n_embd, n_expert] (quantized like the matrices;
+ * under q4_k_m ffn_down_exps follows the ffn_down rule). The vocabulary is <unk>, <s>, </s>, the 256 byte tokens
  * <0x00>..<0xFF>, the printable ASCII characters, "▁", then unique fillers
  * "▁tokN" up to the vocabulary size.
  *
  * Weights: every row of every matrix comes from a counter-based generator
  * keyed by (seed, tensor index, row), uniform in +-sqrt(3/fan_in) so that
  * each weight has standard deviation 1/sqrt(fan_in) (fan_in = ne[0]) and
- * activations stay finite; norms are 1.0. The float values do not depend on
+ * activations stay finite; norms are 1.0. Router rows are GEN_ROUTER_GAIN
+ * times wider: on the RMS-normalised input their logits then have a
+ * standard deviation of about 2, so each token's top-k experts differ and
+ * the first gets a clear share of the weight without taking all of it. The float values do not depend on
  * the output type, so a q4_0 model is the quantization of the f32 one with
  * the same seed, and nothing depends on the thread count.
  *
@@ -46,10 +55,16 @@ struct gen_shape {
     float rope_base;
     float rms_eps;
     int tied; /* no output.weight: the output uses token_embd */
+    uint32_t n_expert;      /* 0: a dense FFN */
+    uint32_t n_expert_used; /* experts per token */
 };
 
-/* The shape called `name`, or NULL. Names: llama-3.2-1b, llama-3.2-3b, tiny,
- * tiny-untied, tiny-256 (untied, 256-wide rows, so K-quants apply). */
+#define GEN_ROUTER_GAIN 2.0f
+
+/* The shape called `name`, or NULL. Names: llama-3.2-1b, llama-3.2-3b,
+ * olmoe-1b-7b (OLMoE-1B-7B's dimensions as a llama MoE: 64 experts, 8 used,
+ * untied), tiny, tiny-untied, tiny-256 (untied, 256-wide rows, so K-quants
+ * apply), tiny-moe (4 experts, 2 used, untied). */
 const struct gen_shape *gen_shape_find(const char *name);
 /* The i-th shape's name, NULL past the last (for usage messages). */
 const char *gen_shape_name(size_t i);
