@@ -159,21 +159,21 @@ static enum status do_model(struct sweep *s, const struct line *l, struct err *e
 
 static enum status do_quant(struct sweep *s, const struct line *l, struct err *e)
 {
-    static const char *const known[] = { "f32", "f16", "q8_0", "q4_0", "q4_k", "q6_k" };
-    if (need_values(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k"))
+    static const char *const known[] = { "f32", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "q4_k_m" };
+    if (need_values(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k q4_k_m"))
         return STATUS_ERR;
     for (int i = 1; i < l->n_words; i++) {
         char q[16];
         size_t n = strlen(l->words[i]);
         if (n >= sizeof q)
-            return line_err(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k", l->words[i]);
+            return line_err(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k q4_k_m", l->words[i]);
         for (size_t k = 0; k <= n; k++)
             q[k] = (char)tolower((unsigned char)l->words[i][k]);
         size_t j = 0;
         while (j < sizeof known / sizeof *known && strcmp(known[j], q) != 0)
             j++;
         if (j == sizeof known / sizeof *known)
-            return line_err(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k", l->words[i]);
+            return line_err(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k q4_k_m", l->words[i]);
         if (room(l, s->n_quants, e))
             return STATUS_ERR;
         memcpy(s->quants[s->n_quants++], q, n + 1);
