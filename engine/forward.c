@@ -23,6 +23,7 @@
 
 #include "attention.h"
 #include "gemm.h"
+#include "memlimit.h"
 #include "quant.h"
 #include "quant_k.h"
 #include "repack.h"
@@ -84,6 +85,12 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->n_ctx = n_ctx;
     struct sizes s = sizes_of(cfg, n_ctx);
     size_t B = s.batch, ne = (size_t)cfg->n_embd, nff = (size_t)cfg->n_ff;
+    uint64_t kv_bytes, scratch_bytes;
+    context_sizes(cfg, n_ctx, &kv_bytes, &scratch_bytes);
+    char what[96];
+    snprintf(what, sizeof what, "the KV cache for -c %d", n_ctx);
+    if (memlimit_check(kv_bytes + scratch_bytes, what, e))
+        return STATUS_ERR;
     c->n_batch = (int)B;
     c->x = calloc(B * ne, sizeof(float));
     c->xb = calloc(B * ne, sizeof(float));

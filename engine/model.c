@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "memlimit.h"
 #include "quant.h"
 
 #include "repack.h"
@@ -354,6 +355,16 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
             inplace_total += (ws[i]->n_bytes + 63) / 64 * 64;
         }
     }
+    /* anonymous memory the load will touch; mapped file pages are not counted
+     * (the kernel can drop them), except under --mlock */
+    uint64_t anon = repack_total + (m->opts.load == LOAD_READ ? inplace_total + stage_max : 0) +
+                    (m->opts.mlock && m->opts.load == LOAD_MMAP ? m->plan.file_bytes : 0);
+    char what[160];
+    snprintf(what, sizeof what, "loading %s (%s%s)", m->path, m->opts.load == LOAD_READ ? "read" : "mmap",
+             repack_total ? ", repacked weights" : "");
+    if (memlimit_check(anon, what, e))
+        goto done;
+
     if (repack_total) {
         m->repack = mmap(NULL, repack_total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m->repack == MAP_FAILED) {
@@ -528,11 +539,15 @@ enum status model_load(struct model *m, const char *path, const struct load_opts
     if (model_config_read(&m->cfg, &m->gguf, e) || tokenizer_load(&m->tok, &m->gguf, e))
         goto fail;
     m->cfg.n_vocab = m->tok.n_vocab;
-    /* each layer has 9 tensors: refuse a block_count the file cannot hold
-     * before allocating per layer (a 2 KB file could ask for gigabytes) */
+    /* each layer has at least 9 tensors: refuse a block_count the file cannot
+     * hold before allocating per layer (a 2 KB file could ask for gigabytes);
+     * a file without weights is named as bind_all would name it */
     if ((uint64_t)m->cfg.n_layer * 9 > m->gguf.n_tensors) {
-        err_set(e, "model: block_count %d needs %" PRIu64 " tensors, the file has %" PRIu64, m->cfg.n_layer,
-                (uint64_t)m->cfg.n_layer * 9, m->gguf.n_tensors);
+        if (gguf_find_tensor(&m->gguf, "token_embd.weight") < 0)
+            err_set(e, "model: tensor 'token_embd.weight' not found");
+        else
+            err_set(e, "model: block_count %d needs %" PRIu64 " tensors, the file has %" PRIu64, m->cfg.n_layer,
+                    (uint64_t)m->cfg.n_layer * 9, m->gguf.n_tensors);
         goto fail;
     }
     m->layers = calloc((size_t)m->cfg.n_layer, sizeof *m->layers);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -261,11 +263,59 @@ static void test_bad_context_and_model_errors(void **state)
     char vocab[1100];
     data_path(vocab, sizeof vocab, "ggml-vocab-llama-spm.gguf"); /* a vocab file has no tensors */
     assert_int_equal(model_load(&m, vocab, &o, &e), STATUS_ERR);
-    assert_non_null(strstr(e.msg, "token_embd.weight"));
+    assert_non_null(strstr(e.msg, "tensors")); /* the vocab file holds no tensor at all */
     char gpt2[1100];
     data_path(gpt2, sizeof gpt2, "ggml-vocab-gpt-2.gguf");
     assert_int_equal(model_load(&m, gpt2, &o, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "unsupported architecture 'gpt2'"));
+}
+
+/* A load that needs more anonymous memory than RLIMIT_AS leaves is refused
+ * with a message before anything is allocated (in a child, to keep the limit
+ * away from the other tests). */
+static void test_memory_limit_refused(void **state)
+{
+    (void)state;
+    char model[1100];
+    data_path(model, sizeof model, "tiny-random-Q4_K_M.gguf"); /* 13.9 MiB of repacked weights */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        FILE *st = fopen("/proc/self/status", "r");
+        char line[256];
+        unsigned long long vm_kb = 0;
+        while (st && fgets(line, sizeof line, st))
+            if (!strncmp(line, "VmSize:", 7))
+                vm_kb = strtoull(line + 7, NULL, 10);
+        if (st)
+            fclose(st);
+        /* room for the 18 MiB mapping and a little more, not for the repack buffer too */
+        struct rlimit rl = {(vm_kb + 24 * 1024) * 1024, (vm_kb + 24 * 1024) * 1024};
+        setrlimit(RLIMIT_AS, &rl);
+        struct model m;
+        struct load_opts o;
+        struct err e = {{0}};
+        load_opts_default(&o);
+        o.log = NULL;
+        enum status st2 = model_load(&m, model, &o, &e);
+        if (write(fds[1], e.msg, strlen(e.msg) + 1) < 0)
+            _exit(3);
+        _exit(st2 == STATUS_ERR ? 0 : 1);
+    }
+    close(fds[1]);
+    char msg[600] = {0};
+    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    close(fds[0]);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(n > 0);
+    printf("# under RLIMIT_AS: %s\n", msg);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    assert_non_null(strstr(msg, "not enough memory"));
+    assert_non_null(strstr(msg, "RLIMIT_AS"));
 }
 
 int main(void)
@@ -285,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_quantized_close_to_f32),
         cmocka_unit_test(test_k_quants_match_llamacpp),
         cmocka_unit_test(test_bad_context_and_model_errors),
+        cmocka_unit_test(test_memory_limit_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
