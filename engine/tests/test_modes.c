@@ -21,6 +21,7 @@
 
 #include "forward.h"
 #include "model.h"
+#include "gen.h"
 #include "quantize.h"
 
 static char data_dir[1024];
@@ -199,6 +200,27 @@ static void test_identity_q4_0(void **state)
     unlink(p);
 }
 
+/* A llama-style mixture of experts (generated), F32 and Q4_K_M: expert
+ * slices are repacked and reclaimed like other weights, same bytes. */
+static void test_identity_moe(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint32_t type;
+    } types[] = {{"f32", GGML_TYPE_F32}, {"q4_0", GGML_TYPE_Q4_0}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char p[1200];
+        struct err e = {{0}};
+        snprintf(p, sizeof p, "%s/modes-tiny-moe-%s.gguf", tmp_dir, types[i].name);
+        if (gen_model("tiny-moe", types[i].type, 7, p, NULL, &e))
+            fail_msg("%s", e.msg);
+        check_model(p, types[i].type != GGML_TYPE_F32);
+        check_batch(p);
+        unlink(p);
+    }
+}
+
 int main(void)
 {
     const char *d = getenv("RB_TEST_DATA");
@@ -213,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_identity_f32),
         cmocka_unit_test(test_identity_q8_0),
         cmocka_unit_test(test_identity_q4_0),
+        cmocka_unit_test(test_identity_moe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
