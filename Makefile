@@ -58,6 +58,13 @@ asan:
 test-run: all $(TEST_BINS) data
 	@scripts/run-tests.sh $(BUILD) $(DATA_DIR) $(TEST_BINS)
 
+# The llama.cpp PR #24156 table on Llama-3.2-3B- and OLMoE-shaped synthetic models
+# (generates ~6 GB of models into the rbench cache; peaks near 9 GiB).
+.PHONY: bench-pr
+bench-pr: all
+	@$(BUILD)/rbench run harness/sweeps/pr24156.sweep --name pr24156-$$(date +%Y%m%d-%H%M%S)
+	@python3 scripts/pr-table.py results/latest
+
 # make bench, microbench, nightly, baseline, plots: bench.mk. make fuzz, valgrind: fuzz.mk.
 -include bench.mk
 -include fuzz.mk
@@ -70,6 +77,7 @@ help:
 	@echo "make test       build, fetch/verify test data, run every test (release)"
 	@echo "make asan       the same tests under ASan + UBSan (build/asan)"
 	@echo "make bench      the default benchmark sweep"
+	@echo "make bench-pr   llama.cpp PR #24156's table on same-shape models"
 	@echo "make clean      remove build/"
 	@echo "VARIANT=debug|asan|release selects the build directory build/\$$VARIANT"
 
