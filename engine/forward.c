@@ -145,7 +145,7 @@ void context_free(struct context *c)
 /* ---- matmul ---------------------------------------------------------------- */
 
 /* Jobs below this many multiply-adds run on the calling thread alone. */
-#define SMALL_JOB (1 << 16)
+#define SMALL_JOB (1 << 18)
 
 /* Up to three weights applied to the same n_tok input rows in one job. */
 struct mm_job {

@@ -1,25 +1,31 @@
 /* pool.c: workers spin briefly on an atomic job generation, then sleep on a
  * condition variable; the caller publishes a job by bumping the generation,
- * runs share 0 itself, and spins until every worker has counted itself done.
- * Spinning keeps the per-job cost to well under a microsecond for the many
- * small matmuls of a forward pass; sleeping keeps idle pools off the CPU. */
+ * runs share 0 itself, then waits for every worker to count itself done,
+ * spinning briefly and then sleeping too.
+ *
+ * Spinning keeps the per-job cost to well under a microsecond while jobs
+ * come back to back (the matmuls of a forward pass); the time bound on it
+ * (SPIN_NS) keeps a busy or oversubscribed machine from losing its cores to
+ * threads that wait for a thread the scheduler has not run. */
 #include "pool.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
-#define SPIN_BEFORE_SLEEP 200000
+#define SPIN_NS 50000 /* spin at most this long before sleeping */
 
 struct pool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t wake;
+    pthread_cond_t wake;  /* workers: a new job or stop */
+    pthread_cond_t done;  /* caller: the last worker finished */
     atomic_ulong generation;
     atomic_int n_done;
     atomic_int n_sleeping;
+    atomic_int caller_sleeping;
     atomic_int stop;
     pool_fn fn;
     void *arg;
@@ -37,13 +43,23 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static unsigned long wait_job(struct pool *p, unsigned long seen)
 {
-    for (int i = 0; i < SPIN_BEFORE_SLEEP; i++) {
+    int64_t t0 = now_ns();
+    for (unsigned i = 0;; i++) {
         unsigned long g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->stop))
             return g;
         cpu_relax();
+        if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS)
+            break;
     }
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->n_sleeping, 1);
@@ -66,7 +82,11 @@ static void *worker(void *v)
         if (atomic_load(&p->stop))
             return NULL;
         p->fn(p->arg, ith, p->n_threads);
-        atomic_fetch_add_explicit(&p->n_done, 1, memory_order_release);
+        if (atomic_fetch_add(&p->n_done, 1) + 1 == p->n_threads - 1 && atomic_load(&p->caller_sleeping)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -80,9 +100,11 @@ enum status pool_create(struct pool **out, int n_threads, struct err *e)
     p->n_threads = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
     atomic_init(&p->generation, 0);
     atomic_init(&p->n_done, 0);
     atomic_init(&p->n_sleeping, 0);
+    atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->stop, 0);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
     if (!p->threads) {
@@ -106,15 +128,6 @@ enum status pool_create(struct pool **out, int n_threads, struct err *e)
     return STATUS_OK;
 }
 
-static void wake_sleepers(struct pool *p)
-{
-    if (atomic_load(&p->n_sleeping) > 0) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->wake);
-        pthread_mutex_unlock(&p->mu);
-    }
-}
-
 void pool_free(struct pool *p)
 {
     if (!p)
@@ -127,6 +140,7 @@ void pool_free(struct pool *p)
         pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
     free(p->threads);
     free(p);
 }
@@ -146,13 +160,26 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
     p->arg = arg;
     atomic_store_explicit(&p->n_done, 0, memory_order_relaxed);
     atomic_fetch_add(&p->generation, 1); /* seq_cst: publishes fn/arg, ordered before the sleeper check */
-    wake_sleepers(p);
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
 
     fn(arg, 0, p->n_threads);
 
-    for (unsigned spins = 0; atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n_threads - 1; spins++) {
+    int need = p->n_threads - 1;
+    int64_t t0 = now_ns();
+    for (unsigned i = 0; atomic_load_explicit(&p->n_done, memory_order_acquire) < need; i++) {
         cpu_relax();
-        if ((spins & 0xfff) == 0xfff)
-            sched_yield();
+        if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS) {
+            pthread_mutex_lock(&p->mu);
+            atomic_store(&p->caller_sleeping, 1); /* seq_cst: a finishing worker sees it, or we see its count */
+            while (atomic_load(&p->n_done) < need)
+                pthread_cond_wait(&p->done, &p->mu);
+            atomic_store(&p->caller_sleeping, 0);
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
     }
 }
