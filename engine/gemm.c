@@ -63,7 +63,8 @@ void gemm_q4_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size
                       float *out, size_t out_stride)
 {
     if (quant_use_fast()) {
-        gemm_q4_0_plain8_avx2(w, rb, a, a_stride, n_tok, n, out, out_stride);
+        (gemm_vnni_available() ? gemm_q4_0_plain8_vnni : gemm_q4_0_plain8_avx2)(w, rb, a, a_stride, n_tok, n, out,
+                                                                                out_stride);
         return;
     }
     for (int t = 0; t < n_tok; t++)

@@ -45,5 +45,7 @@ void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_st
                           float *out, size_t out_stride);
 void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
                           float *out, size_t out_stride);
+void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                           int64_t n, float *out, size_t out_stride);
 
 #endif

@@ -222,7 +222,56 @@ AVX2F void gemm_q8_0_plain8_avx2(const void *wv, size_t rb, const struct block_q
     }
 }
 
+/* As gemm_q4_0_plain8_avx2, the block dots by vpdpbusd. */
+VNNI void gemm_q4_0_plain8_vnni(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                                int64_t n, float *out, size_t out_stride)
+{
+    const uint8_t *rows = wv;
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    int64_t nb = n / QK4_0;
+    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
+        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
+        __m256 acc[TILE];
+        for (int t = 0; t < TILE; t++)
+            acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i wq[8];
+            for (int r = 0; r < 8; r++) {
+                const struct block_q4_0 *blk = (const struct block_q4_0 *)(const void *)(rows + (size_t)r * rb) + b;
+                __m128i q = _mm_loadu_si128((const __m128i *)(const void *)blk->qs);
+                __m128i lo = _mm_and_si128(q, low4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low4);
+                wq[r] = _mm256_set_m128i(hi, lo);
+            }
+            __m256 dw = scales8(rows, rb, (size_t)b, sizeof(struct block_q4_0));
+            for (int t = 0; t < nt; t++) {
+                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+                __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
+                __m256i v[8];
+                for (int r = 0; r < 8; r++)
+                    v[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wq[r], av);
+                __m256i dot = reduce8x8(v);
+                __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones8, av);
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+                __m256i isum = _mm256_sub_epi32(dot, _mm256_slli_epi32(_mm256_broadcastd_epi32(s4), 3));
+                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
+                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
+                acc[t] = _mm256_add_ps(acc[t], term);
+            }
+        }
+        for (int t = 0; t < nt; t++)
+            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+    }
+}
+
 #else
+void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                           float *out, size_t out_stride)
+{
+    (void)w, (void)rb, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+}
 void gemm_q4_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
                            float *out, size_t out_stride)
 {

@@ -49,7 +49,9 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     for (int64_t g = 0; g < rows / 8; g++) {
         const void *gw = packed + (size_t)g * gb, *pw = plain + (size_t)g * gb;
         float *o = out + g * 8;
-        if (vnni == 2 && type == GGML_TYPE_Q4_0)
+        if (vnni == 3)
+            gemm_q4_0_plain8_vnni(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
+        else if (vnni == 2 && type == GGML_TYPE_Q4_0)
             gemm_q4_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
         else if (vnni == 2)
             gemm_q8_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
@@ -66,7 +68,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
                 fail_msg("%s %s: row %lld token %d: %.9g, ref %.9g", gguf_ggml_type_name(type),
-                         vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
+                         vnni == 3 ? "plain8-vnni" : vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
                          (long long)r, t, got, ref);
         }
     free(x), free(plain), free(packed), free(a), free(out);
@@ -88,6 +90,10 @@ static void test_gemm_equals_ref(void **state)
             if (gemm_vnni_available()) {
                 check(types[ti], 16, 256, toks[k], 1);
                 check(types[ti], 24, 2048, toks[k], 1);
+                if (types[ti] == GGML_TYPE_Q4_0) {
+                    check(types[ti], 16, 256, toks[k], 3);
+                    check(types[ti], 24, 2048, toks[k], 3);
+                }
             }
         }
     if (!gemm_vnni_available())
