@@ -263,7 +263,7 @@ static void test_bad_context_and_model_errors(void **state)
     char vocab[1100];
     data_path(vocab, sizeof vocab, "ggml-vocab-llama-spm.gguf"); /* a vocab file has no tensors */
     assert_int_equal(model_load(&m, vocab, &o, &e), STATUS_ERR);
-    assert_non_null(strstr(e.msg, "tensors")); /* the vocab file holds no tensor at all */
+    assert_non_null(strstr(e.msg, "tensor")); /* the vocab file holds no tensor at all */
     char gpt2[1100];
     data_path(gpt2, sizeof gpt2, "ggml-vocab-gpt-2.gguf");
     assert_int_equal(model_load(&m, gpt2, &o, &e), STATUS_ERR);
