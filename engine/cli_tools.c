@@ -13,12 +13,14 @@ int cli_quantize(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         printf("usage: minillm quantize IN OUT TYPE\n"
-               "  TYPE: f16, q8_0 or q4_0. Matrix weights become TYPE; vectors stay f32; a matrix whose\n"
-               "  row length does not divide the block size stays f16 (logged per tensor).\n");
+               "  TYPE: f32, f16, q8_0, q4_0, q4_k, q6_k or q4_k_m. Matrix weights become TYPE (q4_k_m:\n"
+               "  llama.cpp's mix of Q4_K and Q6_K); the output matrix is Q6_K under 4-bit types; vectors\n"
+               "  stay f32; a matrix whose row does not divide the block falls back to q8_0 or f16. Each\n"
+               "  tensor's choice and its reason are logged.\n");
         return 0;
     }
     if (argc != 4) {
-        fprintf(stderr, "usage: minillm quantize IN OUT TYPE   (TYPE: f16, q8_0, q4_0)\n");
+        fprintf(stderr, "usage: minillm quantize IN OUT TYPE   (TYPE: f32 f16 q8_0 q4_0 q4_k q6_k q4_k_m)\n");
         return 2;
     }
     struct err e = {{0}};
@@ -40,7 +42,7 @@ static void gen_usage(FILE *f)
 {
     fprintf(f, "usage: minillm gen --shape NAME --type T [--seed S] OUT\n"
                "  writes a llama GGUF with deterministic pseudo-random weights in a real shape\n"
-               "  --type  f32, f16, q8_0 or q4_0 (norms stay f32)\n"
+               "  --type  f32, f16, q8_0, q4_0, q4_k, q6_k or q4_k_m (the rules of quantize; norms stay f32)\n"
                "  --seed  64-bit seed (default 1); the same seed gives the same bytes\n"
                "  shapes:");
     for (size_t i = 0; gen_shape_name(i); i++)
