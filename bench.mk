@@ -1,0 +1,62 @@
+# bench.mk: make bench, microbench, nightly, baseline, plots (docs/BENCH.md).
+# Included by the top Makefile after harness.mk; uses its BUILD, CC, CXX,
+# CFLAGS, OPT, LDFLAGS, LDLIBS, ENGINE_LIB, MINILLM, RBENCH and DATA_DIR.
+#
+# The microbenchmarks (harness/microbench/) are C benchmark functions built
+# with the project's C flags and one C++ shim that registers them with Google
+# Benchmark. `make test` runs two more test programs from here: the
+# microbenchmarks in smoke mode (tests/test_microbench) and a 1-rep sweep with
+# plots (tests/test_bench_smoke, a copy of scripts/bench-smoke.sh).
+
+MB_C_SRC    := $(wildcard harness/microbench/*.c)
+MB_OBJ      := $(MB_C_SRC:%.c=$(BUILD)/%.o) $(BUILD)/harness/microbench/shim.o
+MICROBENCH  := $(BUILD)/microbench
+MB_TEST     := $(BUILD)/tests/test_microbench
+BENCH_SMOKE := $(BUILD)/tests/test_bench_smoke
+MB_LIBS     := -lbenchmark -lpthread
+MB_CXXFLAGS := -std=c++17 $(OPT) -Wall -Wextra -Werror -pthread -MMD -MP
+
+# The project's C flags already hold -Werror; C++ gets its own warnings.
+$(BUILD)/harness/microbench/shim.o: harness/microbench/shim.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(MB_CXXFLAGS) -Iharness/microbench -c $< -o $@
+
+$(MICROBENCH) $(MB_TEST): $(MB_OBJ) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $(MB_OBJ) $(ENGINE_LIB) $(MB_LIBS) $(LDLIBS)
+
+$(BENCH_SMOKE): scripts/bench-smoke.sh $(MINILLM) $(RBENCH)
+	@mkdir -p $(dir $@)
+	cp scripts/bench-smoke.sh $@
+	chmod +x $@
+
+HARNESS_TESTS += $(MB_TEST) $(BENCH_SMOKE)
+
+# Quantized and generated models are cached in $RB_CACHE_DIR/models
+# (default ~/.cache/rbench/models: outside the checkout; see bench-lib.sh).
+BENCH_ENV := BUILD=$(BUILD) DATA_DIR=$(DATA_DIR)
+
+.PHONY: bench microbench nightly baseline plots
+bench: $(MINILLM) $(RBENCH) data
+	@$(BENCH_ENV) scripts/bench.sh
+
+nightly: $(MINILLM) $(RBENCH) data
+	@$(BENCH_ENV) scripts/nightly.sh
+
+# Copies results/latest (or RUN=DIR) to results/baselines/<machine class>/.
+baseline:
+	@$(BENCH_ENV) scripts/baseline.sh $(RUN)
+
+# Redraws the plots and report of results/latest (or RUN=DIR).
+plots:
+	@$(BENCH_ENV) scripts/plots.sh $(if $(RUN),$(RUN),results/latest)
+
+# Google Benchmark JSON to results/microbench/<UTC time>.json (latest.json
+# points at it); MB_ARGS adds flags, e.g. MB_ARGS=--benchmark_filter=dot.
+microbench: $(MICROBENCH)
+	@mkdir -p results/microbench
+	@out=results/microbench/$$(date -u +%Y%m%d-%H%M%S).json; \
+	MB_TMPDIR=$(BUILD) $(MICROBENCH) --benchmark_out=$$out --benchmark_out_format=json $(MB_ARGS) && \
+	ln -sfn $$(basename $$out) results/microbench/latest.json && echo "microbench: wrote $$out"
+
+-include $(MB_OBJ:.o=.d)
