@@ -61,7 +61,8 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
     /* the logits of one position are counted: more are touched only when a
      * caller asks for every position's logits (perplexity) */
     uint64_t per_tok = sizeof(float) * (3 * (uint64_t)cfg->n_embd + 3 * s.qd + 2 * s.kvd + 2 * (uint64_t)cfg->n_ff) +
-                       s.nb8 * sizeof(struct block_q8_0) + s.nbk * sizeof(struct block_q8_k) +
+                       s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
+                       s.nbk * sizeof(struct block_q8_k) +
                        2 * s.qd * sizeof(uint16_t);
     *scratch_bytes = per_tok * s.batch + sizeof(float) * ((uint64_t)cfg->n_vocab + 2 * (uint64_t)cfg->n_expert + 2);
 }
@@ -107,6 +108,8 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->eo = calloc(ne, sizeof(float));
     c->qa = calloc(B * s.nb8, sizeof(struct block_q8_0));
     c->qk = calloc(B * s.nbk, sizeof(struct block_q8_k));
+    c->qd = calloc(B * s.nb8, sizeof(float));
+    c->qs8 = calloc(B * s.nb8, sizeof(int32_t));
     c->qh = calloc(B * s.qd, sizeof(uint16_t));
     c->vacc = calloc(B * s.qd, sizeof(uint16_t));
     size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * s.kvd;
@@ -118,7 +121,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->rlog || !c->moe || !c->eo || !c->qa || !c->qk || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        !c->rlog || !c->moe || !c->eo || !c->qa || !c->qk || !c->qd || !c->qs8 || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -136,7 +139,7 @@ void context_free(struct context *c)
         return;
     pool_free(c->pool);
     void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
-                  c->rlog,   c->moe, c->eo,  c->qa, c->qk, c->qh, c->vacc, c->kc, c->vc};
+                  c->rlog,   c->moe, c->eo,  c->qa, c->qk, c->qd, c->qs8, c->qh, c->vacc, c->kc, c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
     memset(c, 0, sizeof *c);
@@ -156,6 +159,8 @@ struct mm_job {
     size_t x_stride;
     int n_tok;
     const struct block_q8_0 *xq; /* n_tok rows of nb8 blocks (Q8_0 activations) */
+    const float *xd;             /* their scales as floats */
+    const int32_t *xs8;          /* 8 x the sums of their quants */
     size_t nb8;
     const struct block_q8_k *xk; /* n_tok rows of nbk blocks (Q8_K activations) */
     size_t nbk;
@@ -196,7 +201,8 @@ static void rows_repacked(const struct mm_job *j, const struct weight *w, float 
         if (w->type == GGML_TYPE_Q4_K)
             gemm_q4_k_8rows(gw, j->xk, j->nbk, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
         else if (w->type == GGML_TYPE_Q4_0)
-            gemm_q4_0_8rows(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+            gemm_q4_0_8rows(gw, j->xq, j->xd, j->xs8, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS,
+                            (size_t)w->n_out);
         else
             gemm_q8_0_8rows(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
     }
@@ -237,8 +243,8 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
                    size_t x_stride, int n_tok)
 {
     struct sizes s = sizes_of(&c->m->cfg, c->n_ctx);
-    struct mm_job j = {.n = n, .x = x, .x_stride = x_stride, .n_tok = n_tok, .xq = c->qa, .nb8 = s.nb8,
-                       .xk = c->qk, .nbk = s.nbk};
+    struct mm_job j = {.n = n, .x = x, .x_stride = x_stride, .n_tok = n_tok, .xq = c->qa, .xd = c->qd,
+                       .xs8 = c->qs8, .nb8 = s.nb8, .xk = c->qk, .nbk = s.nbk};
     int q8 = 0, q8k = 0;
     int64_t work = 0;
     for (int k = 0; k < n; k++) {
@@ -249,8 +255,11 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
         work += ws[k]->n_in * ws[k]->n_out * n_tok;
     }
     for (int t = 0; t < n_tok; t++) {
-        if (q8)
+        if (q8) {
             quant_q8_0_quantize_row(x + (size_t)t * x_stride, c->qa + (size_t)t * s.nb8, ws[0]->n_in);
+            gemm_q8_0_prepare(c->qa + (size_t)t * s.nb8, ws[0]->n_in / QK8_0, c->qd + (size_t)t * s.nb8,
+                              c->qs8 + (size_t)t * s.nb8);
+        }
         if (q8k)
             quant_q8_k_quantize_row(x + (size_t)t * x_stride, c->qk + (size_t)t * s.nbk, ws[0]->n_in);
     }

@@ -38,49 +38,77 @@ VNNI static inline __m256i bc4(const int8_t *p)
 
 #define TILE 4
 
-VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                               float *out, size_t out_stride)
+/* Block b of Q4_0 x Q8_0 for one token: the 8 rows' exact integer dots, with
+ * the 8 multiply-adds in two independent chains (integer sums: any order),
+ * less 8 x the sum of the activation's quants (precomputed). */
+VNNI static inline __m256i q4_block_isum(const __m256i lo[4], const __m256i hi[4], const struct block_q8_0 *ab,
+                                         const int32_t *s8)
+{
+    __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo[0], bc4(ab->qs + 0));
+    __m256i d1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi[0], bc4(ab->qs + 16));
+    d0 = _mm256_dpbusd_epi32(d0, lo[1], bc4(ab->qs + 4));
+    d1 = _mm256_dpbusd_epi32(d1, hi[1], bc4(ab->qs + 20));
+    d0 = _mm256_dpbusd_epi32(d0, lo[2], bc4(ab->qs + 8));
+    d1 = _mm256_dpbusd_epi32(d1, hi[2], bc4(ab->qs + 24));
+    d0 = _mm256_dpbusd_epi32(d0, lo[3], bc4(ab->qs + 12));
+    d1 = _mm256_dpbusd_epi32(d1, hi[3], bc4(ab->qs + 28));
+    return _mm256_sub_epi32(_mm256_add_epi32(d0, d1), _mm256_set1_epi32(*s8));
+}
+
+/* acc += (d_w * d_a) * (float)isum, lane-wise: the ref's float statements. */
+VNNI static inline __m256 block_acc(__m256 acc, __m256 dw, float da, __m256i isum)
+{
+    __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da));
+    return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum)));
+}
+
+VNNI static inline void q4_decode(const struct block_q4_0x8 *wb, __m256i lo[4], __m256i hi[4])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int k = 0; k < 4; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wb->qs + 32 * k));
+        lo[k] = _mm256_and_si256(v, low4);
+        hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    }
+}
+
+VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *as8,
+                               size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
 {
     const struct block_q4_0x8 *w = wv;
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    const __m256i ones8 = _mm256_set1_epi8(1);
     int64_t nb = n / QK4_0;
-    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
-        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
-        __m256 acc[TILE];
-        for (int t = 0; t < TILE; t++)
-            acc[t] = _mm256_setzero_ps();
+    int t0 = 0;
+    for (; t0 + TILE <= n_tok; t0 += TILE) { /* four tokens at once: four independent chains */
+        size_t o0 = (size_t)t0 * a_stride, o1 = o0 + a_stride, o2 = o1 + a_stride, o3 = o2 + a_stride;
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
         for (int64_t b = 0; b < nb; b++) {
-            const struct block_q4_0x8 *wb = &w[b];
             __m256i lo[4], hi[4];
-            for (int k = 0; k < 4; k++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wb->qs + 32 * k));
-                lo[k] = _mm256_and_si256(v, low4);
-                hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-            }
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d));
-            for (int t = 0; t < nt; t++) {
-                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
-                __m256i dot = _mm256_setzero_si256();
-                for (int k = 0; k < 4; k++) {
-                    dot = _mm256_dpbusd_epi32(dot, lo[k], bc4(ab->qs + 4 * k));
-                    dot = _mm256_dpbusd_epi32(dot, hi[k], bc4(ab->qs + 16 + 4 * k));
-                }
-                /* 8 * sum(a): every lane gets the block's sum of a, times 8 */
-                __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
-                __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones8, aq);
-                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-                __m256i sa8 = _mm256_slli_epi32(_mm256_broadcastd_epi32(s4), 3);
-                __m256i isum = _mm256_sub_epi32(dot, sa8);
-                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
-                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
-                acc[t] = _mm256_add_ps(acc[t], term);
-            }
+            q4_decode(&w[b], lo, hi);
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+            __m256i i0 = q4_block_isum(lo, hi, &a[o0 + b], &as8[o0 + b]);
+            __m256i i1 = q4_block_isum(lo, hi, &a[o1 + b], &as8[o1 + b]);
+            __m256i i2 = q4_block_isum(lo, hi, &a[o2 + b], &as8[o2 + b]);
+            __m256i i3 = q4_block_isum(lo, hi, &a[o3 + b], &as8[o3 + b]);
+            c0 = block_acc(c0, dw, ad[o0 + b], i0);
+            c1 = block_acc(c1, dw, ad[o1 + b], i1);
+            c2 = block_acc(c2, dw, ad[o2 + b], i2);
+            c3 = block_acc(c3, dw, ad[o3 + b], i3);
         }
-        for (int t = 0; t < nt; t++)
-            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+        _mm256_storeu_ps(out + (size_t)t0 * out_stride, c0);
+        _mm256_storeu_ps(out + (size_t)(t0 + 1) * out_stride, c1);
+        _mm256_storeu_ps(out + (size_t)(t0 + 2) * out_stride, c2);
+        _mm256_storeu_ps(out + (size_t)(t0 + 3) * out_stride, c3);
+    }
+    for (; t0 < n_tok; t0++) { /* the rest, one token at a time */
+        size_t o = (size_t)t0 * a_stride;
+        __m256 c = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i lo[4], hi[4];
+            q4_decode(&w[b], lo, hi);
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+            c = block_acc(c, dw, ad[o + b], q4_block_isum(lo, hi, &a[o + b], &as8[o + b]));
+        }
+        _mm256_storeu_ps(out + (size_t)t0 * out_stride, c);
     }
 }
 
@@ -286,10 +314,10 @@ int gemm_vnni_available(void)
 {
     return 0;
 }
-void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                          size_t out_stride)
+void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *as8,
+                          size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
 {
-    (void)w, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+    (void)w, (void)a, (void)ad, (void)as8, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
 }
 void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
                           size_t out_stride)
