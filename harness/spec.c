@@ -331,7 +331,7 @@ enum status sweep_size_parse(const char *t, uint64_t *bytes, struct err *e)
     errno = 0;
     double v = strtod(t, &end);
     uint64_t mult = 1;
-    if (errno || end == t || v < 0)
+    if (errno || end == t || !(v >= 0)) /* NaN too: converting it to uint64_t is undefined */
         return err_set(e, "expected a size like 512M or 2G, got '%s'", t);
     switch (toupper((unsigned char)*end)) {
     case '\0': break;
