@@ -36,11 +36,19 @@ HARNESS_TESTS += $(MB_TEST) $(BENCH_SMOKE)
 # (default ~/.cache/rbench/models: outside the checkout; see bench-lib.sh).
 BENCH_ENV := BUILD=$(BUILD) DATA_DIR=$(DATA_DIR)
 
-.PHONY: bench microbench nightly baseline plots
-bench: $(MINILLM) $(RBENCH) data
+.PHONY: bench microbench nightly baseline plots bench-tools microbench-tools
+# Before building: name the Debian packages of missing tools.
+bench-tools:
+	@scripts/bench.sh --check-tools
+
+microbench-tools:
+	@echo '#include <benchmark/benchmark.h>' | $(CXX) -std=c++17 -E -x c++ - >/dev/null 2>&1 || \
+	{ echo "microbench: Google Benchmark is missing; install it with: sudo apt-get install libbenchmark-dev"; exit 2; }
+
+bench: bench-tools $(MINILLM) $(RBENCH) data
 	@$(BENCH_ENV) scripts/bench.sh
 
-nightly: $(MINILLM) $(RBENCH) data
+nightly: bench-tools $(MINILLM) $(RBENCH) data
 	@$(BENCH_ENV) scripts/nightly.sh
 
 # Copies results/latest (or RUN=DIR) to results/baselines/<machine class>/.
@@ -53,7 +61,7 @@ plots:
 
 # Google Benchmark JSON to results/microbench/<UTC time>.json (latest.json
 # points at it); MB_ARGS adds flags, e.g. MB_ARGS=--benchmark_filter=dot.
-microbench: $(MICROBENCH)
+microbench: microbench-tools $(MICROBENCH)
 	@mkdir -p results/microbench
 	@out=results/microbench/$$(date -u +%Y%m%d-%H%M%S).json; \
 	MB_TMPDIR=$(BUILD) $(MICROBENCH) --benchmark_out=$$out --benchmark_out_format=json $(MB_ARGS) && \

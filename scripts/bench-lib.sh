@@ -91,3 +91,18 @@ summary_table() {
           (.[] | select(.workload == $w)
            | "| \(.model) | \(.quant) | \(.mode) | \(.rss_mib | f1) (\(.rss_min | f1)–\(.rss_max | f1)) | \(.repacked_mib | f1) | \(.reclaimed_mib | f1) | \(.tok_s | f1) | \(.wall_ms | if . then round else "-" end) | \($h[.group + "|" + .mode] // "-") | \(.identity) |")' "$1"
 }
+
+# prune_cache RUN_DIR: the model cache's names carry a digest of the engine
+# binary, so every rebuild adds files (the 1B model is ~700 MB). Deletes the
+# cached models this run did not use that are over a day old.
+prune_cache() {
+    local used f n=0
+    [ -d "$RB_CACHE_DIR/models" ] || return 0
+    used=$(jq -r 'select(.type == "run") | .argv // [] | .[(index(["-m"]) // -2) + 1] // empty' "$1/runs.jsonl" \
+           | xargs -r -n1 basename | sort -u)
+    while IFS= read -r f; do
+        grep -qxF "$(basename "$f")" <<<"$used" && continue
+        rm -f "$f" && n=$((n + 1))
+    done < <(find "$RB_CACHE_DIR/models" -maxdepth 1 -type f -name '*.gguf' -mmin +1440)
+    [ $n = 0 ] || echo "bench: pruned $n cached models over a day old that this run did not use"
+}

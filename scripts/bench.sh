@@ -18,6 +18,7 @@
 #   --history  append to results/history.csv and history-tps.csv (nightly)
 #   --base DIR compare with DIR instead of the committed baseline
 #   --gate     exit 1 when the comparison finds a regression (nightly)
+#   --check-tools  only check that gnuplot, hyperfine and jq are installed
 # Environment: RB_REPS overrides the sweep's reps; RB_NO_TIME_GATE=1 reports
 # time changes without failing on them; see also bench-lib.sh.
 # Exit: 0 ok; 1 a run failed, an identity group differs, or (--gate) a
@@ -40,7 +41,8 @@ while [ $# -gt 0 ]; do
     --base) base=$2; shift ;;
     --gate) gate=1 ;;
     --sweep) sweep=$2; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --check-tools) need gnuplot:gnuplot-nox hyperfine:hyperfine jq:jq; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -71,6 +73,7 @@ else
     [ $rc -le 1 ] || die "rbench run could not run the sweep (exit $rc)"
     [ -f "$dir/runs.jsonl" ] || die "$dir/runs.jsonl missing"
     [ $history = 0 ] || popts+=(--append-history)
+    prune_cache "$dir"
 fi
 
 echo "== hyperfine"

@@ -173,22 +173,38 @@ hist=$RB_RESULTS/history.csv
 if [ -f "$hist" ] && [ "$(wc -l <"$hist")" -gt 1 ]; then
     tps_hist=$RB_RESULTS/history-tps.csv
     [ -f "$tps_hist" ] || tps_hist=/dev/null
-    # One block per case of the chosen workload: time, peak RSS, tokens/s.
-    awk -F, -v w="$workload" '
-        FNR == 1 { next }
-        { for (k = 1; k <= NF; k++) gsub(/"/, "", $k) }
-        FILENAME != ARGV[2] { tps[$2 "," $3] = $4; next }
-        { split($5, p, "|"); if (p[3] != w) next
-          if (!($5 in seen)) { seen[$5] = ++n; name[n] = $5 }
-          rows[$5] = rows[$5] sprintf("%s %s %s\n", $1, $8, (($2 "," $5) in tps) ? tps[$2 "," $5] : -1) }
-        END { for (i = 1; i <= n; i++) printf "# %s\n%s\n\n", name[i], rows[name[i]] }' \
-        "$tps_hist" "$hist" >"$data/history.dat"
-    cases=$(grep '^# ' "$data/history.dat" | cut -c3- | xargs || true)
-    if [ -n "$cases" ]; then
-        gp history "$plots/history" 1400 900 \
-            -e "data='$data/history.dat'; cases='$cases'" \
-            -e "title='Nightly history, workload $workload ($(grep -c '^20' "$hist") case rows in $hist)'"
-    fi
+    # One plot per model of this run; one block per case of the chosen
+    # workload: time, peak RSS, tokens/s (-1: not recorded).
+    for m in $models; do
+        f=$data/history-${m//[^A-Za-z0-9._-]/_}.dat
+        awk -F, -v w="$workload" -v m="$m" -v modes="$modes" '
+            BEGIN { nm = split(modes, mo, " "); for (k = 1; k <= nm; k++) mi[mo[k]] = k }
+            FNR == 1 { next }
+            { for (k = 1; k <= NF; k++) gsub(/"/, "", $k) }
+            FILENAME != ARGV[2] { tps[$2 "," $3] = $4; next }
+            { split($5, p, "|"); if (p[1] != m || p[3] != w) next
+              if (!($5 in seen)) { seen[$5] = ++n; name[n] = $5; q = p[2]; md = p[6]
+                  if (!(q in qi)) qi[q] = ++nq
+                  label[n] = q "/" md; lt[n] = (md in mi) ? mi[md] : nm + 1; pt[n] = qi[q] + 4 }
+              rows[$5] = rows[$5] sprintf("%s %s %s\n", $1, $8, (($2 "," $5) in tps) ? tps[$2 "," $5] : -1)
+              times[$1] = 1 }
+            END { nt = 0; for (t in times) { nt++; last = t }
+                  for (i = 1; i <= n; i++) printf "#! %s %d %d\n", label[i], lt[i], pt[i]
+                  printf "#! single=%s\n", nt == 1 ? last : ""
+                  for (i = 1; i <= n; i++) printf "# %s\n%s\n\n", name[i], rows[name[i]] }' \
+            "$tps_hist" "$hist" >"$f"
+        labels=$(awk '/^#! [^ ]+ [0-9]+ [0-9]+$/ { print $2 }' "$f" | xargs)
+        [ -n "$labels" ] || continue
+        lts=$(awk '/^#! [^ ]+ [0-9]+ [0-9]+$/ { print $3 }' "$f" | xargs)
+        pts=$(awk '/^#! [^ ]+ [0-9]+ [0-9]+$/ { print $4 }' "$f" | xargs)
+        single=$(sed -n 's/^#! single=//p' "$f")
+        nruns=$(awk -F, 'NR > 1 { gsub(/"/, ""); r[$2] = 1 } END { print length(r) }' "$hist")
+        out=$(basename "$f" .dat)
+        gp history "$plots/$out" 1200 800 \
+            -e "data='$f'; labels='$labels'; lts='$lts'; pts='$pts'" \
+            ${single:+-e "single='$single'"} \
+            -e "title='Nightly history of $m, workload $workload (runs in $hist: $nruns)'"
+    done
 fi
 
 # ---- report.md --------------------------------------------------------------------
