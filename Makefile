@@ -41,6 +41,10 @@ $(BUILD)/tests/%: $(BUILD)/engine/tests/%.o $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 -include harness/harness.mk
+# make bench, microbench, nightly, baseline, plots: bench.mk. make fuzz, valgrind: fuzz.mk.
+# (Included before the test rules: they add test binaries to HARNESS_TESTS.)
+-include bench.mk
+-include fuzz.mk
 
 # Test data (models, texts) resolved by checksum into build/data (symlinks).
 DATA_DIR := build/data
@@ -64,10 +68,6 @@ test-run: all $(TEST_BINS) data
 bench-pr: all
 	@$(BUILD)/rbench run harness/sweeps/pr24156.sweep --name pr24156-$$(date +%Y%m%d-%H%M%S)
 	@python3 scripts/pr-table.py results/latest
-
-# make bench, microbench, nightly, baseline, plots: bench.mk. make fuzz, valgrind: fuzz.mk.
--include bench.mk
--include fuzz.mk
 
 clean:
 	rm -rf build
