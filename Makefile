@@ -51,7 +51,7 @@ DATA_DIR := build/data
 data:
 	@scripts/get-data.sh --link $(DATA_DIR)
 
-TEST_BINS = $(ENGINE_TESTS) $(HARNESS_TESTS)
+TEST_BINS += $(ENGINE_TESTS) $(HARNESS_TESTS)
 
 test:
 	@$(MAKE) --no-print-directory VARIANT=release test-run
