@@ -183,7 +183,7 @@ static const char *check_weights(const struct model *m, const char *path)
     static char what[128];
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        snprintf(what, sizeof what, "cannot open %s", path);
+        snprintf(what, sizeof what, "cannot open %.100s", path);
         return what;
     }
     what[0] = 0;
