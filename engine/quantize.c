@@ -293,12 +293,16 @@ enum status quantize_file(const char *in, const char *out, const char *type_name
     uint32_t *types = NULL;
     void *map = MAP_FAILED;
     size_t size = 0;
-    int fd = open(in, O_RDONLY | O_CLOEXEC);
+    int fd = open(in, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block the open */
     if (fd < 0)
         return err_set(e, "quantize: cannot open %s: %s", in, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb)) {
         err_set(e, "quantize: stat %s: %s", in, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        err_set(e, "quantize: %s is not a regular file", in);
         goto out;
     }
     size = (size_t)sb.st_size;
