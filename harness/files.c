@@ -122,9 +122,13 @@ enum status files_append_line(const char *path, const char *line, struct err *e)
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd < 0)
         return err_set(e, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    off_t before = fstat(fd, &sb) == 0 ? sb.st_size : -1;
     enum status st = write_all(fd, line, strlen(line), path, e);
     if (!st && fsync(fd) < 0)
         st = err_set(e, "%s: fsync: %s", path, strerror(errno));
+    if (st && before >= 0 && ftruncate(fd, before) == 0) /* leave no torn line behind */
+        fsync(fd);
     close(fd);
     return st;
 }

@@ -167,7 +167,8 @@ static void prepare(struct state *st, const struct sweep_run *r)
 }
 
 /* Runs one point and appends its record; returns 1 if it failed or differs,
- * -1 if rbench was interrupted (nothing recorded), 0 otherwise. */
+ * -1 if rbench was interrupted (nothing recorded), -2 if the record could not
+ * be written (disk full: the sweep must stop), 0 otherwise. */
 static int one_run(struct state *st, const struct sweep_run *r)
 {
     const struct sweep *s = st->s;
@@ -293,8 +294,16 @@ static int one_run(struct state *st, const struct sweep_run *r)
 
 record:;
     json_t *j = results_run_json(&rec);
-    if (results_append(st->dir, j, &e))
-        fprintf(stderr, "rbench: %s\n", e.msg);
+    if (results_append(st->dir, j, &e)) {
+        fprintf(stderr, "rbench: cannot write results: %s\n", e.msg);
+        json_decref(j);
+        free(text);
+        free(ref_text);
+        free(rec.ppl_text);
+        json_decref(rec.cgroup);
+        free(cmd);
+        return -2;
+    }
     json_decref(j);
     st->done[r->index] = done_code(rec.status);
     if (rec.identity == RESULTS_ID_DIFFERS) {
@@ -436,7 +445,7 @@ int run_sweep(const struct run_opts *o)
         }
         int f = launch_interrupted() ? -1 : one_run(st, &r);
         if (f < 0)
-            interrupted = 1;
+            interrupted = f == -2 ? 3 : 1;
         else
             n_new++, any_fail |= f;
     }
@@ -450,8 +459,18 @@ int run_sweep(const struct run_opts *o)
     }
     if (st->use_cgroup)
         cgroup_fini(&st->cg);
-    if (summary_write(st->dir, &e))
+    int write_failed = interrupted == 3;
+    if (summary_write(st->dir, &e)) {
         fprintf(stderr, "rbench: summary: %s\n", e.msg);
+        write_failed = 1;
+    }
+    if (write_failed) {
+        fprintf(stderr, "rbench: results could not be written in %s (disk full?); %zu new runs kept; free space, "
+                        "then finish with: rbench run %s --out %s --resume\n",
+                st->dir, n_new, o->sweep_path, st->dir);
+        rc = 1;
+        goto out;
+    }
     if (interrupted == 2) {
         fprintf(stderr, "rbench: %zu new runs kept in %s; start a new run for the new engine\n", n_new, st->dir);
         rc = 1;
@@ -466,8 +485,11 @@ int run_sweep(const struct run_opts *o)
     if (n_new && !o->no_history) {
         char hist[PATH_MAX];
         if (files_join(hist, sizeof hist, o->results_root, "history.csv", &e) ||
-            summary_append_history(st->dir, hist, &e))
+            summary_append_history(st->dir, hist, &e)) {
             fprintf(stderr, "rbench: history: %s\n", e.msg);
+            rc = 1;
+            goto out;
+        }
     }
     /* verdicts from the whole directory, resumed parts included */
     struct table t;
