@@ -3,7 +3,8 @@
 # as the baseline of this machine class, results/baselines/<class>/, which
 # make bench and make nightly then compare against. Deliberate: commit it.
 #
-# Kept: runs.jsonl (all rbench compare reads), summary.csv, summary.md,
+# Kept: runs.jsonl (all rbench compare reads; without the memory report's
+# per-phase samples), summary.csv, summary.md,
 # report.md and hyperfine.csv. Local paths are cut from the run records
 # (argv, output file names, the model path in the memory report).
 set -euo pipefail
@@ -21,7 +22,7 @@ tmp=$dst.tmp.$$
 rm -rf "$tmp"
 mkdir -p "$tmp"
 jq -c 'if .type == "run" then
-           del(.argv, .stdout, .timeline)
+           del(.argv, .stdout, .timeline, .mem_report.phases?)
            | if .mem_report.model then .mem_report.model |= (split("/") | last) else . end
        else . end' "$src/runs.jsonl" >"$tmp/runs.jsonl"
 for f in summary.csv summary.md report.md hyperfine.csv; do

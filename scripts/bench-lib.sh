@@ -106,3 +106,10 @@ prune_cache() {
     done < <(find "$RB_CACHE_DIR/models" -maxdepth 1 -type f -name '*.gguf' -mmin +1440)
     [ $n = 0 ] || echo "bench: pruned $n cached models over a day old that this run did not use"
 }
+
+# regressions COMPARE_MD: one line per regressing case, "case: reason", from
+# rbench compare's markdown table (memory and identity before time).
+regressions() {
+    sed -n 's/^| \([^ ]*\) | .*\*\*REGRESSION\*\*: \(.*\) |$/\1: \2/p' "$1" | sed 's/\\|/|/g' \
+        | awk '{ k = /wall time/ ? 1 : 0; print k "\t" $0 }' | sort -s -t$'\t' -k1,1 | cut -f2-
+}

@@ -88,12 +88,14 @@ if [ -n "$base" ]; then
     "$RBENCH" compare "$base" "$dir" "${copts[@]}" >"$dir/compare.txt" 2>&1 || crc=$?
     case $crc in
     0) verdict="no regression against \`$base\`" ;;
-    1) verdict="REGRESSION against \`$base\`: $(grep -c 'FAIL' "$dir/compare.md" || true) failing rows (see below)" ;;
+    1) verdict="REGRESSION against \`$base\`: $(regressions "$dir/compare.md" | awk -F': ' '{ sub(/ [+-].*/, "", $2); n[$2]++ }
+                     END { for (k in n) printf "%s%d %s", (c++ ? ", " : ""), n[k], k }')" ;;
     *) verdict="could not compare with \`$base\` (rbench compare exit $crc)" ;;
     esac
     echo "$verdict" >"$dir/compare.verdict"
     echo "compare: $verdict" | tr -d '`'
-    [ $crc = 0 ] || grep -E 'FAIL|missing|only in|error' "$dir/compare.txt" | head -n 20 || true
+    [ $crc != 1 ] || regressions "$dir/compare.md" | sed 's/^/  /' | head -n 20
+    [ $crc -le 1 ] || tail -n 20 "$dir/compare.txt"
 else
     echo "== compare: no baseline for machine class $(machine_class) ($RB_RESULTS/baselines/$(machine_class)); make baseline blesses this run"
 fi

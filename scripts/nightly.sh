@@ -47,8 +47,8 @@ if [ $rc = 0 ]; then
     exit 0
 fi
 echo "nightly: FAIL (exit $rc): $dir/report.md"
-if [ -f "$dir/compare.md" ]; then
-    echo "nightly: regressions found by rbench compare $base $dir:"
-    grep 'FAIL' "$dir/compare.md" | head -n 20 || true
+if [ -f "$dir/compare.md" ] && [ -n "$(regressions "$dir/compare.md")" ]; then
+    echo "nightly: regressions against $base (rbench compare; all rows in $dir/compare.md):"
+    regressions "$dir/compare.md" | sed 's/^/  /' | head -n 20
 fi
 exit $rc
