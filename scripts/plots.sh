@@ -84,7 +84,7 @@ if [ $append = 1 ]; then
         [ -f "$hist" ] || echo "started,run_dir,git_commit,engine_version,case,n_ok,identity,maxrss_mib,wall_ms,majflt,read_mib,ppl" >"$hist"
         jq -r --argjson m "$meta" --arg d "$(basename "$dir")" '
             def f(p): if . == null then "" else (. * p | round / p | tostring) end;
-            .[] | "\($m.started),\($d),\($m.git_commit),\($m.engine_version | @json),\(.case | @json),\(.n_ok),\(.identity),\(.rss_mib | f(1000)),\(.wall_ms | f(1000)),\(.majflt | f(1000)),\(.read_mib | f(1000)),\(.ppl | f(1000000))"' \
+            .[] | "\($m.started),\($d | @json),\($m.git_commit),\($m.engine_version | @json),\(.case | @json),\(.n_ok),\(.identity),\(.rss_mib | f(1000)),\(.wall_ms | f(1000)),\(.majflt | f(1000)),\(.read_mib | f(1000)),\(.ppl | f(1000000))"' \
             "$dir/cases.json" >>"$hist"
     fi
 fi
