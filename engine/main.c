@@ -29,6 +29,49 @@ static void mapped_phase(void *arg)
     memreport_phase(arg, "mapped");
 }
 
+/* ---- a run: load, context, memory report ------------------------------------ */
+
+/* Loads the model and makes its context, sampling the report's start, mapped
+ * and loaded phases. Returns 0, or 1 after printing the error. */
+static int run_open(struct cli_opts *o, struct model *m, struct context *c, struct memreport *mr)
+{
+    struct err e = {{0}};
+    memreport_init(mr, o->model, o->mem_report);
+    memreport_phase(mr, "start");
+    o->load.on_mapped = mapped_phase;
+    o->load.on_mapped_arg = mr;
+    if (model_load(m, o->model, &o->load, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        return 1;
+    }
+    memreport_phase(mr, "loaded");
+    int32_t n_ctx = o->n_ctx;
+    if (cli_check_ctx(&n_ctx, m, &e) || context_new(c, m, n_ctx, o->n_threads, &e)) {
+        fprintf(stderr, "minillm: %s\n", e.msg);
+        model_free(m);
+        return 1;
+    }
+    memreport_plan(mr, m, c);
+    return 0;
+}
+
+/* Ends a run whose work returned rc (0 ok, 1 failed with e): the end phase,
+ * the JSON report, the summary, and the frees. Returns the exit code. */
+static int run_close(int rc, struct err *e, struct model *m, struct context *c, struct memreport *mr)
+{
+    if (rc)
+        fprintf(stderr, "minillm: %s\n", e->msg);
+    memreport_phase(mr, "end");
+    if (memreport_write(mr, e) && rc == 0) {
+        fprintf(stderr, "minillm: %s\n", e->msg);
+        rc = 1;
+    }
+    memreport_summary(mr, stderr);
+    context_free(c);
+    model_free(m);
+    return rc;
+}
+
 /* ---- complete -------------------------------------------------------------- */
 
 static int cmd_complete(int argc, char **argv)
@@ -40,44 +83,16 @@ static int cmd_complete(int argc, char **argv)
     struct model m;
     struct context c;
     struct memreport mr;
-    memreport_init(&mr, o.model, o.mem_report);
-    memreport_phase(&mr, "start");
-    o.load.on_mapped = mapped_phase;
-    o.load.on_mapped_arg = &mr;
     double t0 = cli_now();
-    if (model_load(&m, o.model, &o.load, &e)) {
-        fprintf(stderr, "minillm: %s\n", e.msg);
+    if (run_open(&o, &m, &c, &mr))
         return 1;
-    }
-    memreport_phase(&mr, "loaded");
-    int32_t n_ctx = o.n_ctx;
-    if (cli_check_ctx(&n_ctx, &m, &e) || context_new(&c, &m, n_ctx, o.n_threads, &e)) {
-        fprintf(stderr, "minillm: %s\n", e.msg);
-        model_free(&m);
-        return 1;
-    }
-    memreport_plan(&mr, &m, &c);
     double t_load = cli_now() - t0;
-
     struct complete_stats st;
-    int rc = 1;
-    if (complete_run(&c, o.prompt, o.n_predict, stdout, &st, &mr, &e))
-        goto out;
-    fprintf(stderr, "complete: load %.3f s, prompt %zu tokens %.3f s, generated %d tokens %.3f s (%.2f tok/s)\n",
-            t_load, st.n_prompt, st.prompt_s, st.n_gen, st.gen_s, st.n_gen > 0 ? st.n_gen / st.gen_s : 0.0);
-    memreport_phase(&mr, "end");
-    rc = 0;
-out:
-    if (rc)
-        fprintf(stderr, "minillm: %s\n", e.msg);
-    if (memreport_write(&mr, &e) && rc == 0) {
-        fprintf(stderr, "minillm: %s\n", e.msg);
-        rc = 1;
-    }
-    memreport_summary(&mr, stderr);
-    context_free(&c);
-    model_free(&m);
-    return rc;
+    int rc = complete_run(&c, o.prompt, o.n_predict, stdout, &st, &mr, &e) ? 1 : 0;
+    if (rc == 0)
+        fprintf(stderr, "complete: load %.3f s, prompt %zu tokens %.3f s, generated %d tokens %.3f s (%.2f tok/s)\n",
+                t_load, st.n_prompt, st.prompt_s, st.n_gen, st.gen_s, st.n_gen > 0 ? st.n_gen / st.gen_s : 0.0);
+    return run_close(rc, &e, &m, &c, &mr);
 }
 
 /* ---- perplexity ------------------------------------------------------------ */
@@ -91,34 +106,10 @@ static int cmd_perplexity(int argc, char **argv)
     struct model m;
     struct context c;
     struct memreport mr;
-    memreport_init(&mr, o.model, o.mem_report);
-    memreport_phase(&mr, "start");
-    o.load.on_mapped = mapped_phase;
-    o.load.on_mapped_arg = &mr;
-    if (model_load(&m, o.model, &o.load, &e)) {
-        fprintf(stderr, "minillm: %s\n", e.msg);
+    if (run_open(&o, &m, &c, &mr))
         return 1;
-    }
-    memreport_phase(&mr, "loaded");
-    int32_t n_ctx = o.n_ctx;
-    if (cli_check_ctx(&n_ctx, &m, &e) || context_new(&c, &m, n_ctx, o.n_threads, &e)) {
-        fprintf(stderr, "minillm: %s\n", e.msg);
-        model_free(&m);
-        return 1;
-    }
-    memreport_plan(&mr, &m, &c);
     int rc = perplexity_run(&c, o.text_file, o.n_chunks, stdout, stderr, &mr, &e) ? 1 : 0;
-    if (rc)
-        fprintf(stderr, "minillm: %s\n", e.msg);
-    memreport_phase(&mr, "end");
-    if (memreport_write(&mr, &e) && rc == 0) {
-        fprintf(stderr, "minillm: %s\n", e.msg);
-        rc = 1;
-    }
-    memreport_summary(&mr, stderr);
-    context_free(&c);
-    model_free(&m);
-    return rc;
+    return run_close(rc, &e, &m, &c, &mr);
 }
 
 /* ---- bench ----------------------------------------------------------------- */
