@@ -78,6 +78,25 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
     const struct block_q4_0x8 *w = wv;
     int64_t nb = n / QK4_0;
     int t0 = 0;
+    for (; t0 + 8 <= n_tok; t0 += 8) { /* eight tokens at once: the decoded block serves all eight */
+        __m256 c[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; t++)
+            c[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i lo[4], hi[4];
+            q4_decode(&w[b], lo, hi);
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+#pragma GCC unroll 8
+            for (int t = 0; t < 8; t++) {
+                size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
+                c[t] = block_acc(c[t], dw, ad[o], q4_block_isum(lo, hi, &a[o], &as8[o]));
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; t++)
+            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
+    }
     for (; t0 + TILE <= n_tok; t0 += TILE) { /* four tokens at once: four independent chains */
         size_t o0 = (size_t)t0 * a_stride, o1 = o0 + a_stride, o2 = o1 + a_stride, o3 = o2 + a_stride;
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
