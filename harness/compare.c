@@ -12,7 +12,6 @@
 #define RSS_SLACK_MIB 2.0
 #define RSS_SLACK_FRAC 0.01
 #define TIME_SLACK_FRAC 0.05
-#define TIME_SLACK_MS 20.0 /* below this, scheduler noise on a busy VM, not a regression */
 #define TIME_P 0.05
 #define TIME_MIN_SAMPLES 5
 
@@ -70,7 +69,7 @@ static int gate_case(const struct table_case *b, const struct table_case *c, con
         double p = stats_mwu_p_greater(b->v[FIG_WALL_MS], (size_t)b->n[FIG_WALL_MS], c->v[FIG_WALL_MS],
                                        (size_t)c->n[FIG_WALL_MS]);
         *p_out = p;
-        if (tc > tb * (1 + TIME_SLACK_FRAC) && tc - tb > TIME_SLACK_MS && p < TIME_P) {
+        if (tc > tb * (1 + TIME_SLACK_FRAC) && tc - tb > o->time_floor_ms && p < TIME_P) {
             snprintf(msg, sizeof msg, "wall time +%.1f%% (p = %.3f)%s", 100 * (tc - tb) / tb, p,
                      o->time_gate ? "" : " [time gate off]");
             add(v, n, msg);

@@ -50,8 +50,9 @@ static const char usage_compare[] =
     "usage: rbench compare BASE NEW [options]\n"
     "  --md FILE          also write the markdown report to FILE\n"
     "  --no-time-gate     report time changes but never fail on them\n"
+    "  --time-floor MS    a slowdown must also exceed MS milliseconds (default 100)\n"
     "Hard gates: identity, exact perplexity, peak RSS beyond max(1%%, 2 MiB).\n"
-    "Soft gate: wall time > 5%% slower and Mann-Whitney U p < 0.05 (>= 5 samples each).\n"
+    "Soft gate: wall time > 5%% and > the floor slower, and Mann-Whitney U p < 0.05 (>= 5 samples each).\n"
     "exit: 0 no regression, 1 regression, 2 could not compare (missing cases listed)\n";
 
 static const char usage_merge[] =
@@ -156,16 +157,24 @@ static int cmd_run(int argc, char **argv)
 static int cmd_compare(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "md", required_argument, NULL, 'm' }, { "no-time-gate", no_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
+        { "md", required_argument, NULL, 'm' }, { "no-time-gate", no_argument, NULL, 'T' },
+        { "time-floor", required_argument, NULL, 'F' }, { NULL, 0, NULL, 0 },
     };
-    struct compare_opts o = { .time_gate = 1 };
+    struct compare_opts o = { .time_gate = 1, .time_floor_ms = COMPARE_TIME_FLOOR_MS };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'm')
             o.md_path = optarg;
         else if (c == 'T')
             o.time_gate = 0;
-        else {
+        else if (c == 'F') {
+            char *end;
+            o.time_floor_ms = strtod(optarg, &end);
+            if (*end || end == optarg || !(o.time_floor_ms >= 0)) {
+                fprintf(stderr, "rbench compare: --time-floor expects milliseconds >= 0, got '%s'\n", optarg);
+                return 2;
+            }
+        } else {
             fputs(usage_compare, stderr);
             return 2;
         }
