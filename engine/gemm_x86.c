@@ -72,63 +72,44 @@ VNNI static inline void q4_decode(const struct block_q4_0x8 *wb, __m256i lo[4], 
     }
 }
 
+/* T tokens from t0 (T a constant 1..8 at each call site: the loops unroll and
+ * the accumulators stay in registers); the decoded block serves all T. */
+VNNI static inline __attribute__((always_inline)) void q4_tile(const struct block_q4_0x8 *w, int64_t nb,
+                                                               const struct block_q8_0 *a, const float *ad,
+                                                               const int32_t *as8, size_t a_stride, int t0,
+                                                               const int T, float *out, size_t out_stride)
+{
+    __m256 c[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        c[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i lo[4], hi[4];
+        q4_decode(&w[b], lo, hi);
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
+            c[t] = block_acc(c[t], dw, ad[o], q4_block_isum(lo, hi, &a[o], &as8[o]));
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
+}
+
 VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *as8,
                                size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
 {
     const struct block_q4_0x8 *w = wv;
     int64_t nb = n / QK4_0;
     int t0 = 0;
-    for (; t0 + 8 <= n_tok; t0 += 8) { /* eight tokens at once: the decoded block serves all eight */
-        __m256 c[8];
-#pragma GCC unroll 8
-        for (int t = 0; t < 8; t++)
-            c[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            __m256i lo[4], hi[4];
-            q4_decode(&w[b], lo, hi);
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
-#pragma GCC unroll 8
-            for (int t = 0; t < 8; t++) {
-                size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
-                c[t] = block_acc(c[t], dw, ad[o], q4_block_isum(lo, hi, &a[o], &as8[o]));
-            }
-        }
-#pragma GCC unroll 8
-        for (int t = 0; t < 8; t++)
-            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
-    }
-    for (; t0 + TILE <= n_tok; t0 += TILE) { /* four tokens at once: four independent chains */
-        size_t o0 = (size_t)t0 * a_stride, o1 = o0 + a_stride, o2 = o1 + a_stride, o3 = o2 + a_stride;
-        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-        for (int64_t b = 0; b < nb; b++) {
-            __m256i lo[4], hi[4];
-            q4_decode(&w[b], lo, hi);
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
-            __m256i i0 = q4_block_isum(lo, hi, &a[o0 + b], &as8[o0 + b]);
-            __m256i i1 = q4_block_isum(lo, hi, &a[o1 + b], &as8[o1 + b]);
-            __m256i i2 = q4_block_isum(lo, hi, &a[o2 + b], &as8[o2 + b]);
-            __m256i i3 = q4_block_isum(lo, hi, &a[o3 + b], &as8[o3 + b]);
-            c0 = block_acc(c0, dw, ad[o0 + b], i0);
-            c1 = block_acc(c1, dw, ad[o1 + b], i1);
-            c2 = block_acc(c2, dw, ad[o2 + b], i2);
-            c3 = block_acc(c3, dw, ad[o3 + b], i3);
-        }
-        _mm256_storeu_ps(out + (size_t)t0 * out_stride, c0);
-        _mm256_storeu_ps(out + (size_t)(t0 + 1) * out_stride, c1);
-        _mm256_storeu_ps(out + (size_t)(t0 + 2) * out_stride, c2);
-        _mm256_storeu_ps(out + (size_t)(t0 + 3) * out_stride, c3);
-    }
-    for (; t0 < n_tok; t0++) { /* the rest, one token at a time */
-        size_t o = (size_t)t0 * a_stride;
-        __m256 c = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            __m256i lo[4], hi[4];
-            q4_decode(&w[b], lo, hi);
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
-            c = block_acc(c, dw, ad[o + b], q4_block_isum(lo, hi, &a[o + b], &as8[o + b]));
-        }
-        _mm256_storeu_ps(out + (size_t)t0 * out_stride, c);
-    }
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4_tile(w, nb, a, ad, as8, a_stride, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4_tile(w, nb, a, ad, as8, a_stride, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q4_tile(w, nb, a, ad, as8, a_stride, t0, 1, out, out_stride);
 }
 
 VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
