@@ -160,7 +160,7 @@ struct mm_job {
     int n_tok;
     const struct block_q8_0 *xq; /* n_tok rows of nb8 blocks (Q8_0 activations) */
     const float *xd;             /* their scales as floats */
-    const int32_t *xs8;          /* 8 x the sums of their quants */
+    const int32_t *xs8;          /* -8 x the sums of their quants */
     size_t nb8;
     const struct block_q8_k *xk; /* n_tok rows of nbk blocks (Q8_K activations) */
     size_t nbk;

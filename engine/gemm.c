@@ -11,22 +11,22 @@ static void scatter(const float r8[REPACK_ROWS], float *out)
         out[r] = r8[r];
 }
 
-void gemm_q8_0_prepare(const struct block_q8_0 *a, int64_t nb, float *ad, int32_t *as8)
+void gemm_q8_0_prepare(const struct block_q8_0 *a, int64_t nb, float *ad, int32_t *neg8)
 {
     for (int64_t b = 0; b < nb; b++) {
         int32_t s = 0;
         for (int i = 0; i < QK8_0; i++)
             s += a[b].qs[i];
         ad[b] = quant_fp16_to_fp32(a[b].d);
-        as8[b] = 8 * s;
+        neg8[b] = -8 * s;
     }
 }
 
-void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *as8, size_t a_stride,
+void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, size_t a_stride,
                      int n_tok, int64_t n, float *out, size_t out_stride)
 {
     if (quant_use_fast() && gemm_vnni_available())
-        gemm_q4_0_8rows_vnni(w, a, ad, as8, a_stride, n_tok, n, out, out_stride);
+        gemm_q4_0_8rows_vnni(w, a, ad, neg8, a_stride, n_tok, n, out, out_stride);
     else
         gemm_q4_0_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
 }

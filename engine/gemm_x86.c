@@ -1,5 +1,5 @@
-/* gemm_x86.c: 8 repacked rows x 4 tokens per step with AVX-512 VNNI (256-bit
- * vpdpbusd), bit-identical to the _ref dots.
+/* gemm_x86.c: 8 repacked rows x up to 8 tokens per step with AVX-512 VNNI
+ * (256-bit vpdpbusd), bit-identical to the _ref dots.
  *
  * The integer block dots are exact (u8 x s8 products summed in 32-bit lanes);
  * the float part repeats the ref statements per lane: scale = d_w * d_a,
@@ -38,21 +38,31 @@ VNNI static inline __m256i bc4(const int8_t *p)
 
 #define TILE 4
 
-/* Block b of Q4_0 x Q8_0 for one token: the 8 rows' exact integer dots, with
- * the 8 multiply-adds in two independent chains (integer sums: any order),
- * less 8 x the sum of the activation's quants (precomputed). */
-VNNI static inline __m256i q4_block_isum(const __m256i lo[4], const __m256i hi[4], const struct block_q8_0 *ab,
-                                         const int32_t *s8)
+/* acc + the dot of the 4 unsigned bytes of each lane of w with the 4 signed
+ * bytes at p, broadcast from memory inside the multiply-add (EVEX {1to8}):
+ * one instruction and no broadcast register. GCC does not fold
+ * _mm256_set1_epi32 of a load into vpdpbusd, hence the asm. */
+VNNI static inline __m256i dp_bc(__m256i acc, __m256i w, const int8_t *p)
 {
-    __m256i d0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo[0], bc4(ab->qs + 0));
-    __m256i d1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi[0], bc4(ab->qs + 16));
-    d0 = _mm256_dpbusd_epi32(d0, lo[1], bc4(ab->qs + 4));
-    d1 = _mm256_dpbusd_epi32(d1, hi[1], bc4(ab->qs + 20));
-    d0 = _mm256_dpbusd_epi32(d0, lo[2], bc4(ab->qs + 8));
-    d1 = _mm256_dpbusd_epi32(d1, hi[2], bc4(ab->qs + 24));
-    d0 = _mm256_dpbusd_epi32(d0, lo[3], bc4(ab->qs + 12));
-    d1 = _mm256_dpbusd_epi32(d1, hi[3], bc4(ab->qs + 28));
-    return _mm256_sub_epi32(_mm256_add_epi32(d0, d1), _mm256_set1_epi32(*s8));
+    __asm__("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t(*)[1])(const void *)p));
+    return acc;
+}
+
+/* Block b of Q4_0 x Q8_0 for one token: the 8 rows' exact integer dots less
+ * 8 x the sum of the activation's quants (neg8, the chains' start), the 8
+ * multiply-adds in two independent chains (integer sums: any order). */
+VNNI static inline __m256i q4_block_isum(const __m256i lo[4], const __m256i hi[4], const int8_t *q, const int32_t *neg8)
+{
+    __m256i d0 = _mm256_set1_epi32(*neg8), d1 = _mm256_setzero_si256();
+    d0 = dp_bc(d0, lo[0], q + 0);
+    d1 = dp_bc(d1, hi[0], q + 16);
+    d0 = dp_bc(d0, lo[1], q + 4);
+    d1 = dp_bc(d1, hi[1], q + 20);
+    d0 = dp_bc(d0, lo[2], q + 8);
+    d1 = dp_bc(d1, hi[2], q + 24);
+    d0 = dp_bc(d0, lo[3], q + 12);
+    d1 = dp_bc(d1, hi[3], q + 28);
+    return _mm256_add_epi32(d0, d1);
 }
 
 /* acc += (d_w * d_a) * (float)isum, lane-wise: the ref's float statements. */
@@ -62,9 +72,11 @@ VNNI static inline __m256 block_acc(__m256 acc, __m256 dw, float da, __m256i isu
     return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum)));
 }
 
-VNNI static inline void q4_decode(const struct block_q4_0x8 *wb, __m256i lo[4], __m256i hi[4])
+VNNI static inline __attribute__((always_inline)) void q4_decode(const struct block_q4_0x8 *wb, __m256i lo[4],
+                                                                 __m256i hi[4])
 {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wb->qs + 32 * k));
         lo[k] = _mm256_and_si256(v, low4);
@@ -76,7 +88,7 @@ VNNI static inline void q4_decode(const struct block_q4_0x8 *wb, __m256i lo[4], 
  * the accumulators stay in registers); the decoded block serves all T. */
 VNNI static inline __attribute__((always_inline)) void q4_tile(const struct block_q4_0x8 *w, int64_t nb,
                                                                const struct block_q8_0 *a, const float *ad,
-                                                               const int32_t *as8, size_t a_stride, int t0,
+                                                               const int32_t *neg8, size_t a_stride, int t0,
                                                                const int T, float *out, size_t out_stride)
 {
     __m256 c[8];
@@ -90,7 +102,7 @@ VNNI static inline __attribute__((always_inline)) void q4_tile(const struct bloc
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
-            c[t] = block_acc(c[t], dw, ad[o], q4_block_isum(lo, hi, &a[o], &as8[o]));
+            c[t] = block_acc(c[t], dw, ad[o], q4_block_isum(lo, hi, a[o].qs, &neg8[o]));
         }
     }
 #pragma GCC unroll 8
@@ -98,18 +110,18 @@ VNNI static inline __attribute__((always_inline)) void q4_tile(const struct bloc
         _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
 }
 
-VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *as8,
+VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
                                size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
 {
     const struct block_q4_0x8 *w = wv;
     int64_t nb = n / QK4_0;
     int t0 = 0;
     for (; t0 + 8 <= n_tok; t0 += 8)
-        q4_tile(w, nb, a, ad, as8, a_stride, t0, 8, out, out_stride);
+        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
-        q4_tile(w, nb, a, ad, as8, a_stride, t0, 4, out, out_stride);
+        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 4, out, out_stride);
     for (; t0 < n_tok; t0++)
-        q4_tile(w, nb, a, ad, as8, a_stride, t0, 1, out, out_stride);
+        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 1, out, out_stride);
 }
 
 VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,

@@ -30,7 +30,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     size_t nb = (size_t)cols / QK8_0;
     struct block_q8_0 *a = malloc(sizeof *a * nb * (size_t)n_tok);
     float *ad = malloc(sizeof *ad * nb * (size_t)n_tok);
-    int32_t *as8 = malloc(sizeof *as8 * nb * (size_t)n_tok);
+    int32_t *neg8 = malloc(sizeof *neg8 * nb * (size_t)n_tok);
     float *out = malloc(sizeof(float) * (size_t)n_tok * (size_t)rows);
     assert_true(x && plain && packed && a && out);
     for (int64_t i = 0; i < rows * cols; i++)
@@ -46,7 +46,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         for (int64_t i = 0; i < cols; i++)
             x[i] = frand() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
         quant_q8_0_quantize_row(x, a + (size_t)t * nb, cols);
-        gemm_q8_0_prepare(a + (size_t)t * nb, (int64_t)nb, ad + (size_t)t * nb, as8 + (size_t)t * nb);
+        gemm_q8_0_prepare(a + (size_t)t * nb, (int64_t)nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb);
     }
     size_t gb = 8 * rb;
     for (int64_t g = 0; g < rows / 8; g++) {
@@ -59,7 +59,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         else if (vnni == 2)
             gemm_q8_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0 && vnni)
-            gemm_q4_0_8rows_vnni(gw, a, ad, as8, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q4_0_8rows_vnni(gw, a, ad, neg8, nb, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0)
             gemm_q4_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
         else
@@ -76,7 +76,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
                          vnni == 3 ? "plain8-vnni" : vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
                          (long long)r, t, got, ref);
         }
-    free(x), free(plain), free(packed), free(a), free(ad), free(as8), free(out);
+    free(x), free(plain), free(packed), free(a), free(ad), free(neg8), free(out);
 }
 
 static void test_gemm_equals_ref(void **state)
