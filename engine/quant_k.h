@@ -38,9 +38,10 @@
  *           isum = sum_i scales[i / 16] * (q[i] - 32) * a.qs[i]
  *           d = fp16(w.d) * a.d;   acc += d * (float)isum
  *
- * Every operation is its own rounding: no fma anywhere. The Q4_K dot reads
- * the activation's bsums (as ggml does), so activations must come from
- * quant_q8_k_quantize_row (or otherwise have consistent bsums). */
+ * Every operation is its own rounding: no fma anywhere. The Q4_K dots and
+ * the fast Q6_K dot read the activation's bsums (as ggml does), so
+ * activations must come from quant_q8_k_quantize_row (or otherwise have
+ * consistent bsums). */
 #ifndef QUANT_K_H
 #define QUANT_K_H
 

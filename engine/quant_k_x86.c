@@ -6,8 +6,8 @@
  * quant_fast_available(). Integer parts are exact:
  *   Q4_K: maddubs(nibble 0..15, a) pair sums lie within +-3840; madd with the
  *         sub-block scale (<= 63) gives exact int32 partial sums.
- *   Q6_K: maddubs(q 0..63, a) within +-16128 and maddubs(32, a) within +-8192
- *         are exact; their difference is the pair sum of (q - 32) a.
+ *   Q6_K: maddubs(q 0..63, a) pair sums lie within +-16128 (exact); the -32
+ *         offset is taken off once per super-block through the bsums.
  * Any int8 activation works, -128 included. The float part repeats the ref
  * statements in the same order (quant_k.h).
  * Sections: helpers, row dots, Q8_K quantizer, the 8-row Q4_K kernel. */
@@ -80,15 +80,32 @@ AVX2 float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct blo
     return acc;
 }
 
+/* Q6_K: sum((q - 32) a) per sub-block is sum(q a) - 32 bsum, so the -32 goes
+ * once per super-block through the activation's bsums (one madd against
+ * the 16 scales) instead of a second maddubs per 32 quants. The scales of
+ * one half (8 sub-blocks) sit as int16 in both 128-bit lanes; a pshufb per
+ * 32 quants picks sub-block g for the low lane and g + 1 for the high one. */
 AVX2 float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n)
 {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i three = _mm256_set1_epi8(3);
-    const __m256i k32 = _mm256_set1_epi8(32);
+    /* int16 word 2k of a 128-bit lane in the low lane, word 2k + 1 in the high */
+    __m256i pick[4];
+    for (int k = 0; k < 4; k++) {
+        int lo = 4 * k, hi = 4 * k + 2;
+        pick[k] = _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1,
+                                   lo, lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi,
+                                   hi + 1, hi, hi + 1, hi, hi + 1);
+    }
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        __m256i isum = _mm256_setzero_si256();
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)(const void *)w[b].scales);
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        /* -32 x sum over sub-blocks of scale x bsum */
+        __m256i isum = _mm256_madd_epi16(sc16, load256(a[b].bsums));
+        isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(isum, 5));
         for (int h = 0; h < 2; h++) {
+            __m256i half = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
             __m256i q0 = load256(w[b].ql + 64 * h);
             __m256i q1 = load256(w[b].ql + 64 * h + 32);
             __m256i qh = load256(w[b].qh + 32 * h);
@@ -101,12 +118,9 @@ AVX2 float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct blo
                 /* high bits (qh >> 2k) & 3 moved to bit 4; they stay inside the byte */
                 __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three);
                 __m256i q6 = _mm256_or_si256(e[k], _mm256_slli_epi16(hb, 4));
-                __m256i av = load256(a[b].qs + 128 * h + 32 * k);
-                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q6, av), _mm256_maddubs_epi16(k32, av));
+                __m256i p = _mm256_maddubs_epi16(q6, load256(a[b].qs + 128 * h + 32 * k));
                 /* int16 lanes 0..7 hold sub-block 8h + 2k, lanes 8..15 the next */
-                int g = 8 * h + 2 * k;
-                __m256i s = _mm256_set_m128i(_mm_set1_epi16(w[b].scales[g + 1]), _mm_set1_epi16(w[b].scales[g]));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(half, pick[k])));
             }
         }
         float d = _cvtsh_ss(w[b].d) * a[b].d;
