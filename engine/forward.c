@@ -145,6 +145,37 @@ void context_free(struct context *c)
     memset(c, 0, sizeof *c);
 }
 
+/* ---- parallel for ------------------------------------------------------------ */
+
+/* fn(c, arg, i0, i1) over [0, n) split in contiguous ranges over the pool,
+ * or on the caller alone when the whole is below PAR_MIN units of work.
+ * Every item is computed the same way by whichever thread takes it. */
+typedef void (*range_fn)(struct context *c, const void *arg, int64_t i0, int64_t i1);
+
+struct par_job {
+    struct context *c;
+    const void *arg;
+    range_fn fn;
+    int64_t n;
+};
+
+#define PAR_MIN 16384
+
+static void par_worker(void *arg, int ith, int nth)
+{
+    const struct par_job *j = arg;
+    j->fn(j->c, j->arg, j->n * ith / nth, j->n * (ith + 1) / nth);
+}
+
+static void par_for(struct context *c, int64_t n, int64_t unit_cost, range_fn fn, const void *arg)
+{
+    struct par_job j = {c, arg, fn, n};
+    if (n < 2 || n * unit_cost < PAR_MIN || pool_size(c->pool) < 2)
+        fn(c, arg, 0, n);
+    else
+        pool_run(c->pool, par_worker, &j);
+}
+
 /* ---- matmul ---------------------------------------------------------------- */
 
 /* Jobs below this many multiply-adds run on the calling thread alone. */
@@ -238,6 +269,31 @@ static void mm_worker(void *arg, int ith, int nth)
     }
 }
 
+/* The activation rows quantized for the weights' types (Q8_0 with its
+ * prepared scales and offsets, Q8_K). */
+struct prep_arg {
+    const float *x;
+    size_t x_stride;
+    int64_t n_in;
+    size_t nb8, nbk;
+    int q8, q8k;
+};
+
+static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1)
+{
+    const struct prep_arg *p = arg;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *xt = p->x + (size_t)t * p->x_stride;
+        if (p->q8) {
+            size_t o = (size_t)t * p->nb8;
+            quant_q8_0_quantize_row(xt, c->qa + o, p->n_in);
+            gemm_q8_0_prepare(c->qa + o, p->n_in / QK8_0, c->qd + o, c->qs8 + o);
+        }
+        if (p->q8k)
+            quant_q8_k_quantize_row(xt, c->qk + (size_t)t * p->nbk, p->n_in);
+    }
+}
+
 /* out[k] = ws[k] x for n_tok rows of x (stride x_stride). */
 static void matmul(struct context *c, int n, const struct weight *const *ws, float *const *outs, const float *x,
                    size_t x_stride, int n_tok)
@@ -254,15 +310,9 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
         q8k |= needs_q8k(ws[k]->type);
         work += ws[k]->n_in * ws[k]->n_out * n_tok;
     }
-    for (int t = 0; t < n_tok; t++) {
-        if (q8) {
-            quant_q8_0_quantize_row(x + (size_t)t * x_stride, c->qa + (size_t)t * s.nb8, ws[0]->n_in);
-            gemm_q8_0_prepare(c->qa + (size_t)t * s.nb8, ws[0]->n_in / QK8_0, c->qd + (size_t)t * s.nb8,
-                              c->qs8 + (size_t)t * s.nb8);
-        }
-        if (q8k)
-            quant_q8_k_quantize_row(x + (size_t)t * x_stride, c->qk + (size_t)t * s.nbk, ws[0]->n_in);
-    }
+    struct prep_arg pa = {x, x_stride, ws[0]->n_in, s.nb8, s.nbk, q8, q8k};
+    if (q8 || q8k)
+        par_for(c, n_tok, ws[0]->n_in, prep_rows, &pa);
     if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */
         mm_worker(&j, 0, 1);
     else
@@ -305,10 +355,17 @@ static void rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, flo
     }
 }
 
-static void swiglu(float *g, const float *u, int n)
+static void swiglu(float *g, const float *u, int64_t n)
 {
-    for (int i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++)
         g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* hb = silu(hb) * hb2 over elements [i0, i1) of the batch */
+static void swiglu_range(struct context *c, const void *arg, int64_t i0, int64_t i1)
+{
+    (void)arg;
+    swiglu(c->hb + i0, c->hb2 + i0, i1 - i0);
 }
 
 /* ---- attention ------------------------------------------------------------- */
@@ -349,8 +406,7 @@ static void ffn_dense(struct context *c, const struct layer *L, float *out, int 
     const struct weight *gu[2] = {&L->w_gate, &L->w_up};
     float *gu_out[2] = {c->hb, c->hb2};
     matmul(c, 2, gu, gu_out, c->xb, (size_t)cfg->n_embd, n_tok);
-    for (int t = 0; t < n_tok; t++)
-        swiglu(c->hb + (size_t)t * (size_t)cfg->n_ff, c->hb2 + (size_t)t * (size_t)cfg->n_ff, cfg->n_ff);
+    par_for(c, (int64_t)n_tok * cfg->n_ff, 8, swiglu_range, NULL); /* rows are n_ff apart: one range */
     matmul1(c, &L->w_down, out, c->hb, (size_t)cfg->n_ff, n_tok);
 }
 
@@ -407,6 +463,46 @@ static void ffn_moe_one(struct context *c, const struct layer *L, const float *i
         out[i] = c->moe[i];
 }
 
+/* ---- per-token steps of a batch (par_for ranges over tokens) ---------------- */
+
+struct norm_arg {
+    float *out;
+    const float *in;
+    const float *w;
+};
+
+static void norm_rows(struct context *c, const void *arg, int64_t t0, int64_t t1)
+{
+    const struct norm_arg *a = arg;
+    const struct model_config *cfg = &c->m->cfg;
+    size_t ne = (size_t)cfg->n_embd;
+    for (int64_t t = t0; t < t1; t++)
+        rmsnorm(a->out + (size_t)t * ne, a->in + (size_t)t * ne, a->w, cfg->n_embd, cfg->norm_eps);
+}
+
+struct rope_arg {
+    int layer;
+    int32_t pos0;
+};
+
+/* RoPE on q and k, then k and v into the F16 cache and q to F16. */
+static void rope_store(struct context *c, const void *arg, int64_t t0, int64_t t1)
+{
+    const struct rope_arg *a = arg;
+    const struct model_config *cfg = &c->m->cfg;
+    int hd = cfg->head_dim, qd = cfg->n_head * hd, kvd = cfg->n_head_kv * hd;
+    for (int64_t t = t0; t < t1; t++) {
+        float *q = c->q + (size_t)t * (size_t)qd, *k = c->k + (size_t)t * (size_t)kvd;
+        int pos = a->pos0 + (int)t;
+        rope(q, cfg->n_head, hd, cfg->rope_dim, pos, cfg->rope_base);
+        rope(k, cfg->n_head_kv, hd, cfg->rope_dim, pos, cfg->rope_base);
+        size_t off = ((size_t)a->layer * (size_t)c->n_ctx + (size_t)pos) * (size_t)kvd;
+        quant_f16_quantize_row(k, c->kc + off, kvd);
+        quant_f16_quantize_row(c->v + (size_t)t * (size_t)kvd, c->vc + off, kvd);
+        quant_f16_quantize_row(q, c->qh + (size_t)t * (size_t)qd, qd);
+    }
+}
+
 /* ---- forward --------------------------------------------------------------- */
 
 enum logits_mode { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL };
@@ -426,20 +522,13 @@ static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t
 
     for (int l = 0; l < cfg->n_layer; l++) {
         const struct layer *L = &m->layers[l];
-        for (int t = 0; t < n; t++)
-            rmsnorm(c->xb + (size_t)t * ne, c->x + (size_t)t * ne, L->attn_norm, n_embd, cfg->norm_eps);
+        struct norm_arg na = {c->xb, c->x, L->attn_norm};
+        par_for(c, n, n_embd, norm_rows, &na);
         const struct weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
         float *qkv_out[3] = {c->q, c->k, c->v};
         matmul(c, 3, qkv, qkv_out, c->xb, ne, n);
-        for (int t = 0; t < n; t++) {
-            float *q = c->q + (size_t)t * (size_t)qd, *k = c->k + (size_t)t * (size_t)kvd;
-            rope(q, cfg->n_head, hd, cfg->rope_dim, pos0 + t, cfg->rope_base);
-            rope(k, cfg->n_head_kv, hd, cfg->rope_dim, pos0 + t, cfg->rope_base);
-            size_t off = ((size_t)l * (size_t)c->n_ctx + (size_t)(pos0 + t)) * (size_t)kvd;
-            quant_f16_quantize_row(k, c->kc + off, kvd);
-            quant_f16_quantize_row(c->v + (size_t)t * (size_t)kvd, c->vc + off, kvd);
-            quant_f16_quantize_row(q, c->qh + (size_t)t * (size_t)qd, qd);
-        }
+        struct rope_arg ra = {l, pos0};
+        par_for(c, n, 8 * (qd + kvd), rope_store, &ra);
         struct att_job aj = {c, l, pos0, n};
         if ((int64_t)n * cfg->n_head * (pos0 + n) * hd < SMALL_JOB)
             att_worker(&aj, 0, 1);
@@ -449,8 +538,8 @@ static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t
         for (size_t i = 0; i < (size_t)n * ne; i++)
             c->x[i] += c->xb[i];
 
-        for (int t = 0; t < n; t++)
-            rmsnorm(c->xb + (size_t)t * ne, c->x + (size_t)t * ne, L->ffn_norm, n_embd, cfg->norm_eps);
+        struct norm_arg fa = {c->xb, c->x, L->ffn_norm};
+        par_for(c, n, n_embd, norm_rows, &fa);
         if (cfg->n_expert)
             for (int t = 0; t < n; t++)
                 ffn_moe_one(c, L, c->xb + (size_t)t * ne, c->xb2 + (size_t)t * ne);

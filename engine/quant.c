@@ -238,10 +238,18 @@ void quant_q4_0_quantize_row(const float *x, struct block_q4_0 *y, int64_t n)
     }
 }
 
-void quant_f16_quantize_row(const float *x, uint16_t *y, int64_t n)
+void quant_f16_quantize_row_ref(const float *x, uint16_t *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = quant_fp32_to_fp16(x[i]);
+}
+
+void quant_f16_quantize_row(const float *x, uint16_t *y, int64_t n)
+{
+    if (quant_use_fast())
+        quant_f16_quantize_row_f16c(x, y, n);
+    else
+        quant_f16_quantize_row_ref(x, y, n);
 }
 
 /* ---- dot products ----------------------------------------------------- */

@@ -59,7 +59,11 @@ void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
  * rounding as ggml's reference quantizers do. */
 void quant_q8_0_quantize_row(const float *x, struct block_q8_0 *y, int64_t n);
 void quant_q4_0_quantize_row(const float *x, struct block_q4_0 *y, int64_t n);
+/* Any n; round to nearest even, as quant_fp32_to_fp16 (the F16C form gives
+ * the same bits, NaNs included). */
 void quant_f16_quantize_row(const float *x, uint16_t *y, int64_t n);
+void quant_f16_quantize_row_ref(const float *x, uint16_t *y, int64_t n);
+void quant_f16_quantize_row_f16c(const float *x, uint16_t *y, int64_t n);
 
 /* Dot products of one weight row with one activation row, n elements. */
 float quant_dot_f32_ref(const float *w, const float *x, int64_t n);

@@ -112,6 +112,16 @@ AVX2 float quant_dot_q4_0_q8_0_avx2(const struct block_q4_0 *w, const struct blo
 
 /* ---- quantizer ---------------------------------------------------------- */
 
+/* vcvtps2ph with imm 0 rounds to nearest even, as the scalar conversion. */
+AVX2 void quant_f16_quantize_row_f16c(const float *x, uint16_t *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), 0));
+    for (; i < n; i++)
+        y[i] = quant_fp32_to_fp16(x[i]);
+}
+
 AVX2 void quant_q8_0_quantize_row_avx2(const float *x, struct block_q8_0 *y, int64_t n)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -234,6 +244,11 @@ float quant_dot_q4_0_q8_0_avx2(const struct block_q4_0 *w, const struct block_q8
 void quant_q8_0_quantize_row_avx2(const float *x, struct block_q8_0 *y, int64_t n)
 {
     quant_q8_0_quantize_row_ref(x, y, n);
+}
+
+void quant_f16_quantize_row_f16c(const float *x, uint16_t *y, int64_t n)
+{
+    quant_f16_quantize_row_ref(x, y, n);
 }
 
 void repack_dot8_q4_0_q8_0_avx2(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,

@@ -205,6 +205,17 @@ static void test_fp16_vs_f16c(void **state)
             fail();
         }
     }
+    /* the row form: 8 at a time plus a tail, over the same stride of floats */
+    enum { ROW = 1003 };
+    float x[ROW];
+    uint16_t fast[ROW], ref[ROW];
+    for (uint64_t u = 0; u < (1ull << 32); u += 4093ull * ROW) {
+        for (int i = 0; i < ROW; i++)
+            x[i] = float_of((uint32_t)(u + 4093ull * (uint64_t)i));
+        quant_f16_quantize_row_f16c(x, fast, ROW);
+        quant_f16_quantize_row_ref(x, ref, ROW);
+        assert_memory_equal(fast, ref, sizeof fast);
+    }
 }
 
 /* ---- geometry ---------------------------------------------------------- */
