@@ -1,4 +1,4 @@
-/* gemm_x86.c: 8 repacked rows x up to 8 tokens per step with AVX-512 VNNI
+/* gemm_x86.c: 8 repacked rows x up to 16 tokens per step with AVX-512 VNNI
  * (256-bit vpdpbusd), bit-identical to the _ref dots.
  *
  * The integer block dots are exact (u8 x s8 products summed in 32-bit lanes);
@@ -84,28 +84,28 @@ VNNI static inline __attribute__((always_inline)) void q4_decode(const struct bl
     }
 }
 
-/* T tokens from t0 (T a constant 1..8 at each call site: the loops unroll and
+/* T tokens from t0 (T a constant 1..16 at each call site: the loops unroll and
  * the accumulators stay in registers); the decoded block serves all T. */
 VNNI static inline __attribute__((always_inline)) void q4_tile(const struct block_q4_0x8 *w, int64_t nb,
                                                                const struct block_q8_0 *a, const float *ad,
                                                                const int32_t *neg8, size_t a_stride, int t0,
                                                                const int T, float *out, size_t out_stride)
 {
-    __m256 c[8];
-#pragma GCC unroll 8
+    __m256 c[16];
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         c[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i lo[4], hi[4];
         q4_decode(&w[b], lo, hi);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
             size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
             c[t] = block_acc(c[t], dw, ad[o], q4_block_isum(lo, hi, a[o].qs, &neg8[o]));
         }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
 }
@@ -116,6 +116,8 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
     const struct block_q4_0x8 *w = wv;
     int64_t nb = n / QK4_0;
     int t0 = 0;
+    for (; t0 + 16 <= n_tok; t0 += 16)
+        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 16, out, out_stride);
     for (; t0 + 8 <= n_tok; t0 += 8)
         q4_tile(w, nb, a, ad, neg8, a_stride, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)

@@ -82,7 +82,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
 static void test_gemm_equals_ref(void **state)
 {
     (void)state;
-    static const int toks[] = {1, 3, 4, 5, 9, 32};
+    static const int toks[] = {1, 3, 4, 5, 9, 29, 32}; /* 29 = tiles of 16, 8, 4 and 1 */
     static const uint32_t types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q8_0};
     for (size_t ti = 0; ti < 2; ti++)
         for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
