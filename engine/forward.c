@@ -18,6 +18,7 @@
 #include "forward.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,6 +196,7 @@ struct mm_job {
     size_t nb8;
     const struct block_q8_k *xk; /* n_tok rows of nbk blocks (Q8_K activations) */
     size_t nbk;
+    atomic_llong next[3]; /* per weight: the first unit (8 rows or 1) not yet taken */
 };
 
 static int needs_q8(uint32_t type)
@@ -239,33 +241,49 @@ static void rows_repacked(const struct mm_job *j, const struct weight *w, float 
     }
 }
 
+/* Rows [r0, r1) of weight w (multiples of 8 when it goes 8 rows at a time). */
+static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, int64_t r0, int64_t r1)
+{
+    if (w->repacked) {
+        rows_repacked(j, w, out, r0 / REPACK_ROWS, r1 / REPACK_ROWS);
+        return;
+    }
+    if ((w->type == GGML_TYPE_Q4_0 || w->type == GGML_TYPE_Q8_0) && w->n_out % REPACK_ROWS == 0) {
+        /* plain layout, 8 rows at a time: same bits as one row at a time */
+        size_t rb = quant_row_bytes(w->type, w->n_in);
+        for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++) {
+            const void *gw = (const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb;
+            (w->type == GGML_TYPE_Q4_0 ? gemm_q4_0_plain8 : gemm_q8_0_plain8)(
+                gw, rb, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        }
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++) /* one row at a time, every token: the row stays in cache */
+        for (int t = 0; t < j->n_tok; t++)
+            out[(size_t)t * (size_t)w->n_out + (size_t)r] =
+                dot_row(w, r, j->x + (size_t)t * j->x_stride, j->xq + (size_t)t * j->nb8, j->xk + (size_t)t * j->nbk);
+}
+
+/* Threads take chunks of rows from a shared counter per weight, so a thread
+ * the machine slows down does less of the work rather than hold the others
+ * at the barrier. Which thread computes a row changes nothing in its bits. */
 static void mm_worker(void *arg, int ith, int nth)
 {
-    const struct mm_job *j = arg;
+    struct mm_job *j = arg;
+    (void)ith;
     for (int k = 0; k < j->n; k++) {
         const struct weight *w = j->w[k];
-        float *out = j->out[k];
-        if (w->repacked) {
-            int64_t n_groups = w->n_out / REPACK_ROWS;
-            rows_repacked(j, w, out, n_groups * ith / nth, n_groups * (ith + 1) / nth);
-            continue;
+        int64_t step = w->n_out % REPACK_ROWS == 0 ? REPACK_ROWS : 1;
+        int64_t units = w->n_out / step;
+        int64_t chunk = units / (16 * (int64_t)nth); /* ~16 chunks per thread */
+        chunk = chunk < 1 ? 1 : chunk;
+        for (;;) {
+            int64_t u0 = atomic_fetch_add_explicit(&j->next[k], chunk, memory_order_relaxed);
+            if (u0 >= units)
+                break;
+            int64_t u1 = u0 + chunk < units ? u0 + chunk : units;
+            mm_rows(j, w, j->out[k], u0 * step, u1 * step);
         }
-        if ((w->type == GGML_TYPE_Q4_0 || w->type == GGML_TYPE_Q8_0) && w->n_out % REPACK_ROWS == 0) {
-            /* plain layout, 8 rows at a time: same bits as one row at a time */
-            int64_t n_groups = w->n_out / REPACK_ROWS;
-            size_t rb = quant_row_bytes(w->type, w->n_in);
-            for (int64_t g = n_groups * ith / nth; g < n_groups * (ith + 1) / nth; g++) {
-                const void *gw = (const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb;
-                (w->type == GGML_TYPE_Q4_0 ? gemm_q4_0_plain8 : gemm_q8_0_plain8)(
-                    gw, rb, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
-            }
-            continue;
-        }
-        int64_t r0 = w->n_out * ith / nth, r1 = w->n_out * (ith + 1) / nth;
-        for (int64_t r = r0; r < r1; r++) /* one row at a time, every token: the row stays in cache */
-            for (int t = 0; t < j->n_tok; t++)
-                out[(size_t)t * (size_t)w->n_out + (size_t)r] =
-                    dot_row(w, r, j->x + (size_t)t * j->x_stride, j->xq + (size_t)t * j->nb8, j->xk + (size_t)t * j->nbk);
     }
 }
 
@@ -301,6 +319,8 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
     struct sizes s = sizes_of(&c->m->cfg, c->n_ctx);
     struct mm_job j = {.n = n, .x = x, .x_stride = x_stride, .n_tok = n_tok, .xq = c->qa, .xd = c->qd,
                        .xs8 = c->qs8, .nb8 = s.nb8, .xk = c->qk, .nbk = s.nbk};
+    for (int k = 0; k < 3; k++)
+        atomic_init(&j.next[k], 0);
     int q8 = 0, q8k = 0;
     int64_t work = 0;
     for (int k = 0; k < n; k++) {
