@@ -4,7 +4,10 @@
  * generated one at a time after a one-token prompt. Each test runs `reps`
  * times after one warm-up; mean and standard deviation of tokens/s are
  * printed as a Markdown table. The logits of every repetition are hashed and
- * must be identical, so no speed figure stands without its identity check. */
+ * must be identical, so no speed figure stands without its identity check.
+ * After tg a line gives the weight bytes one token reads, the GB/s that makes
+ * at the measured rate, and the rate of streaming the same bytes with the
+ * same threads and no arithmetic: generation's memory ceiling right now. */
 #ifndef BENCH_H
 #define BENCH_H
 

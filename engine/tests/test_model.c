@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "bench.h"
 #include "complete.h"
 #include "forward.h"
 #include "model.h"
@@ -318,6 +319,66 @@ static void test_memory_limit_refused(void **state)
     assert_non_null(strstr(msg, "RLIMIT_AS"));
 }
 
+/* minillm bench: both rows with their hashes, and the bytes per generated
+ * token equal to the file's matrices less the embedding table (counted from
+ * the tensor table, not from the engine's weights). */
+static void test_bench_reports(void **state)
+{
+    (void)state;
+    char model[1100];
+    data_path(model, sizeof model, "stories260K.gguf");
+    struct model m;
+    struct context c;
+    struct load_opts o;
+    struct err e = {{0}};
+    load_opts_default(&o);
+    o.log = NULL;
+    if (model_load(&m, model, &o, &e))
+        fail_msg("%s", e.msg);
+    if (context_new(&c, &m, 64, 2, &e))
+        fail_msg("%s", e.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    struct bench_opts bo = {.n_prompt = 8, .n_gen = 4, .reps = 2};
+    if (bench_run(&c, &bo, "stories260K.gguf", out, &e))
+        fail_msg("%s", e.msg);
+    fclose(out);
+    context_free(&c);
+    model_free(&m);
+    FILE *f = fopen(model, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size_t size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *img = malloc(size);
+    assert_non_null(img);
+    assert_int_equal(fread(img, 1, size, f), size);
+    fclose(f);
+    struct gguf_file g;
+    if (gguf_parse(&g, img, size, &e))
+        fail_msg("%s", e.msg);
+    unsigned long long want = 0;
+    for (uint64_t i = 0; i < g.n_tensors; i++) {
+        const struct gguf_tensor *t = &g.tensors[i];
+        int is_embd = t->name.len == 17 && !memcmp(t->name.ptr, "token_embd.weight", 17);
+        if (t->n_dims == 2 && !is_embd)
+            want += t->n_bytes;
+    }
+    gguf_free(&g);
+    free(img);
+    assert_non_null(strstr(buf, "| stories260K.gguf | 2 | pp8 | "));
+    assert_non_null(strstr(buf, "| stories260K.gguf | 2 | tg4 | "));
+    const char *p = strstr(buf, "MB of weights per token (");
+    assert_non_null(p);
+    unsigned long long got = 0;
+    assert_int_equal(sscanf(p, "MB of weights per token (%llu bytes)", &got), 1);
+    assert_true(want > 0);
+    assert_int_equal(got, want);
+    assert_non_null(strstr(buf, "of this machine's memory bandwidth right now"));
+    free(buf);
+}
+
 int main(void)
 {
     const char *d = getenv("RB_TEST_DATA");
@@ -336,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_k_quants_match_llamacpp),
         cmocka_unit_test(test_bad_context_and_model_errors),
         cmocka_unit_test(test_memory_limit_refused),
+        cmocka_unit_test(test_bench_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
