@@ -237,7 +237,8 @@ static void rows_repacked(const struct mm_job *j, const struct weight *w, float 
             gemm_q4_0_8rows(gw, j->xq, j->xd, j->xs8, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS,
                             (size_t)w->n_out);
         else
-            gemm_q8_0_8rows(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+            gemm_q8_0_8rows(gw, j->xq, j->xd, j->xs8, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS,
+                            (size_t)w->n_out);
     }
 }
 

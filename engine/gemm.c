@@ -41,11 +41,11 @@ void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_st
     }
 }
 
-void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                     size_t out_stride)
+void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, size_t a_stride,
+                     int n_tok, int64_t n, float *out, size_t out_stride)
 {
     if (quant_use_fast() && gemm_vnni_available())
-        gemm_q8_0_8rows_vnni(w, a, a_stride, n_tok, n, out, out_stride);
+        gemm_q8_0_8rows_vnni(w, a, ad, neg8, a_stride, n_tok, n, out, out_stride);
     else
         gemm_q8_0_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
 }

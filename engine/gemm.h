@@ -4,7 +4,7 @@
  * r < 8 and t < n_tok, each bit-identical to the per-row _ref dot (quant.h,
  * quant_k.h): the weights of the group are read once for all the tokens, so a
  * batch turns the memory-bound matrix-vector product into a compute-bound one.
- * Activation rows are a_stride blocks apart. For Q4_0, ad and neg8 hold, per
+ * Activation rows are a_stride blocks apart. For Q4_0 and Q8_0, ad and neg8 hold, per
  * activation block, its scale as a float and -8 x the sum of its quants (the
  * nibble offset, where the integer dot starts), a_stride apart per row
  * (gemm_q8_0_prepare). */
@@ -21,8 +21,8 @@ void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad,
                      int n_tok, int64_t n, float *out, size_t out_stride);
 /* Fills ad and neg8 for nb blocks of one activation row. */
 void gemm_q8_0_prepare(const struct block_q8_0 *a, int64_t nb, float *ad, int32_t *neg8);
-void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                     size_t out_stride);
+void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, size_t a_stride,
+                     int n_tok, int64_t n, float *out, size_t out_stride);
 void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
                      size_t out_stride);
 
@@ -48,8 +48,8 @@ void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a,
 int gemm_vnni_available(void);
 void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
                           size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride);
-void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride);
+void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
+                          size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
 

@@ -29,13 +29,6 @@ int gemm_vnni_available(void)
     return v;
 }
 
-VNNI static inline __m256i bc4(const int8_t *p)
-{
-    int32_t u;
-    memcpy(&u, p, sizeof u);
-    return _mm256_set1_epi32(u);
-}
-
 #define TILE 4
 
 /* acc + the dot of the 4 unsigned bytes of each lane of w with the 4 signed
@@ -126,37 +119,57 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
         q4_tile(w, nb, a, ad, neg8, a_stride, t0, 1, out, out_stride);
 }
 
-VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                               float *out, size_t out_stride)
+/* Q8_0: the weights are signed, so each byte is read as w + 128 (xor 0x80,
+ * unsigned 0..255) and the chain starts at -128 x sum(a) = 16 x neg8:
+ * sum((w + 128) a) - 128 sum(a) = sum(w a), exactly (|sum| < 2^21). */
+VNNI static inline __attribute__((always_inline)) void q8_tile(const struct block_q8_0x8 *w, int64_t nb,
+                                                               const struct block_q8_0 *a, const float *ad,
+                                                               const int32_t *neg8, size_t a_stride, int t0,
+                                                               const int T, float *out, size_t out_stride)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256 c[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        c[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wu[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            wu[k] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(w[b].qs + 32 * k)), flip);
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+#pragma GCC unroll 16
+        for (int t = 0; t < T; t++) {
+            size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
+            const int8_t *q = a[o].qs;
+            __m256i d0 = _mm256_slli_epi32(_mm256_set1_epi32(neg8[o]), 4), d1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int k = 0; k < 8; k += 2) {
+                d0 = dp_bc(d0, wu[k], q + 4 * k);
+                d1 = dp_bc(d1, wu[k + 1], q + 4 * k + 4);
+            }
+            c[t] = block_acc(c[t], dw, ad[o], _mm256_add_epi32(d0, d1));
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
+}
+
+VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
+                               size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
 {
     const struct block_q8_0x8 *w = wv;
     int64_t nb = n / QK8_0;
-    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
-        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
-        __m256 acc[TILE];
-        for (int t = 0; t < TILE; t++)
-            acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const struct block_q8_0x8 *wb = &w[b];
-            __m256i wq[8], ws[8];
-            for (int k = 0; k < 8; k++) {
-                ws[k] = _mm256_loadu_si256((const __m256i *)(const void *)(wb->qs + 32 * k));
-                wq[k] = _mm256_sign_epi8(ws[k], ws[k]); /* |w|, -128 read as 128 */
-            }
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d));
-            for (int t = 0; t < nt; t++) {
-                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
-                __m256i isum = _mm256_setzero_si256();
-                for (int k = 0; k < 8; k++)
-                    isum = _mm256_dpbusd_epi32(isum, wq[k], _mm256_sign_epi8(bc4(ab->qs + 4 * k), ws[k]));
-                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
-                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
-                acc[t] = _mm256_add_ps(acc[t], term);
-            }
-        }
-        for (int t = 0; t < nt; t++)
-            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
-    }
+    int t0 = 0;
+    for (; t0 + 16 <= n_tok; t0 += 16)
+        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 16, out, out_stride);
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 1, out, out_stride);
 }
 
 /* ---- 8 plain rows ------------------------------------------------------------
@@ -333,9 +346,9 @@ void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float
 {
     (void)w, (void)a, (void)ad, (void)as8, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
 }
-void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                          size_t out_stride)
+void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
+                          size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
 {
-    (void)w, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+    (void)w, (void)a, (void)ad, (void)neg8, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
 }
 #endif

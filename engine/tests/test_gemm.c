@@ -41,6 +41,11 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         else
             quant_q8_0_quantize_row(x + r * cols, (struct block_q8_0 *)(plain + (size_t)r * rb), cols);
     }
+    if (type == GGML_TYPE_Q8_0) { /* the extreme weights a file may hold: -128 and 127 */
+        struct block_q8_0 *r0 = (struct block_q8_0 *)(void *)plain, *r1 = (struct block_q8_0 *)(void *)(plain + rb);
+        for (int i = 0; i < QK8_0; i += 3)
+            r0[0].qs[i] = -128, r1[cols / QK8_0 - 1].qs[i] = 127;
+    }
     repack_matrix(type, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
@@ -62,8 +67,10 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
             gemm_q4_0_8rows_vnni(gw, a, ad, neg8, nb, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0)
             gemm_q4_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
+        else if (vnni)
+            gemm_q8_0_8rows_vnni(gw, a, ad, neg8, nb, n_tok, cols, o, (size_t)rows);
         else
-            (vnni ? gemm_q8_0_8rows_vnni : gemm_q8_0_8rows_dot8)(gw, a, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q8_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
     }
     for (int t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
