@@ -63,6 +63,15 @@ void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_st
 void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
                      size_t out_stride)
 {
+    if (quant_use_fast() && gemm_vnni_available())
+        gemm_q4_k_8rows_vnni(w, a, a_stride, n_tok, n, out, out_stride);
+    else
+        gemm_q4_k_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
+}
+
+void gemm_q4_k_8rows_dot8(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
+{
     float r8[REPACK_ROWS];
     for (int t = 0; t < n_tok; t++) {
         repack_dot8_q4_k_q8_k(w, a + (size_t)t * a_stride, n, r8);

@@ -25,6 +25,8 @@ void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad,
                      int n_tok, int64_t n, float *out, size_t out_stride);
 void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
                      size_t out_stride);
+void gemm_q4_k_8rows_dot8(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
 
 /* The token-by-token forms through the 8-row dot kernels (any CPU). */
 void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
@@ -50,6 +52,8 @@ void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float
                           size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride);
 void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
                           size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride);
+void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
 

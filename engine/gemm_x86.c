@@ -172,6 +172,120 @@ VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
         q8_tile(w, nb, a, ad, neg8, a_stride, t0, 1, out, out_stride);
 }
 
+/* ---- Q4_K ---------------------------------------------------------------------
+ * Per super-block the 8 rows' 6-bit scales and mins are unpacked once
+ * (int32 lanes, lane r = row r) and each sub-block's nibbles are decoded once
+ * for all T tokens. Sub-block j's exact dot s (|s| < 2^16) goes through
+ * vpdpbusd; isum += s * sc[j] (vpmulld); the mins term sum_j m[j] * (bsum
+ * pair j) goes through vpdpwssd with the mins of sub-blocks 2i, 2i + 1 as the
+ * int16 halves of each lane against the two bsum pairs (each within int16).
+ * The float part is the ref's per lane: d = fp16(d) * a.d, dm = fp16(dmin) *
+ * a.d, t = d * isum, tm = dm * msum, acc += t - tm. */
+
+struct q4k_scales {
+    __m256i sc[8]; /* sub-block scales, int32 per row */
+    __m256i mp[4]; /* mins of sub-blocks 2i (low int16) and 2i + 1 (high int16) */
+};
+
+VNNI static inline void q4k_unpack(const struct block_q4_kx8 *wb, struct q4k_scales *s)
+{
+    const __m256i m63 = _mm256_set1_epi32(63), m15 = _mm256_set1_epi32(15);
+    __m256i B[12], m[8];
+    for (int i = 0; i < 12; i++)
+        B[i] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(wb->scales + 8 * i)));
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            s->sc[j] = _mm256_and_si256(B[j], m63);
+            m[j] = _mm256_and_si256(B[j + 4], m63);
+        } else {
+            s->sc[j] = _mm256_or_si256(_mm256_and_si256(B[j + 4], m15), _mm256_slli_epi32(_mm256_srli_epi32(B[j - 4], 6), 4));
+            m[j] = _mm256_or_si256(_mm256_srli_epi32(B[j + 4], 4), _mm256_slli_epi32(_mm256_srli_epi32(B[j], 6), 4));
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        s->mp[i] = _mm256_or_si256(m[2 * i], _mm256_slli_epi32(m[2 * i + 1], 16));
+}
+
+VNNI static inline __attribute__((always_inline)) void q4k_tile(const struct block_q4_kx8 *w, int64_t nb,
+                                                                const struct block_q8_k *a, size_t a_stride, int t0,
+                                                                const int T, float *out, size_t out_stride)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const struct block_q4_kx8 *wb = &w[b];
+        struct q4k_scales s;
+        q4k_unpack(wb, &s);
+        __m256i isum[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            isum[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            /* sub-block j: nibble half j % 2 of chunks 8 (j / 2) .. + 7 */
+            const uint8_t *qs = wb->qs + 32 * 8 * (j / 2);
+            __m256i nib[8];
+            if (j % 2) {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    nib[k] = _mm256_and_si256(
+                        _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * k)), 4), low4);
+            } else {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    nib[k] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * k)), low4);
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *q = a[(size_t)(t0 + t) * a_stride + (size_t)b].qs + 32 * j;
+                __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int k = 0; k < 8; k += 2) {
+                    d0 = dp_bc(d0, nib[k], q + 4 * k);
+                    d1 = dp_bc(d1, nib[k + 1], q + 4 * k + 4);
+                }
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(_mm256_add_epi32(d0, d1), s.sc[j]));
+            }
+        }
+        __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d));
+        __m256 wm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+            __m256i msum = _mm256_setzero_si256();
+            for (int i = 0; i < 4; i++) {
+                uint32_t lo = (uint16_t)(int16_t)(ab->bsums[4 * i] + ab->bsums[4 * i + 1]);
+                uint32_t hi = (uint16_t)(int16_t)(ab->bsums[4 * i + 2] + ab->bsums[4 * i + 3]);
+                msum = _mm256_dpwssd_epi32(msum, s.mp[i], _mm256_set1_epi32((int32_t)(lo | hi << 16)));
+            }
+            __m256 da = _mm256_set1_ps(ab->d);
+            __m256 d = _mm256_mul_ps(wd, da), dm = _mm256_mul_ps(wm, da);
+            __m256 tt = _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t]));
+            __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_sub_ps(tt, tm));
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+}
+
+VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                               float *out, size_t out_stride)
+{
+    const struct block_q4_kx8 *w = wv;
+    int64_t nb = n / QK_K;
+    int t0 = 0;
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4k_tile(w, nb, a, a_stride, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4k_tile(w, nb, a, a_stride, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q4k_tile(w, nb, a, a_stride, t0, 1, out, out_stride);
+}
+
 /* ---- 8 plain rows ------------------------------------------------------------
  * The rows are not interleaved: each row's block gives a vector of 8 partial
  * int32 sums, and a tree of horizontal adds turns the 8 rows' vectors into one
@@ -322,6 +436,12 @@ VNNI void gemm_q4_0_plain8_vnni(const void *wv, size_t rb, const struct block_q8
 }
 
 #else
+void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                          size_t out_stride)
+{
+    (void)w, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+}
+
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
                            float *out, size_t out_stride)
 {

@@ -12,6 +12,7 @@
 
 #include "gemm.h"
 #include "quant.h"
+#include "quant_k.h"
 #include "repack.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -112,8 +113,67 @@ static void test_gemm_equals_ref(void **state)
         print_message("# no AVX-512 VNNI on this CPU: the VNNI kernels were not exercised\n");
 }
 
+/* Q4_K: repacked groups through the VNNI tile kernel (and the 8-row dot
+ * path) against quant_dot_q4_k_q8_k_ref on the plain rows, bit for bit. Half
+ * the weight super-blocks are raw bytes (any scales, mins, nibbles). */
+static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
+{
+    size_t rb = quant_row_bytes(GGML_TYPE_Q4_K, cols), nb = (size_t)cols / QK_K;
+    float *x = malloc(sizeof(float) * (size_t)cols);
+    uint8_t *plain = malloc(rb * (size_t)rows), *packed = malloc(rb * (size_t)rows);
+    struct block_q8_k *a = malloc(sizeof *a * nb * (size_t)n_tok);
+    float *out = malloc(sizeof(float) * (size_t)n_tok * (size_t)rows);
+    assert_true(x && plain && packed && a && out);
+    for (int64_t r = 0; r < rows; r++) {
+        struct block_q4_k *row = (struct block_q4_k *)(void *)(plain + (size_t)r * rb);
+        for (int64_t i = 0; i < cols; i++)
+            x[i] = frand();
+        quant_q4_k_quantize_row(x, row, cols);
+        for (size_t b = 0; b < nb; b += 2) { /* raw super-blocks: every byte random, finite halves */
+            uint8_t *p = (uint8_t *)&row[b];
+            for (size_t i = 0; i < sizeof row[b]; i++)
+                p[i] = (uint8_t)(frand() * 127.0f + 128.0f);
+            row[b].d = quant_fp32_to_fp16(frand());
+            row[b].dmin = quant_fp32_to_fp16(frand() * 0.5f);
+        }
+    }
+    repack_matrix(GGML_TYPE_Q4_K, plain, packed, rows, cols);
+    for (int t = 0; t < n_tok; t++) {
+        for (int64_t i = 0; i < cols; i++)
+            x[i] = frand() * (t % 3 == 0 ? 0.0f : 100.0f);
+        quant_q8_k_quantize_row(x, a + (size_t)t * nb, cols);
+    }
+    size_t gb = 8 * rb;
+    for (int64_t g = 0; g < rows / 8; g++)
+        (vnni ? gemm_q4_k_8rows_vnni : gemm_q4_k_8rows_dot8)(packed + (size_t)g * gb, a, nb, n_tok, cols, out + g * 8,
+                                                            (size_t)rows);
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            float ref = quant_dot_q4_k_q8_k_ref((const void *)(plain + (size_t)r * rb), a + (size_t)t * nb, cols);
+            float got = out[(size_t)t * (size_t)rows + (size_t)r];
+            if (memcmp(&ref, &got, sizeof ref))
+                fail_msg("q4_k %s: cols %lld row %lld token %d: %.9g, ref %.9g", vnni ? "vnni" : "dot8",
+                         (long long)cols, (long long)r, t, got, ref);
+        }
+    free(x), free(plain), free(packed), free(a), free(out);
+}
+
+static void test_gemm_q4_k_equals_ref(void **state)
+{
+    (void)state;
+    static const int toks[] = {1, 3, 4, 5, 9, 13, 32}; /* 13 = tiles of 8, 4 and 1 */
+    for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
+        check_q4_k(16, 256, toks[k], 0);
+        check_q4_k(24, 2048, toks[k], 0);
+        if (gemm_vnni_available()) {
+            check_q4_k(16, 256, toks[k], 1);
+            check_q4_k(24, 2048, toks[k], 1);
+        }
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gemm_equals_ref)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gemm_equals_ref), cmocka_unit_test(test_gemm_q4_k_equals_ref)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
