@@ -65,7 +65,11 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
                        s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
                        s.nbk * sizeof(struct block_q8_k) +
                        2 * s.qd * sizeof(uint16_t);
-    *scratch_bytes = per_tok * s.batch + sizeof(float) * ((uint64_t)cfg->n_vocab + 2 * (uint64_t)cfg->n_expert + 2);
+    uint64_t moe_tok = cfg->n_expert ? sizeof(float) * ((uint64_t)cfg->n_expert + 1 + 2 * (uint64_t)cfg->n_embd +
+                                                         (uint64_t)cfg->n_expert_used * (uint64_t)cfg->n_embd) +
+                                           (sizeof(int32_t) + sizeof(float)) * (uint64_t)cfg->n_expert_used
+                                     : 0;
+    *scratch_bytes = (per_tok + moe_tok) * s.batch + sizeof(float) * ((uint64_t)cfg->n_vocab + (uint64_t)cfg->n_embd);
 }
 
 /* Writes a zero into every page, so the pages are resident from now on (a
@@ -104,9 +108,14 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->hb = calloc(B * nff, sizeof(float));
     c->hb2 = calloc(B * nff, sizeof(float));
     c->logits = calloc(B * (size_t)cfg->n_vocab, sizeof(float));
-    c->rlog = calloc((size_t)cfg->n_expert + 1, sizeof(float));
+    size_t nx = (size_t)cfg->n_expert, ku = (size_t)(cfg->n_expert_used > 0 ? cfg->n_expert_used : 1);
+    c->rlog = calloc(B * (nx + 1), sizeof(float));
     c->moe = calloc(ne, sizeof(float));
-    c->eo = calloc(ne, sizeof(float));
+    c->eo = calloc(B * ne, sizeof(float));
+    c->ein = calloc(nx ? B * ne : 1, sizeof(float));
+    c->eslot = calloc(nx ? B * ku * ne : 1, sizeof(float));
+    c->route = calloc(B * ku, sizeof(int32_t));
+    c->rw = calloc(B * ku, sizeof(float));
     c->qa = calloc(B * s.nb8, sizeof(struct block_q8_0));
     c->qk = calloc(B * s.nbk, sizeof(struct block_q8_k));
     c->qd = calloc(B * s.nb8, sizeof(float));
@@ -122,7 +131,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->rlog || !c->moe || !c->eo || !c->qa || !c->qk || !c->qd || !c->qs8 || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->qd || !c->qs8 || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -140,7 +149,8 @@ void context_free(struct context *c)
         return;
     pool_free(c->pool);
     void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
-                  c->rlog,   c->moe, c->eo,  c->qa, c->qk, c->qd, c->qs8, c->qh, c->vacc, c->kc, c->vc};
+                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->qd, c->qs8, c->qh,
+                  c->vacc,   c->kc,  c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
     memset(c, 0, sizeof *c);
@@ -431,57 +441,84 @@ static void ffn_dense(struct context *c, const struct layer *L, float *out, int 
     matmul1(c, &L->w_down, out, c->hb, (size_t)cfg->n_ff, n_tok);
 }
 
-/* Mixture of experts for one token (xb row `in`), as llama.cpp routes
- * llama-architecture MoE models: softmax over the router logits, the top-k
- * experts (ties: lower index), their probabilities renormalized to sum to 1,
- * and the experts' outputs summed in the order they were chosen. */
-static void ffn_moe_one(struct context *c, const struct layer *L, const float *in, float *out)
+/* Routing of one token as llama.cpp routes llama-architecture MoE models:
+ * softmax over the router logits, the top-k experts (ties: lower index),
+ * their probabilities renormalized to sum to 1. */
+static void route_token(float *rlog, int ne, int k, int32_t *chosen, float *w)
 {
-    const struct model_config *cfg = &c->m->cfg;
-    int ne = cfg->n_expert, k = cfg->n_expert_used, n_embd = cfg->n_embd;
-    matmul1(c, &L->router, c->rlog, in, (size_t)n_embd, 1);
-    float mx = c->rlog[0];
+    float mx = rlog[0];
     for (int x = 1; x < ne; x++)
-        mx = c->rlog[x] > mx ? c->rlog[x] : mx;
+        mx = rlog[x] > mx ? rlog[x] : mx;
     double sum = 0.0;
     for (int x = 0; x < ne; x++) {
-        c->rlog[x] = expf(c->rlog[x] - mx);
-        sum += (double)c->rlog[x];
+        rlog[x] = expf(rlog[x] - mx);
+        sum += (double)rlog[x];
     }
     for (int x = 0; x < ne; x++)
-        c->rlog[x] = (float)((double)c->rlog[x] / sum);
-    int chosen[64];
+        rlog[x] = (float)((double)rlog[x] / sum);
     float wsel[64], wsum = 0.0f;
-    if (k > 64)
-        k = 64;
     for (int j = 0; j < k; j++) {
         int best = -1;
         for (int x = 0; x < ne; x++) {
             int taken = 0;
             for (int q = 0; q < j; q++)
                 taken |= chosen[q] == x;
-            if (!taken && (best < 0 || c->rlog[x] > c->rlog[best]))
+            if (!taken && (best < 0 || rlog[x] > rlog[best]))
                 best = x;
         }
         chosen[j] = best;
-        wsel[j] = c->rlog[best];
+        wsel[j] = rlog[best];
         wsum += wsel[j];
     }
-    for (int i = 0; i < n_embd; i++)
-        c->moe[i] = 0.0f;
-    for (int j = 0; j < k; j++) {
-        int x = chosen[j];
+    for (int j = 0; j < k; j++)
+        w[j] = wsel[j] / wsum;
+}
+
+/* Mixture of experts over n_tok rows of xb into out: the router for the whole
+ * batch, then each expert once for all the tokens routed to it (rows
+ * gathered, so its weights are read once per batch), then per token the
+ * chosen experts' outputs summed in the order they were chosen. Every
+ * (token, expert) output has the bits it would have alone, and the sums run
+ * in the same order, so a batch gives the bytes of token by token. */
+static void ffn_moe(struct context *c, const struct layer *L, float *out, int n_tok)
+{
+    const struct model_config *cfg = &c->m->cfg;
+    int ne = cfg->n_expert, k = cfg->n_expert_used < 64 ? cfg->n_expert_used : 64;
+    size_t n_embd = (size_t)cfg->n_embd;
+    matmul1(c, &L->router, c->rlog, c->xb, n_embd, n_tok);
+    for (int t = 0; t < n_tok; t++)
+        route_token(c->rlog + (size_t)t * (size_t)ne, ne, k, c->route + (size_t)t * (size_t)k,
+                    c->rw + (size_t)t * (size_t)k);
+    int32_t rows[MAX_BATCH * 64]; /* (token, slot) pairs routed to the expert at hand */
+    for (int x = 0; x < ne; x++) {
+        int cnt = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int j = 0; j < k; j++)
+                if (c->route[t * k + j] == x) {
+                    memcpy(c->ein + (size_t)cnt * n_embd, c->xb + (size_t)t * n_embd, n_embd * sizeof(float));
+                    rows[cnt++] = t * k + j;
+                }
+        if (!cnt)
+            continue;
         const struct weight *gu[2] = {&L->exp_gate[x], &L->exp_up[x]};
         float *gu_out[2] = {c->hb, c->hb2};
-        matmul(c, 2, gu, gu_out, in, (size_t)n_embd, 1);
-        swiglu(c->hb, c->hb2, cfg->n_ff);
-        matmul1(c, &L->exp_down[x], c->eo, c->hb, (size_t)cfg->n_ff, 1);
-        float w = wsel[j] / wsum;
-        for (int i = 0; i < n_embd; i++)
-            c->moe[i] += c->eo[i] * w;
+        matmul(c, 2, gu, gu_out, c->ein, n_embd, cnt);
+        par_for(c, (int64_t)cnt * cfg->n_ff, 8, swiglu_range, NULL);
+        matmul1(c, &L->exp_down[x], c->eo, c->hb, (size_t)cfg->n_ff, cnt);
+        for (int i = 0; i < cnt; i++)
+            memcpy(c->eslot + (size_t)rows[i] * n_embd, c->eo + (size_t)i * n_embd, n_embd * sizeof(float));
     }
-    for (int i = 0; i < n_embd; i++)
-        out[i] = c->moe[i];
+    for (int t = 0; t < n_tok; t++) {
+        for (size_t i = 0; i < n_embd; i++)
+            c->moe[i] = 0.0f;
+        for (int j = 0; j < k; j++) {
+            const float *eo = c->eslot + (size_t)(t * k + j) * n_embd;
+            float w = c->rw[t * k + j];
+            for (size_t i = 0; i < n_embd; i++)
+                c->moe[i] += eo[i] * w;
+        }
+        memcpy(out + (size_t)t * n_embd, c->moe, n_embd * sizeof(float));
+    }
 }
 
 /* ---- per-token steps of a batch (par_for ranges over tokens) ---------------- */
@@ -562,8 +599,7 @@ static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t
         struct norm_arg fa = {c->xb, c->x, L->ffn_norm};
         par_for(c, n, n_embd, norm_rows, &fa);
         if (cfg->n_expert)
-            for (int t = 0; t < n; t++)
-                ffn_moe_one(c, L, c->xb + (size_t)t * ne, c->xb2 + (size_t)t * ne);
+            ffn_moe(c, L, c->xb2, n);
         else
             ffn_dense(c, L, c->xb2, n);
         for (size_t i = 0; i < (size_t)n * ne; i++)

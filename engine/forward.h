@@ -32,7 +32,11 @@ struct context {
     float *logits; /* [n_vocab] */
     float *rlog;   /* [n_expert] router logits, then probabilities */
     float *moe;    /* [n_embd] weighted sum of the chosen experts' outputs */
-    float *eo;     /* [n_embd] one expert's output */
+    float *eo;     /* [n_embd] one expert's output, for the tokens routed to it */
+    float *ein;    /* [n_embd] the inputs of the tokens routed to one expert */
+    float *eslot;  /* [n_expert_used][n_embd] each token's chosen experts' outputs */
+    int32_t *route; /* [n_expert_used] each token's chosen experts, in order */
+    float *rw;      /* [n_expert_used] their renormalized weights */
     struct block_q8_0 *qa; /* activations quantized to Q8_0 for Q4_0/Q8_0 matmuls (largest row) */
     float *qd;             /* per Q8_0 activation block: its scale as a float */
     int32_t *qs8;          /* per Q8_0 activation block: -8 x the sum of its quants */
