@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "quant.h"
 
 /* ---- scale unpacking ------------------------------------------------------ */
@@ -436,6 +437,17 @@ float quant_dot_q6_k_q8_k_ref(const struct block_q6_k *w, const struct block_q8_
     return acc;
 }
 
+void quant_gemm_q6_k_plain8_ref(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                int64_t n, float *out, size_t out_stride)
+{
+    for (int t = 0; t < n_tok; t++) {
+        for (int r = 0; r < 8; r++) {
+            const struct block_q6_k *row = (const void *)((const uint8_t *)w + (size_t)r * rb);
+            out[(size_t)t * out_stride + (size_t)r] = quant_dot_q6_k_q8_k_ref(row, a + (size_t)t * a_stride, n);
+        }
+    }
+}
+
 /* ---- dispatch ------------------------------------------------------------- */
 
 void quant_q8_k_quantize_row(const float *x, struct block_q8_k *y, int64_t n)
@@ -454,4 +466,15 @@ float quant_dot_q4_k_q8_k(const struct block_q4_k *w, const struct block_q8_k *a
 float quant_dot_q6_k_q8_k(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n)
 {
     return quant_use_fast() ? quant_dot_q6_k_q8_k_avx2(w, a, n) : quant_dot_q6_k_q8_k_ref(w, a, n);
+}
+
+void quant_gemm_q6_k_plain8(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                            int64_t n, float *out, size_t out_stride)
+{
+    if (!quant_use_fast())
+        quant_gemm_q6_k_plain8_ref(w, rb, a, a_stride, n_tok, n, out, out_stride);
+    else if (gemm_vnni_available())
+        quant_gemm_q6_k_plain8_vnni(w, rb, a, a_stride, n_tok, n, out, out_stride);
+    else
+        quant_gemm_q6_k_plain8_avx2(w, rb, a, a_stride, n_tok, n, out, out_stride);
 }

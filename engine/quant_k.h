@@ -108,6 +108,25 @@ float quant_dot_q6_k_q8_k(const struct block_q6_k *w, const struct block_q8_k *a
 float quant_dot_q4_k_q8_k_ref(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n);
 float quant_dot_q6_k_q8_k_ref(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n);
 
+/* 8 consecutive rows of a plain Q6_K matrix times n_tok Q8_K activation rows:
+ * row r starts at (const uint8_t *)w + r * rb (rb = quant_row_bytes of one
+ * row), activation row t at a + t * a_stride (a_stride in blocks), and
+ * out[t * out_stride + r] = quant_dot_q6_k_q8_k_ref(row r, activation t, n),
+ * the same bits, for r < 8 and t < n_tok; nothing else of out is written;
+ * n a multiple of QK_K. Each weight super-block is decoded once per tile of
+ * up to 16 tokens (the fast forms). The
+ * dispatching form picks VNNI, then AVX2, unless quant_use_fast() is false;
+ * call _avx2 only when quant_fast_available(), _vnni only when
+ * gemm_vnni_available(). Activations need consistent bsums. */
+void quant_gemm_q6_k_plain8(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                            int64_t n, float *out, size_t out_stride);
+void quant_gemm_q6_k_plain8_ref(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                int64_t n, float *out, size_t out_stride);
+void quant_gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                 int64_t n, float *out, size_t out_stride);
+void quant_gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                 int64_t n, float *out, size_t out_stride);
+
 /* The AVX2 forms (quant_k_x86.c). Call only when quant_fast_available(). */
 float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n);
 float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n);

@@ -10,7 +10,8 @@
  *         offset is taken off once per super-block through the bsums.
  * Any int8 activation works, -128 included. The float part repeats the ref
  * statements in the same order (quant_k.h).
- * Sections: helpers, row dots, Q8_K quantizer, the 8-row Q4_K kernel. */
+ * Sections: helpers, row dots, Q8_K quantizer, the 8-row Q4_K kernel, 8 plain
+ * Q6_K rows x n_tok tokens (AVX2 and AVX-512 VNNI forms). */
 #include "quant.h"
 #include "quant_k.h"
 #include "repack.h"
@@ -242,6 +243,395 @@ AVX2 void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct 
     _mm256_storeu_ps(out, acc);
 }
 
+/* ---- 8 plain Q6_K rows x n_tok tokens ------------------------------------
+ * Layout: the 4 decoded 32-byte chunks of a half (chunk k = quants 32k..32k+31,
+ * sub-blocks 2k and 2k + 1 in the low and high 128-bit lanes) get a 4 x 4
+ * transpose of 32-bit words inside each 128-bit lane, and the activation's
+ * chunks get the same. Afterwards every one of the 4 vectors of a half has,
+ * in 32-bit lane (L, i) (128-bit lane L, word i), 4 quants of sub-block
+ * 2i + L: the same sub-block in the same lane of all 4 vectors. So the
+ * products of a whole sub-block can pile up in one lane before its scale is
+ * applied: with VNNI, 4 chained vpdpbusd and one vpmulld per half; with AVX2,
+ * two maddubs results added as int16 (each within +-16128, so the sum stays
+ * within +-32256) and one madd against the scales per pair.
+ *
+ * The -32 offset goes through the bsums, as in the row dot: with VNNI the
+ * chain of sub-block g starts at -32 x bsum[g] (the same for all rows); with
+ * AVX2 one madd of the bsums against 32 x the scales per row and token.
+ * All integer sums are exact (a whole super-block's lies within +-2^29).
+ *
+ * Two orders, both decoding each weight super-block once per pass:
+ *   up to Q6P_ROW_TOK tokens: the rows are read one after the other, as the
+ *     row dot reads them; the activation blocks are prepared once per chunk
+ *     and each row's sums kept as int32 until the 8 rows are done; a
+ *     software prefetch runs ahead in the row. (Reading 8 rows side by side
+ *     makes 8 memory streams, which on the machine measured ran at about
+ *     half the bandwidth of one.)
+ *   more tokens: per tile of up to Q6P_TILE tokens, the 8 rows' super-block
+ *     b is decoded into a buffer and used for every token of the tile; the 8
+ *     rows' int32 vectors go through a tree of horizontal adds so that lane r
+ *     holds row r's sum. A software prefetch runs ahead on the 8 rows.
+ * Either way the float part runs lane-wise (lane r = row r), repeating the
+ * ref's statements per super-block in order. */
+
+#define Q6P_ROW_TOK 4   /* up to this many tokens: the row order */
+#define Q6P_CHUNK 128   /* prepared activation super-blocks of the row order, all tokens */
+#define Q6P_ROW_AHEAD 8 /* super-blocks prefetched ahead in the row order */
+#define Q6P_TILE 16     /* tokens per pass over the weights in the tile order */
+#define Q6P_AHEAD 4     /* super-blocks prefetched ahead in the tile order */
+
+/* Word j of 128-bit lane L of v[i] becomes word i of lane L of v[j]. */
+AVX2 static inline void transpose_words(__m256i v[4])
+{
+    __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+/* Lane (L, i) takes sub-block 2i + L of 8 values given in sub-block order. */
+AVX2 static inline __m256i subblock_order(__m256i v)
+{
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+}
+
+/* The 6-bit quants of half h of a Q6_K block, 0..63, transposed as above. */
+AVX2 static inline void q6_decode_half(const struct block_q6_k *blk, int h, __m256i q[4])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i bits45 = _mm256_set1_epi8(0x30);
+    __m256i l0 = load256(blk->ql + 64 * h), l1 = load256(blk->ql + 64 * h + 32);
+    __m256i hi = load256(blk->qh + 32 * h);
+    /* high bit pair k, (qh >> 2k) & 3, moved to bits 4..5 of its own byte:
+     * 16-bit shifts by < 8 bring only masked-off bits across bytes */
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hi, 4), bits45));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hi, 2), bits45));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hi, bits45));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                           _mm256_and_si256(_mm256_srli_epi16(hi, 2), bits45));
+    transpose_words(q);
+}
+
+/* The activation quants of half h, transposed as the weights. */
+AVX2 static inline void q8_k_half(const struct block_q8_k *blk, int h, __m256i q[4])
+{
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        q[k] = load256(blk->qs + 128 * h + 32 * k);
+    transpose_words(q);
+}
+
+/* Lane r of the result is the sum of the 8 lanes of v[r]. */
+AVX2 static inline __m256i sum_lanes8(const __m256i v[8])
+{
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    /* a: rows 0..3 from the low 128-bit halves, then from the high halves */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* The fp16 super-block scales of the 8 rows, as floats in lanes 0..7. */
+AVX2 static inline __m256 q6_row_scales(const uint8_t *rows, size_t rb, int64_t b)
+{
+    uint16_t d[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        memcpy(&d[r], rows + (size_t)r * rb + (size_t)b * sizeof(struct block_q6_k) + offsetof(struct block_q6_k, d),
+               sizeof d[r]);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d));
+}
+
+/* acc += (dw * da) * (float)isum, lane-wise, each operation rounded. */
+AVX2 static inline __m256 q6_acc(__m256 acc, __m256 dw, float da, __m256i isum)
+{
+    __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(da));
+    __m256 term = _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum));
+    return _mm256_add_ps(acc, term);
+}
+
+/* Prefetches the super-block `ahead` blocks after blk in its row. The
+ * address is formed as an integer: past the row's end it is the next row's
+ * bytes or beyond the matrix, harmless either way (a prefetch never faults).
+ * Lines 64 bytes apart in every 210-byte block leave no line out. */
+AVX2 static inline void q6p_prefetch(const struct block_q6_k *blk, int ahead)
+{
+    uintptr_t p = (uintptr_t)(const void *)blk + (uintptr_t)ahead * sizeof *blk;
+    __builtin_prefetch((const void *)p, 0, 3);
+    __builtin_prefetch((const void *)(p + 64), 0, 3);
+    __builtin_prefetch((const void *)(p + 128), 0, 3);
+    __builtin_prefetch((const void *)(p + 192), 0, 3);
+}
+
+/* -- AVX2 form -- */
+
+/* One decoded weight super-block of one row. */
+struct q6p_row_avx2 {
+    __m256i q[2][4]; /* [half][transposed chunk] */
+    __m256i sc[2];   /* int16 pairs: the scale of lane (L, i)'s sub-block, twice */
+    __m256i sc32;    /* 32 x the 16 scales as int16, in sub-block order */
+};
+
+/* One activation super-block, prepared. */
+struct q6p_act_avx2 {
+    __m256i q[2][4]; /* transposed as the weights */
+    __m256i bs;      /* the 16 bsums */
+};
+
+AVX2 static inline __attribute__((always_inline)) void q6p_decode_avx2(const struct block_q6_k *blk,
+                                                                       struct q6p_row_avx2 *x)
+{
+    __m128i s8 = _mm_loadu_si128((const __m128i *)(const void *)blk->scales);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        q6_decode_half(blk, h, x->q[h]);
+        __m256i s = subblock_order(_mm256_cvtepi8_epi32(h ? _mm_srli_si128(s8, 8) : s8));
+        x->sc[h] = _mm256_or_si256(_mm256_and_si256(s, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s, 16));
+    }
+    x->sc32 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(s8), 5);
+}
+
+AVX2 static inline __attribute__((always_inline)) void q6p_prepare_avx2(const struct block_q8_k *ab,
+                                                                        struct q6p_act_avx2 *y)
+{
+    q8_k_half(ab, 0, y->q[0]);
+    q8_k_half(ab, 1, y->q[1]);
+    y->bs = load256(ab->bsums);
+}
+
+/* 8 int32 lanes summing to the row's isum for this super-block. */
+AVX2 static inline __attribute__((always_inline)) __m256i q6p_dot_avx2(const struct q6p_row_avx2 *x,
+                                                                       const struct q6p_act_avx2 *y)
+{
+    __m256i s = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_madd_epi16(y->bs, x->sc32));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(x->q[h][0], y->q[h][0]),
+                                       _mm256_maddubs_epi16(x->q[h][1], y->q[h][1]));
+        __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(x->q[h][2], y->q[h][2]),
+                                       _mm256_maddubs_epi16(x->q[h][3], y->q[h][3]));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(p01, x->sc[h]));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(p23, x->sc[h]));
+    }
+    return s;
+}
+
+/* Tokens t0 .. t0 + nt - 1, nt <= Q6P_TILE. */
+AVX2 static void q6p_tile_avx2(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
+                               int t0, int nt, float *out, size_t out_stride)
+{
+    struct q6p_row_avx2 x[8];
+    __m256 acc[Q6P_TILE];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            const struct block_q6_k *blk = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b;
+            q6p_prefetch(blk, Q6P_AHEAD);
+            q6p_decode_avx2(blk, &x[r]);
+        }
+        __m256 dw = q6_row_scales(rows, rb, b);
+        for (int t = 0; t < nt; t++) {
+            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+            struct q6p_act_avx2 y;
+            q6p_prepare_avx2(ab, &y);
+            __m256i v[8];
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                v[r] = q6p_dot_avx2(&x[r], &y);
+            acc[t] = q6_acc(acc[t], dw, ab->d, sum_lanes8(v));
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+}
+
+/* Up to Q6P_ROW_TOK tokens, row after row. */
+AVX2 static void q6p_rows_avx2(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
+                               int nt, float *out, size_t out_stride)
+{
+    struct q6p_act_avx2 y[Q6P_CHUNK]; /* token t, super-block b0 + b at t * ch + b */
+    int32_t isum[Q6P_CHUNK][8];      /* the same order, [row] */
+    __m256 acc[Q6P_ROW_TOK];
+    int ch = Q6P_CHUNK / nt;
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += ch) {
+        int cb = nb - b0 < ch ? (int)(nb - b0) : ch;
+        for (int t = 0; t < nt; t++)
+            for (int b = 0; b < cb; b++)
+                q6p_prepare_avx2(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);
+        for (int r = 0; r < 8; r++) {
+            const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0;
+            for (int b = 0; b < cb; b++) {
+                struct q6p_row_avx2 x;
+                q6p_prefetch(&row[b], Q6P_ROW_AHEAD);
+                q6p_decode_avx2(&row[b], &x);
+                for (int t = 0; t < nt; t++)
+                    isum[t * ch + b][r] = hsum_i32(q6p_dot_avx2(&x, &y[t * ch + b]));
+            }
+        }
+        for (int b = 0; b < cb; b++) {
+            __m256 dw = q6_row_scales(rows, rb, b0 + b);
+            for (int t = 0; t < nt; t++)
+                acc[t] = q6_acc(acc[t], dw, a[(size_t)t * a_stride + (size_t)(b0 + b)].d,
+                                _mm256_loadu_si256((const __m256i *)(const void *)isum[t * ch + b]));
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
+}
+
+AVX2 void quant_gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                      int64_t n, float *out, size_t out_stride)
+{
+    if (n_tok <= 0)
+        return;
+    if (n_tok <= Q6P_ROW_TOK) {
+        q6p_rows_avx2(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride);
+        return;
+    }
+    for (int t0 = 0; t0 < n_tok; t0 += Q6P_TILE) {
+        int nt = n_tok - t0 < Q6P_TILE ? n_tok - t0 : Q6P_TILE;
+        q6p_tile_avx2(w, rb, n / QK_K, a, a_stride, t0, nt, out, out_stride);
+    }
+}
+
+/* -- VNNI form: as the AVX2 form, the sums by vpdpbusd chains -- */
+
+#define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
+
+struct q6p_row_vnni {
+    __m256i q[2][4]; /* [half][transposed chunk] */
+    __m256i sc[2];   /* int32 scales of the lanes' sub-blocks */
+};
+
+struct q6p_act_vnni {
+    __m256i q[2][4];  /* transposed as the weights */
+    __m256i start[2]; /* -32 x the bsum of each lane's sub-block */
+};
+
+VNNI static inline __attribute__((always_inline)) void q6p_decode_vnni(const struct block_q6_k *blk,
+                                                                       struct q6p_row_vnni *x)
+{
+    __m128i s8 = _mm_loadu_si128((const __m128i *)(const void *)blk->scales);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        q6_decode_half(blk, h, x->q[h]);
+        x->sc[h] = subblock_order(_mm256_cvtepi8_epi32(h ? _mm_srli_si128(s8, 8) : s8));
+    }
+}
+
+VNNI static inline __attribute__((always_inline)) void q6p_prepare_vnni(const struct block_q8_k *ab,
+                                                                        struct q6p_act_vnni *y)
+{
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        q8_k_half(ab, h, y->q[h]);
+        __m128i bs = _mm_loadu_si128((const __m128i *)(const void *)(ab->bsums + 8 * h));
+        __m256i b32 = subblock_order(_mm256_cvtepi16_epi32(bs));
+        y->start[h] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(b32, 5));
+    }
+}
+
+/* Per half a chain of 4 vpdpbusd from -32 x bsum, then the scales. */
+VNNI static inline __attribute__((always_inline)) __m256i q6p_dot_vnni(const struct q6p_row_vnni *x,
+                                                                       const struct q6p_act_vnni *y)
+{
+    __m256i s[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        s[h] = y->start[h];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            s[h] = _mm256_dpbusd_epi32(s[h], x->q[h][j], y->q[h][j]);
+        s[h] = _mm256_mullo_epi32(s[h], x->sc[h]);
+    }
+    return _mm256_add_epi32(s[0], s[1]);
+}
+
+VNNI static void q6p_tile_vnni(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
+                               int t0, int nt, float *out, size_t out_stride)
+{
+    struct q6p_row_vnni x[8];
+    __m256 acc[Q6P_TILE];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            const struct block_q6_k *blk = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b;
+            q6p_prefetch(blk, Q6P_AHEAD);
+            q6p_decode_vnni(blk, &x[r]);
+        }
+        __m256 dw = q6_row_scales(rows, rb, b);
+        for (int t = 0; t < nt; t++) {
+            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+            struct q6p_act_vnni y;
+            q6p_prepare_vnni(ab, &y);
+            __m256i v[8];
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                v[r] = q6p_dot_vnni(&x[r], &y);
+            acc[t] = q6_acc(acc[t], dw, ab->d, sum_lanes8(v));
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+}
+
+VNNI static void q6p_rows_vnni(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
+                               int nt, float *out, size_t out_stride)
+{
+    struct q6p_act_vnni y[Q6P_CHUNK]; /* token t, super-block b0 + b at t * ch + b */
+    int32_t isum[Q6P_CHUNK][8];      /* the same order, [row] */
+    __m256 acc[Q6P_ROW_TOK];
+    int ch = Q6P_CHUNK / nt;
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += ch) {
+        int cb = nb - b0 < ch ? (int)(nb - b0) : ch;
+        for (int t = 0; t < nt; t++)
+            for (int b = 0; b < cb; b++)
+                q6p_prepare_vnni(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);
+        for (int r = 0; r < 8; r++) {
+            const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0;
+            for (int b = 0; b < cb; b++) {
+                struct q6p_row_vnni x;
+                q6p_prefetch(&row[b], Q6P_ROW_AHEAD);
+                q6p_decode_vnni(&row[b], &x);
+                for (int t = 0; t < nt; t++)
+                    isum[t * ch + b][r] = hsum_i32(q6p_dot_vnni(&x, &y[t * ch + b]));
+            }
+        }
+        for (int b = 0; b < cb; b++) {
+            __m256 dw = q6_row_scales(rows, rb, b0 + b);
+            for (int t = 0; t < nt; t++)
+                acc[t] = q6_acc(acc[t], dw, a[(size_t)t * a_stride + (size_t)(b0 + b)].d,
+                                _mm256_loadu_si256((const __m256i *)(const void *)isum[t * ch + b]));
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
+}
+
+VNNI void quant_gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                      int64_t n, float *out, size_t out_stride)
+{
+    if (n_tok <= 0)
+        return;
+    if (n_tok <= Q6P_ROW_TOK) {
+        q6p_rows_vnni(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride);
+        return;
+    }
+    for (int t0 = 0; t0 < n_tok; t0 += Q6P_TILE) {
+        int nt = n_tok - t0 < Q6P_TILE ? n_tok - t0 : Q6P_TILE;
+        q6p_tile_vnni(w, rb, n / QK_K, a, a_stride, t0, nt, out, out_stride);
+    }
+}
+
 #else /* not x86: no fast kernels; the dispatchers never call these */
 
 float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n)
@@ -263,6 +653,18 @@ void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct block
                                 float out[REPACK_ROWS])
 {
     repack_dot8_q4_k_q8_k_ref(w, a, n, out);
+}
+
+void quant_gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                 int64_t n, float *out, size_t out_stride)
+{
+    quant_gemm_q6_k_plain8_ref(w, rb, a, a_stride, n_tok, n, out, out_stride);
+}
+
+void quant_gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                                 int64_t n, float *out, size_t out_stride)
+{
+    quant_gemm_q6_k_plain8_ref(w, rb, a, a_stride, n_tok, n, out, out_stride);
 }
 
 #endif

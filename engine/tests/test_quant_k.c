@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "gguf.h"
 #include "quant.h"
 #include "quant_k.h"
@@ -677,6 +678,122 @@ static void test_fast_dot_matches_ref(void **state)
     }
 }
 
+/* ---- 8 plain Q6_K rows x n_tok tokens ------------------------------------ */
+
+typedef void (*gemm_q6_k_fn)(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                             int64_t n, float *out, size_t out_stride);
+
+#define PLAIN8_PAD 3 /* out slots after each token's 8: must keep their sentinel */
+
+static const float plain8_sentinel = -0x1.5p99f;
+
+/* One form's outputs against want (the ref dots, [token][row]) bit for bit. */
+static void check_plain8(const char *form, gemm_q6_k_fn fn, const uint8_t *w, size_t rb, const struct block_q8_k *a,
+                         size_t a_stride, int n_tok, int64_t n, const float *want, int rep)
+{
+    size_t out_stride = 8 + PLAIN8_PAD;
+    float *out = xmalloc((size_t)n_tok * out_stride * sizeof *out);
+    for (size_t i = 0; i < (size_t)n_tok * out_stride; i++)
+        out[i] = plain8_sentinel;
+    fn(w, rb, a, a_stride, n_tok, n, out, out_stride);
+    for (int t = 0; t < n_tok; t++) {
+        for (int r = 0; r < 8; r++) {
+            float got = out[(size_t)t * out_stride + (size_t)r], ref = want[8 * t + r];
+            if (memcmp(&got, &ref, sizeof got) != 0) {
+                print_error("q6_k plain8 %s n %lld n_tok %d rep %d: token %d row %d: %a != ref %a\n", form,
+                            (long long)n, n_tok, rep, t, r, (double)got, (double)ref);
+                fail();
+            }
+        }
+        for (int p = 0; p < PLAIN8_PAD; p++) {
+            if (out[(size_t)t * out_stride + 8 + (size_t)p] != plain8_sentinel) {
+                print_error("q6_k plain8 %s n %lld n_tok %d: token %d wrote past row 7\n", form, (long long)n,
+                            n_tok, t);
+                fail();
+            }
+        }
+    }
+    free(out);
+}
+
+/* Weights quantized from random floats or raw bytes (any scale, any finite
+ * fp16 d), activations from quant_q8_k_quantize_row or raw int8 (-128
+ * included), a spare block between activation rows; every output of every
+ * form against quant_dot_q6_k_q8_k_ref. n_tok 1..4 take the row order, more
+ * the tiles of 16 (17 = 16 + 1); n 11008 and 33024 cross the row order's
+ * chunks of prepared activation blocks (128 / n_tok super-blocks). */
+static void test_gemm_q6_k_plain8(void **state)
+{
+    (void)state;
+    static const int64_t ns[] = {256, 2048, 8192, 11008, 33024};
+    static const int toks[] = {1, 2, 3, 4, 5, 8, 9, 17};
+    enum { MAX_TOK = 17 };
+    struct {
+        const char *name;
+        gemm_q6_k_fn fn;
+        int ok;
+    } forms[] = {
+        {"ref", quant_gemm_q6_k_plain8_ref, 1},
+        {"dispatch", quant_gemm_q6_k_plain8, 1},
+        {"avx2", quant_gemm_q6_k_plain8_avx2, quant_fast_available()},
+        {"vnni", quant_gemm_q6_k_plain8_vnni, gemm_vnni_available()},
+    };
+    print_message("q6_k plain8 forms: avx2 %s, vnni %s\n", forms[2].ok ? "tested" : "unavailable",
+                  forms[3].ok ? "tested" : "unavailable");
+    rng_state = 7;
+    for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++) {
+        int64_t n = ns[in], nb = n / QK_K;
+        size_t rb = quant_row_bytes(GGML_TYPE_Q6_K, n);
+        assert_int_equal(rb, (size_t)nb * sizeof(struct block_q6_k));
+        size_t a_stride = (size_t)nb + 1;
+        uint8_t *w = xmalloc(8 * rb);
+        struct block_q8_k *a = xmalloc(MAX_TOK * a_stride * sizeof *a);
+        float *x = xmalloc((size_t)n * sizeof *x);
+        float want[MAX_TOK * 8];
+        int reps = n > 8192 ? 2 : 4;
+        for (size_t it = 0; it < sizeof toks / sizeof toks[0]; it++) {
+            int n_tok = toks[it];
+            for (int rep = 0; rep < reps; rep++) {
+                for (int r = 0; r < 8; r++) {
+                    struct block_q6_k *row = (struct block_q6_k *)(void *)(w + (size_t)r * rb);
+                    if ((rep + r) % 2) {
+                        raw_q6_k(row, nb);
+                    } else {
+                        fill_floats(x, n);
+                        quant_q6_k_quantize_row(x, row, n);
+                    }
+                }
+                for (int t = 0; t < n_tok; t++) {
+                    struct block_q8_k *at = a + (size_t)t * a_stride;
+                    if (rep == 1 && t % 2) {
+                        raw_q8_k(at, nb);
+                    } else {
+                        fill_floats(x, n);
+                        quant_q8_k_quantize_row(x, at, n);
+                    }
+                    memset(at + nb, 0x5a, sizeof *at); /* the spare block: never read */
+                }
+                for (int t = 0; t < n_tok; t++)
+                    for (int r = 0; r < 8; r++)
+                        want[8 * t + r] = quant_dot_q6_k_q8_k_ref(
+                            (const struct block_q6_k *)(const void *)(w + (size_t)r * rb), a + (size_t)t * a_stride, n);
+                for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++)
+                    if (forms[f].ok)
+                        check_plain8(forms[f].name, forms[f].fn, w, rb, a, a_stride, n_tok, n, want, rep);
+            }
+        }
+        /* no tokens: nothing written */
+        float out1 = plain8_sentinel;
+        for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++)
+            if (forms[f].ok)
+                forms[f].fn(w, rb, a, a_stride, 0, n, &out1, 8);
+        assert_true(out1 == plain8_sentinel);
+        free(w);
+        free(a);
+        free(x);
+    }
+}
+
 static void check_q8_k_quantize(const float *x, int64_t n)
 {
     int64_t nb = n / QK_K;
@@ -931,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_dot_order),
         cmocka_unit_test(test_fast_dot_matches_ref),
         cmocka_unit_test(test_fast_quantize_matches_ref),
+        cmocka_unit_test(test_gemm_q6_k_plain8),
         cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_reference_file),
     };
