@@ -269,6 +269,14 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
         }
         return;
     }
+    if (w->type == GGML_TYPE_Q6_K && w->n_out % REPACK_ROWS == 0) {
+        /* 8 rows decoded once for all the tokens: same bits as one row at a time */
+        size_t rb = quant_row_bytes(w->type, w->n_in);
+        for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++)
+            quant_gemm_q6_k_plain8((const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb, rb, j->xk, j->nbk,
+                                   j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        return;
+    }
     for (int64_t r = r0; r < r1; r++) /* one row at a time, every token: the row stays in cache */
         for (int t = 0; t < j->n_tok; t++)
             out[(size_t)t * (size_t)w->n_out + (size_t)r] =
