@@ -23,7 +23,7 @@ mean_of() { awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n; else print 
 mpp=(); mtg=(); lpp=(); ltg=()
 for r in $(seq 1 "$reps"); do
     out=$("$minillm" bench -m "$model" -p 128 -n 32 -r 1 -t "$threads" 2>/dev/null)
-    echo "$out" | grep -E 'pp128|tg32' | sed "s/^/minillm round $r: /" >&2
+    echo "$out" | grep -E 'pp128|tg32|generation reads' | sed "s/^/minillm round $r: /" >&2
     mpp+=("$(echo "$out" | awk -F'|' '/pp128/ { split($5, a, " "); print a[1] }')")
     mtg+=("$(echo "$out" | awk -F'|' '/tg32/ { split($5, a, " "); print a[1] }')")
     if [ -n "${LLAMA_BENCH:-}" ]; then
