@@ -62,7 +62,7 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
     /* the logits of one position are counted: more are touched only when a
      * caller asks for every position's logits (perplexity) */
     uint64_t per_tok = sizeof(float) * (3 * (uint64_t)cfg->n_embd + 3 * s.qd + 2 * s.kvd + 2 * (uint64_t)cfg->n_ff) +
-                       s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
+                       2 * s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
                        s.nbk * sizeof(struct block_q8_k) +
                        2 * s.qd * sizeof(uint16_t);
     uint64_t moe_tok = cfg->n_expert ? sizeof(float) * ((uint64_t)cfg->n_expert + 1 + 2 * (uint64_t)cfg->n_embd +
@@ -120,6 +120,9 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->qk = calloc(B * s.nbk, sizeof(struct block_q8_k));
     c->qd = calloc(B * s.nb8, sizeof(float));
     c->qs8 = calloc(B * s.nb8, sizeof(int32_t));
+    c->qa_bm = calloc(B * s.nb8, sizeof(struct block_q8_0));
+    c->qd_bm = calloc(B * s.nb8, sizeof(float));
+    c->qs8_bm = calloc(B * s.nb8, sizeof(int32_t));
     c->qh = calloc(B * s.qd, sizeof(uint16_t));
     c->vacc = calloc(B * s.qd, sizeof(uint16_t));
     size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * s.kvd;
@@ -131,7 +134,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->qd || !c->qs8 || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -149,7 +152,7 @@ void context_free(struct context *c)
         return;
     pool_free(c->pool);
     void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
-                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->qd, c->qs8, c->qh,
+                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->qh,
                   c->vacc,   c->kc,  c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
@@ -203,6 +206,10 @@ struct mm_job {
     const struct block_q8_0 *xq; /* n_tok rows of nb8 blocks (Q8_0 activations) */
     const float *xd;             /* their scales as floats */
     const int32_t *xs8;          /* -8 x the sums of their quants */
+    const struct block_q8_0 *bq; /* the same three, block-major (gemm.h), for the VNNI kernels */
+    const float *bd;
+    const int32_t *bs8;
+    int vnni;                    /* the VNNI kernels run (and the block-major copies exist) */
     size_t nb8;
     const struct block_q8_k *xk; /* n_tok rows of nbk blocks (Q8_K activations) */
     size_t nbk;
@@ -243,12 +250,14 @@ static void rows_repacked(const struct mm_job *j, const struct weight *w, float 
         const void *gw = (const uint8_t *)w->data + (size_t)g * group_bytes;
         if (w->type == GGML_TYPE_Q4_K)
             gemm_q4_k_8rows(gw, j->xk, j->nbk, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        else if (w->type == GGML_TYPE_Q4_0 && j->vnni)
+            gemm_q4_0_8rows_vnni(gw, j->bq, j->bd, j->bs8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
         else if (w->type == GGML_TYPE_Q4_0)
-            gemm_q4_0_8rows(gw, j->xq, j->xd, j->xs8, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS,
-                            (size_t)w->n_out);
+            gemm_q4_0_8rows_dot8(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        else if (j->vnni)
+            gemm_q8_0_8rows_vnni(gw, j->bq, j->bd, j->bs8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
         else
-            gemm_q8_0_8rows(gw, j->xq, j->xd, j->xs8, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS,
-                            (size_t)w->n_out);
+            gemm_q8_0_8rows_dot8(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
     }
 }
 
@@ -314,6 +323,7 @@ struct prep_arg {
     int64_t n_in;
     size_t nb8, nbk;
     int q8, q8k;
+    int n_tok, block_major; /* also the block-major copies for the VNNI kernels */
 };
 
 static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1)
@@ -325,6 +335,9 @@ static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1
             size_t o = (size_t)t * p->nb8;
             quant_q8_0_quantize_row(xt, c->qa + o, p->n_in);
             gemm_q8_0_prepare(c->qa + o, p->n_in / QK8_0, c->qd + o, c->qs8 + o);
+            if (p->block_major)
+                gemm_q8_0_to_block_major(c->qa + o, c->qd + o, c->qs8 + o, (int)t, p->n_tok, p->n_in / QK8_0, c->qa_bm,
+                                         c->qd_bm, c->qs8_bm);
         }
         if (p->q8k)
             quant_q8_k_quantize_row(xt, c->qk + (size_t)t * p->nbk, p->n_in);
@@ -349,7 +362,14 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
         q8k |= needs_q8k(ws[k]->type);
         work += ws[k]->n_in * ws[k]->n_out * n_tok;
     }
-    struct prep_arg pa = {x, x_stride, ws[0]->n_in, s.nb8, s.nbk, q8, q8k};
+    /* the VNNI kernels read block-major activations; with one token the two
+     * layouts coincide and no copy is made */
+    j.vnni = quant_use_fast() && gemm_vnni_available();
+    int block_major = j.vnni && q8 && n_tok > 1;
+    j.bq = block_major ? c->qa_bm : c->qa;
+    j.bd = block_major ? c->qd_bm : c->qd;
+    j.bs8 = block_major ? c->qs8_bm : c->qs8;
+    struct prep_arg pa = {x, x_stride, ws[0]->n_in, s.nb8, s.nbk, q8, q8k, n_tok, block_major};
     if (q8 || q8k)
         par_for(c, n_tok, ws[0]->n_in, prep_rows, &pa);
     if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */

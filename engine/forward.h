@@ -40,6 +40,9 @@ struct context {
     struct block_q8_0 *qa; /* activations quantized to Q8_0 for Q4_0/Q8_0 matmuls (largest row) */
     float *qd;             /* per Q8_0 activation block: its scale as a float */
     int32_t *qs8;          /* per Q8_0 activation block: -8 x the sum of its quants */
+    struct block_q8_0 *qa_bm; /* qa, qd, qs8 block-major for the VNNI kernels (gemm.h) */
+    float *qd_bm;
+    int32_t *qs8_bm;
     struct block_q8_k *qk; /* activations quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
     uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 */
     uint16_t *vacc; /* [n_head * head_dim] F16 running sums of attention */

@@ -22,13 +22,15 @@ void gemm_q8_0_prepare(const struct block_q8_0 *a, int64_t nb, float *ad, int32_
     }
 }
 
-void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, size_t a_stride,
-                     int n_tok, int64_t n, float *out, size_t out_stride)
+void gemm_q8_0_to_block_major(const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int t, int n_tok,
+                              int64_t nb, struct block_q8_0 *bm, float *bm_ad, int32_t *bm_neg8)
 {
-    if (quant_use_fast() && gemm_vnni_available())
-        gemm_q4_0_8rows_vnni(w, a, ad, neg8, a_stride, n_tok, n, out, out_stride);
-    else
-        gemm_q4_0_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
+    for (int64_t b = 0; b < nb; b++) {
+        size_t o = (size_t)b * (size_t)n_tok + (size_t)t;
+        bm[o] = a[b];
+        bm_ad[o] = ad[b];
+        bm_neg8[o] = neg8[b];
+    }
 }
 
 void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
@@ -39,15 +41,6 @@ void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_st
         repack_dot8_q4_0_q8_0(w, a + (size_t)t * a_stride, n, r8);
         scatter(r8, out + (size_t)t * out_stride);
     }
-}
-
-void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, size_t a_stride,
-                     int n_tok, int64_t n, float *out, size_t out_stride)
-{
-    if (quant_use_fast() && gemm_vnni_available())
-        gemm_q8_0_8rows_vnni(w, a, ad, neg8, a_stride, n_tok, n, out, out_stride);
-    else
-        gemm_q8_0_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
 }
 
 void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,

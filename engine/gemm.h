@@ -17,21 +17,22 @@
 #include "quant.h"
 #include "quant_k.h"
 
-void gemm_q4_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, size_t a_stride,
-                     int n_tok, int64_t n, float *out, size_t out_stride);
 /* Fills ad and neg8 for nb blocks of one activation row. */
 void gemm_q8_0_prepare(const struct block_q8_0 *a, int64_t nb, float *ad, int32_t *neg8);
-void gemm_q8_0_8rows(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, size_t a_stride,
-                     int n_tok, int64_t n, float *out, size_t out_stride);
-void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                     size_t out_stride);
-void gemm_q4_k_8rows_dot8(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride);
-
-/* The token-by-token forms through the 8-row dot kernels (any CPU). */
+/* Copies the nb blocks of token t (a, ad, neg8: that token's row) to the
+ * block-major layout of the VNNI kernels, block b of token t at b * n_tok + t
+ * in bm, bm_ad and bm_neg8; one token per call, so tokens can go to threads. */
+void gemm_q8_0_to_block_major(const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int t, int n_tok,
+                              int64_t nb, struct block_q8_0 *bm, float *bm_ad, int32_t *bm_neg8);
+/* The repacked Q4_0 / Q8_0 group with token-major activations through the
+ * 8-row dot kernels (any CPU; gemm_*_vnni below are the fast forms). */
 void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
                           float *out, size_t out_stride);
 void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
+void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
+                     size_t out_stride);
+void gemm_q4_k_8rows_dot8(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
                           float *out, size_t out_stride);
 
 /* 8 consecutive rows of a plain (not repacked) Q4_0 / Q8_0 matrix, rows rb
@@ -46,12 +47,14 @@ void gemm_q4_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a,
 void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
 
-/* AVX-512 VNNI forms (gemm_x86.c): only when gemm_vnni_available(). */
+/* AVX-512 VNNI forms (gemm_x86.c): only when gemm_vnni_available(). The
+ * Q4_0 and Q8_0 forms take block-major activations (gemm_q8_0_to_block_major;
+ * with one token both layouts are the same). */
 int gemm_vnni_available(void);
-void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
-                          size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride);
-void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
-                          size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride);
+void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
+                          int64_t n, float *out, size_t out_stride);
+void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
+                          int64_t n, float *out, size_t out_stride);
 void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
                           float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,

@@ -78,10 +78,12 @@ VNNI static inline __attribute__((always_inline)) void q4_decode(const struct bl
 }
 
 /* T tokens from t0 (T a constant 1..16 at each call site: the loops unroll and
- * the accumulators stay in registers); the decoded block serves all T. */
+ * the accumulators stay in registers); the decoded block serves all T. The
+ * activations are block-major (gemm.h): the T tokens' blocks b sit side by
+ * side, one pointer per block and constant offsets per token. */
 VNNI static inline __attribute__((always_inline)) void q4_tile(const struct block_q4_0x8 *w, int64_t nb,
                                                                const struct block_q8_0 *a, const float *ad,
-                                                               const int32_t *neg8, size_t a_stride, int t0,
+                                                               const int32_t *neg8, size_t n_all, int t0,
                                                                const int T, float *out, size_t out_stride)
 {
     __m256 c[16];
@@ -92,11 +94,13 @@ VNNI static inline __attribute__((always_inline)) void q4_tile(const struct bloc
         __m256i lo[4], hi[4];
         q4_decode(&w[b], lo, hi);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+        size_t o = (size_t)b * n_all + (size_t)t0;
+        const struct block_q8_0 *ab = a + o;
+        const float *adb = ad + o;
+        const int32_t *nb8 = neg8 + o;
 #pragma GCC unroll 16
-        for (int t = 0; t < T; t++) {
-            size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
-            c[t] = block_acc(c[t], dw, ad[o], q4_block_isum(lo, hi, a[o].qs, &neg8[o]));
-        }
+        for (int t = 0; t < T; t++)
+            c[t] = block_acc(c[t], dw, adb[t], q4_block_isum(lo, hi, ab[t].qs, &nb8[t]));
     }
 #pragma GCC unroll 16
     for (int t = 0; t < T; t++)
@@ -104,19 +108,20 @@ VNNI static inline __attribute__((always_inline)) void q4_tile(const struct bloc
 }
 
 VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
-                               size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
+                               int n_tok, int64_t n, float *out, size_t out_stride)
 {
     const struct block_q4_0x8 *w = wv;
     int64_t nb = n / QK4_0;
+    size_t n_all = (size_t)n_tok;
     int t0 = 0;
     for (; t0 + 16 <= n_tok; t0 += 16)
-        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 16, out, out_stride);
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 16, out, out_stride);
     for (; t0 + 8 <= n_tok; t0 += 8)
-        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 8, out, out_stride);
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
-        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 4, out, out_stride);
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
     for (; t0 < n_tok; t0++)
-        q4_tile(w, nb, a, ad, neg8, a_stride, t0, 1, out, out_stride);
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
 /* Q8_0: the weights are signed, so each byte is read as w + 128 (xor 0x80,
@@ -124,7 +129,7 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
  * sum((w + 128) a) - 128 sum(a) = sum(w a), exactly (|sum| < 2^21). */
 VNNI static inline __attribute__((always_inline)) void q8_tile(const struct block_q8_0x8 *w, int64_t nb,
                                                                const struct block_q8_0 *a, const float *ad,
-                                                               const int32_t *neg8, size_t a_stride, int t0,
+                                                               const int32_t *neg8, size_t n_all, int t0,
                                                                const int T, float *out, size_t out_stride)
 {
     const __m256i flip = _mm256_set1_epi8((char)0x80);
@@ -138,17 +143,20 @@ VNNI static inline __attribute__((always_inline)) void q8_tile(const struct bloc
         for (int k = 0; k < 8; k++)
             wu[k] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(w[b].qs + 32 * k)), flip);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+        size_t o = (size_t)b * n_all + (size_t)t0;
+        const struct block_q8_0 *ab = a + o;
+        const float *adb = ad + o;
+        const int32_t *nb8 = neg8 + o;
 #pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
-            size_t o = (size_t)(t0 + t) * a_stride + (size_t)b;
-            const int8_t *q = a[o].qs;
-            __m256i d0 = _mm256_slli_epi32(_mm256_set1_epi32(neg8[o]), 4), d1 = _mm256_setzero_si256();
+            const int8_t *q = ab[t].qs;
+            __m256i d0 = _mm256_slli_epi32(_mm256_set1_epi32(nb8[t]), 4), d1 = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int k = 0; k < 8; k += 2) {
                 d0 = dp_bc(d0, wu[k], q + 4 * k);
                 d1 = dp_bc(d1, wu[k + 1], q + 4 * k + 4);
             }
-            c[t] = block_acc(c[t], dw, ad[o], _mm256_add_epi32(d0, d1));
+            c[t] = block_acc(c[t], dw, adb[t], _mm256_add_epi32(d0, d1));
         }
     }
 #pragma GCC unroll 16
@@ -157,19 +165,20 @@ VNNI static inline __attribute__((always_inline)) void q8_tile(const struct bloc
 }
 
 VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
-                               size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
+                               int n_tok, int64_t n, float *out, size_t out_stride)
 {
     const struct block_q8_0x8 *w = wv;
     int64_t nb = n / QK8_0;
+    size_t n_all = (size_t)n_tok;
     int t0 = 0;
     for (; t0 + 16 <= n_tok; t0 += 16)
-        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 16, out, out_stride);
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 16, out, out_stride);
     for (; t0 + 8 <= n_tok; t0 += 8)
-        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 8, out, out_stride);
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
-        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 4, out, out_stride);
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
     for (; t0 < n_tok; t0++)
-        q8_tile(w, nb, a, ad, neg8, a_stride, t0, 1, out, out_stride);
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
 /* ---- Q4_K ---------------------------------------------------------------------
@@ -461,14 +470,14 @@ int gemm_vnni_available(void)
 {
     return 0;
 }
-void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *as8,
-                          size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
+void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
+                          int64_t n, float *out, size_t out_stride)
 {
-    (void)w, (void)a, (void)ad, (void)as8, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+    (void)w, (void)a, (void)ad, (void)neg8, (void)n_tok, (void)n, (void)out, (void)out_stride;
 }
-void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
-                          size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
+void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
+                          int64_t n, float *out, size_t out_stride)
 {
-    (void)w, (void)a, (void)ad, (void)neg8, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+    (void)w, (void)a, (void)ad, (void)neg8, (void)n_tok, (void)n, (void)out, (void)out_stride;
 }
 #endif

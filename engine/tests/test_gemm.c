@@ -54,6 +54,14 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         quant_q8_0_quantize_row(x, a + (size_t)t * nb, cols);
         gemm_q8_0_prepare(a + (size_t)t * nb, (int64_t)nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb);
     }
+    /* the VNNI kernels' block-major copy */
+    struct block_q8_0 *bm = malloc(sizeof *bm * nb * (size_t)n_tok);
+    float *bm_ad = malloc(sizeof *bm_ad * nb * (size_t)n_tok);
+    int32_t *bm_neg8 = malloc(sizeof *bm_neg8 * nb * (size_t)n_tok);
+    assert_true(bm && bm_ad && bm_neg8);
+    for (int t = 0; t < n_tok; t++)
+        gemm_q8_0_to_block_major(a + (size_t)t * nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb, t, n_tok,
+                                 (int64_t)nb, bm, bm_ad, bm_neg8);
     size_t gb = 8 * rb;
     for (int64_t g = 0; g < rows / 8; g++) {
         const void *gw = packed + (size_t)g * gb, *pw = plain + (size_t)g * gb;
@@ -65,11 +73,11 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         else if (vnni == 2)
             gemm_q8_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0 && vnni)
-            gemm_q4_0_8rows_vnni(gw, a, ad, neg8, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q4_0_8rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0)
             gemm_q4_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
         else if (vnni)
-            gemm_q8_0_8rows_vnni(gw, a, ad, neg8, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q8_0_8rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows);
         else
             gemm_q8_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
     }
@@ -84,7 +92,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
                          vnni == 3 ? "plain8-vnni" : vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
                          (long long)r, t, got, ref);
         }
-    free(x), free(plain), free(packed), free(a), free(ad), free(neg8), free(out);
+    free(x), free(plain), free(packed), free(a), free(ad), free(neg8), free(out), free(bm), free(bm_ad), free(bm_neg8);
 }
 
 static void test_gemm_equals_ref(void **state)
