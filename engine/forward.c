@@ -268,8 +268,9 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
         rows_repacked(j, w, out, r0 / REPACK_ROWS, r1 / REPACK_ROWS);
         return;
     }
-    if ((w->type == GGML_TYPE_Q4_0 || w->type == GGML_TYPE_Q8_0) && w->n_out % REPACK_ROWS == 0) {
-        /* plain layout, 8 rows at a time: same bits as one row at a time */
+    if ((w->type == GGML_TYPE_Q4_0 || w->type == GGML_TYPE_Q8_0) && w->n_out % REPACK_ROWS == 0 && j->n_tok > 1) {
+        /* plain layout, 8 rows at a time for a batch (one token reads the rows
+         * one after another below, which streams faster): same bits */
         size_t rb = quant_row_bytes(w->type, w->n_in);
         for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++) {
             const void *gw = (const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb;
