@@ -4,6 +4,8 @@
  *   dot/W_A/ref|fast  one-row dot products (quant.h, quant_k.h), ref vs AVX2
  *   dot8/W_A/ref|fast the 8-row kernels of the repacked layout (repack.h)
  *   repack/TYPE       repack_matrix throughput (bytes_per_second)
+ *   gemm/W/T          the batch kernels (gemm.h, quant_k.h): 64 rows x T tokens,
+ *                     the fastest form this CPU runs, against the one-row ref
  *
  * Inputs are fixed-seed pseudo-random floats quantized by the engine's own
  * quantizers. After timing, each benchmark checks what it computed:
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "gguf.h"
 #include "mb.h"
 #include "quant.h"
@@ -285,6 +288,80 @@ DOT8(Q4_0, Q8_0, q4_0)
 DOT8(Q8_0, Q8_0, q8_0)
 DOT8(Q4_K, Q8_K, q4_k)
 
+/* ---- batch kernels: 64 rows x T tokens ------------------------------------- */
+
+/* Times the kernel the engine runs for a batch of T tokens (the VNNI tiles on
+ * the repacked layout, the AVX2 8-row dots without VNNI; Q6_K: 8 plain rows),
+ * items = weight bytes x T; then every (row, token) against the one-row ref. */
+static void bench_gemm(struct mb_state *s, uint32_t wtype)
+{
+    int T = (int)mb_arg(s, 0);
+    int k_type = wtype == GGML_TYPE_Q4_K || wtype == GGML_TYPE_Q6_K;
+    uint32_t atype = k_type ? GGML_TYPE_Q8_K : GGML_TYPE_Q8_0;
+    size_t row_bytes = quant_row_bytes(wtype, COLS), bytes = row_bytes * ROWS, ab = quant_row_bytes(atype, COLS);
+    int64_t nb = COLS / (k_type ? QK_K : QK8_0);
+    int vnni = quant_fast_available() && gemm_vnni_available();
+    unsigned char *w = quantized(wtype, ROWS, COLS, 7), *packed = malloc(bytes);
+    unsigned char *a = quantized(atype, T, COLS, 8);
+    struct block_q8_0 *bm = malloc(sizeof *bm * (size_t)(nb * T));
+    float *ad = malloc(sizeof *ad * (size_t)(nb * T)), *bad = malloc(sizeof *bad * (size_t)(nb * T));
+    int32_t *n8 = malloc(sizeof *n8 * (size_t)(nb * T)), *bn8 = malloc(sizeof *bn8 * (size_t)(nb * T));
+    float *got = malloc(sizeof *got * (size_t)(ROWS * T));
+    if (!w || !packed || !a || !bm || !ad || !bad || !n8 || !bn8 || !got) {
+        mb_fail(s, "out of memory");
+        goto done;
+    }
+    if (wtype != GGML_TYPE_Q6_K)
+        repack_matrix(wtype, w, packed, ROWS, COLS);
+    if (!k_type)
+        for (int t = 0; t < T; t++) {
+            const struct block_q8_0 *at = (const void *)(a + (size_t)t * ab);
+            gemm_q8_0_prepare(at, nb, ad + t * nb, n8 + t * nb);
+            gemm_q8_0_to_block_major(at, ad + t * nb, n8 + t * nb, t, T, nb, bm, bad, bn8);
+        }
+    while (mb_run(s)) {
+        for (int g = 0; g < ROWS / REPACK_ROWS; g++) {
+            const unsigned char *gw = (wtype == GGML_TYPE_Q6_K ? w : packed) + (size_t)g * REPACK_ROWS * row_bytes;
+            float *o = got + g * REPACK_ROWS;
+            if (wtype == GGML_TYPE_Q6_K)
+                quant_gemm_q6_k_plain8(gw, row_bytes, (const void *)a, (size_t)nb, T, COLS, o, ROWS);
+            else if (wtype == GGML_TYPE_Q4_K)
+                gemm_q4_k_8rows(gw, (const void *)a, (size_t)nb, T, COLS, o, ROWS);
+            else if (vnni)
+                (wtype == GGML_TYPE_Q4_0 ? gemm_q4_0_8rows_vnni : gemm_q8_0_8rows_vnni)(gw, bm, bad, bn8, T, COLS, o,
+                                                                                      ROWS);
+            else
+                (wtype == GGML_TYPE_Q4_0 ? gemm_q4_0_8rows_dot8 : gemm_q8_0_8rows_dot8)(gw, (const void *)a,
+                                                                                      (size_t)nb, T, COLS, o, ROWS);
+        }
+        mb_keep(got);
+    }
+    mb_bytes(s, (int64_t)bytes * T);
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < ROWS; r++) {
+            const void *row = w + (size_t)r * row_bytes, *at = a + (size_t)t * ab;
+            float want = wtype == GGML_TYPE_Q4_0   ? quant_dot_q4_0_q8_0_ref(row, at, COLS)
+                         : wtype == GGML_TYPE_Q8_0 ? quant_dot_q8_0_q8_0_ref(row, at, COLS)
+                         : wtype == GGML_TYPE_Q4_K ? quant_dot_q4_k_q8_k_ref(row, at, COLS)
+                                                   : quant_dot_q6_k_q8_k_ref(row, at, COLS);
+            float g = got[(size_t)t * ROWS + (size_t)r];
+            if (memcmp(&g, &want, sizeof g) != 0) {
+                mb_fail(s, "%s row %d token %d: %.9g, one-row ref %.9g", gguf_ggml_type_name(wtype), r, t, g, want);
+                goto done;
+            }
+        }
+    mb_label(s, wtype == GGML_TYPE_Q6_K ? "plain 8 rows" : vnni ? "VNNI tiles" : "8-row dots");
+done:
+    free(w), free(packed), free(a), free(bm), free(ad), free(bad), free(n8), free(bn8), free(got);
+}
+
+#define GEMM(T) \
+    static void bm_gemm_##T(struct mb_state *s) { bench_gemm(s, GGML_TYPE_##T); }
+GEMM(Q4_0)
+GEMM(Q8_0)
+GEMM(Q4_K)
+GEMM(Q6_K)
+
 /* ---- repack throughput ----------------------------------------------------- */
 
 static void bench_repack(struct mb_state *s, uint32_t type)
@@ -341,6 +418,14 @@ const struct mb_bench mb_kernel_benches[] = {
     {"dot8/q8_0_q8_0/fast", bm_dot8_Q8_0_fast, 0, {0}},
     {"dot8/q4_k_q8_k/ref", bm_dot8_Q4_K_ref, 0, {0}},
     {"dot8/q4_k_q8_k/fast", bm_dot8_Q4_K_fast, 0, {0}},
+    {"gemm/q4_0", bm_gemm_Q4_0, 1, {1}},
+    {"gemm/q4_0", bm_gemm_Q4_0, 1, {16}},
+    {"gemm/q8_0", bm_gemm_Q8_0, 1, {1}},
+    {"gemm/q8_0", bm_gemm_Q8_0, 1, {16}},
+    {"gemm/q4_k", bm_gemm_Q4_K, 1, {1}},
+    {"gemm/q4_k", bm_gemm_Q4_K, 1, {16}},
+    {"gemm/q6_k", bm_gemm_Q6_K, 1, {1}},
+    {"gemm/q6_k", bm_gemm_Q6_K, 1, {16}},
     {"repack/q4_0", bm_repack_Q4_0, 0, {0}},
     {"repack/q8_0", bm_repack_Q8_0, 0, {0}},
     {"repack/q4_k", bm_repack_Q4_K, 0, {0}},
