@@ -51,6 +51,9 @@ void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a,
  * Q4_0 and Q8_0 forms take block-major activations (gemm_q8_0_to_block_major;
  * with one token both layouts are the same). */
 int gemm_vnni_available(void);
+/* Non-zero makes gemm_vnni_available() say no, so every dispatcher takes its
+ * AVX2 form (tests compare the SIMD levels on a VNNI CPU). */
+void gemm_set_no_vnni(int on);
 void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
                           int64_t n, float *out, size_t out_stride);
 void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,

@@ -16,6 +16,13 @@
 
 #define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
 
+static int no_vnni; /* gemm_set_no_vnni; relaxed atomics */
+
+void gemm_set_no_vnni(int on)
+{
+    __atomic_store_n(&no_vnni, on != 0, __ATOMIC_RELAXED);
+}
+
 int gemm_vnni_available(void)
 {
     static int cached = -1;
@@ -26,7 +33,7 @@ int gemm_vnni_available(void)
             __builtin_cpu_supports("avx512vnni") && quant_fast_available();
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
-    return v;
+    return v && !__atomic_load_n(&no_vnni, __ATOMIC_RELAXED);
 }
 
 #define TILE 4
@@ -465,6 +472,10 @@ void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a,
                            float *out, size_t out_stride)
 {
     (void)w, (void)rb, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
+}
+void gemm_set_no_vnni(int on)
+{
+    (void)on;
 }
 int gemm_vnni_available(void)
 {

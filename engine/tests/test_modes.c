@@ -7,7 +7,9 @@
  * every generated position as the first combination. Also checks the plan:
  * with repack on, quantized models repack tensors; with reclaim on mmap
  * without mlock, bytes are reclaimed. And a batch of tokens gives the same
- * logits bytes as the tokens one at a time. */
+ * logits bytes as the tokens one at a time. And the SIMD levels (the scalar
+ * ref, AVX2, AVX-512 VNNI, as far as the CPU goes) give the same bytes as
+ * each other, repack on and off, batch and one at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,8 +22,10 @@
 #include <cmocka.h>
 
 #include "forward.h"
+#include "gemm.h"
 #include "model.h"
 #include "gen.h"
+#include "quant.h"
 #include "quantize.h"
 
 static char data_dir[1024];
@@ -155,6 +159,36 @@ static void check_batch(const char *path)
     model_free(&m);
 }
 
+/* Every SIMD level this CPU has (ref forced, AVX2 with VNNI off, the best)
+ * against the best level's reference run: repack on and off, 1 and 2
+ * threads, and the batch check at each level. */
+static void check_levels(const char *path)
+{
+    struct outcome ref, got;
+    struct load_opts o;
+    load_opts_default(&o);
+    o.log = NULL;
+    run(path, &o, 1, &ref);
+    static const char *names[] = {"ref", "avx2", "best"};
+    for (int level = 0; level < 3; level++) {
+        if (level == 1 && !(quant_fast_available() && gemm_vnni_available()))
+            continue; /* without VNNI, "best" is AVX2 already */
+        quant_set_force_ref(level == 0);
+        gemm_set_no_vnni(level == 1);
+        for (int rp = 0; rp < 2; rp++)
+            for (int t = 1; t <= 2; t++) {
+                o.repack = rp == 0;
+                run(path, &o, t, &got);
+                if (memcmp(got.toks, ref.toks, sizeof ref.toks) || got.logits_hash != ref.logits_hash)
+                    fail_msg("%s: SIMD level %s, repack=%d t=%d differs from the best level", path, names[level],
+                             o.repack, t);
+            }
+        check_batch(path);
+    }
+    quant_set_force_ref(0);
+    gemm_set_no_vnni(0);
+}
+
 static void model_path(char *out, size_t cap, const char *type)
 {
     char src[1100];
@@ -178,6 +212,7 @@ static void test_identity_f32(void **state)
     model_path(p, sizeof p, "f32");
     check_model(p, 0);
     check_batch(p);
+    check_levels(p);
 }
 
 static void test_identity_q8_0(void **state)
@@ -187,6 +222,7 @@ static void test_identity_q8_0(void **state)
     model_path(p, sizeof p, "q8_0");
     check_model(p, 1);
     check_batch(p);
+    check_levels(p);
     unlink(p);
 }
 
@@ -197,10 +233,28 @@ static void test_identity_q4_0(void **state)
     model_path(p, sizeof p, "q4_0");
     check_model(p, 1);
     check_batch(p);
+    check_levels(p);
     unlink(p);
 }
 
-/* A llama-style mixture of experts (generated), F32 and Q4_K_M: expert
+/* K-quants: a generated 256-wide dense model in Q4_K_M (Q4_K matrices,
+ * repacked; Q6_K attn_v and ffn_down of some layers and the output, plain). */
+static void test_identity_q4_k_m(void **state)
+{
+    (void)state;
+    char p[1200];
+    struct err e = {{0}};
+    uint32_t target;
+    snprintf(p, sizeof p, "%s/modes-tiny-256-q4_k_m.gguf", tmp_dir);
+    if (quantize_type_from_name("q4_k_m", &target, &e) || gen_model("tiny-256", target, 11, p, NULL, &e))
+        fail_msg("%s", e.msg);
+    check_model(p, 1);
+    check_batch(p);
+    check_levels(p);
+    unlink(p);
+}
+
+/* A llama-style mixture of experts (generated), F32 and Q4_0: expert
  * slices are repacked and reclaimed like other weights, same bytes. */
 static void test_identity_moe(void **state)
 {
@@ -217,6 +271,7 @@ static void test_identity_moe(void **state)
             fail_msg("%s", e.msg);
         check_model(p, types[i].type != GGML_TYPE_F32);
         check_batch(p);
+        check_levels(p);
         unlink(p);
     }
 }
@@ -235,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_identity_f32),
         cmocka_unit_test(test_identity_q8_0),
         cmocka_unit_test(test_identity_q4_0),
+        cmocka_unit_test(test_identity_q4_k_m),
         cmocka_unit_test(test_identity_moe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
