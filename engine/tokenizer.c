@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tok_heap.h"
+
 #define SPACE_ESC "\xE2\x96\x81" /* U+2581 LOWER ONE EIGHTH BLOCK */
 #define SPACE_ESC_LEN 3
 
@@ -420,30 +422,14 @@ struct encoder {
     const struct tokenizer *tok;
     char *esc;          /* escaped fragment */
     struct symbol *sym;
-    struct bigram *heap;
-    size_t n_heap, cap_heap;
+    struct tok_heap heap; /* of struct bigram */
     struct tokenizer_ids ids;
     struct err *e;
 };
 
-static enum status grow(void **p, size_t *cap, size_t need, size_t elem, struct err *e)
-{
-    if (need <= *cap)
-        return STATUS_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return err_set(e, "tokenizer_encode: out of memory (%zu entries)", c);
-    *p = q;
-    *cap = c;
-    return STATUS_OK;
-}
-
 enum status tokenizer_ids_push(struct tokenizer_ids *v, int32_t id, struct err *e)
 {
-    if (v->n == v->cap && grow((void **)&v->p, &v->cap, v->n + 1, sizeof *v->p, e))
+    if (v->n == v->cap && tok_grow((void **)&v->p, &v->cap, v->n + 1, sizeof *v->p, e))
         return STATUS_ERR;
     v->p[v->n++] = id;
     return STATUS_OK;
@@ -455,46 +441,10 @@ static enum status push_id(struct encoder *en, int32_t id)
 }
 
 /* Heap order: higher score first; on equal scores the leftmost pair. */
-static int bigram_before(const struct bigram *a, const struct bigram *b)
+static int bigram_before(const void *pa, const void *pb)
 {
+    const struct bigram *a = pa, *b = pb;
     return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static enum status heap_push(struct encoder *en, struct bigram b)
-{
-    if (grow((void **)&en->heap, &en->cap_heap, en->n_heap + 1, sizeof *en->heap, en->e))
-        return STATUS_ERR;
-    size_t i = en->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bigram_before(&b, &en->heap[parent]))
-            break;
-        en->heap[i] = en->heap[parent];
-        i = parent;
-    }
-    en->heap[i] = b;
-    return STATUS_OK;
-}
-
-static struct bigram heap_pop(struct encoder *en)
-{
-    struct bigram top = en->heap[0];
-    struct bigram last = en->heap[--en->n_heap];
-    size_t n = en->n_heap, i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && bigram_before(&en->heap[c + 1], &en->heap[c]))
-            c++;
-        if (!bigram_before(&en->heap[c], &last))
-            break;
-        en->heap[i] = en->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        en->heap[i] = last;
-    return top;
 }
 
 /* Queues the merge of symbols left and right if their text is a token. */
@@ -507,7 +457,8 @@ static enum status try_bigram(struct encoder *en, int32_t left, int32_t right)
     int32_t id = tokenizer_lookup(en->tok, en->esc + l->off, size);
     if (id < 0)
         return STATUS_OK;
-    return heap_push(en, (struct bigram){en->tok->score[id], left, right, size});
+    struct bigram b = {en->tok->score[id], left, right, size};
+    return tok_heap_push(&en->heap, &b, sizeof b, bigram_before, en->e);
 }
 
 /* Bytes of a UTF-8 sequence from its lead byte (1 for stray bytes). */
@@ -538,13 +489,14 @@ static enum status encode_escaped(struct encoder *en, uint32_t n)
     if (n_sym == 0)
         return STATUS_OK;
 
-    en->n_heap = 0;
+    en->heap.n = 0;
     for (int32_t i = 1; i < n_sym; i++)
         if (try_bigram(en, i - 1, i))
             return STATUS_ERR;
 
-    while (en->n_heap > 0) {
-        struct bigram b = heap_pop(en);
+    while (en->heap.n > 0) {
+        struct bigram b;
+        tok_heap_pop(&en->heap, &b, sizeof b, bigram_before);
         struct symbol *l = &en->sym[b.left], *r = &en->sym[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
             continue; /* one side changed since this pair was queued */
@@ -626,7 +578,7 @@ static enum status split_at_token(const struct tokenizer *tok, const char *text,
             size_t at = find_bytes(text + fr.off, fr.len, needle, m);
             if (at == fr.len)
                 break;
-            if (grow((void **)&next, &cap_next, n_next + 2, sizeof *next, e))
+            if (tok_grow((void **)&next, &cap_next, n_next + 2, sizeof *next, e))
                 goto fail;
             if (at > 0)
                 next[n_next++] = (struct fragment){-1, fr.off, at};
@@ -636,7 +588,7 @@ static enum status split_at_token(const struct tokenizer *tok, const char *text,
         }
         if (fr.id < 0 && fr.len == 0)
             continue;
-        if (grow((void **)&next, &cap_next, n_next + 1, sizeof *next, e))
+        if (tok_grow((void **)&next, &cap_next, n_next + 1, sizeof *next, e))
             goto fail;
         next[n_next++] = fr;
     }
@@ -723,7 +675,7 @@ done:
     free(frags);
     free(en.esc);
     free(en.sym);
-    free(en.heap);
+    free(en.heap.p);
     if (st != STATUS_OK) {
         free(en.ids.p);
         return STATUS_ERR;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tok_heap.h"
 #include "unicode_tables.h"
 
 /* ---- byte alphabet and UTF-8 ------------------------------------------ */
@@ -252,26 +253,10 @@ struct bpe_run {
     uint8_t *norm;   /* the code points re-encoded (invalid bytes -> U+FFFD) */
     struct bpe_sym *sym;
     size_t cap_sym;
-    struct bpe_pair *heap;
-    size_t n_heap, cap_heap;
+    struct tok_heap heap; /* of struct bpe_pair */
     struct tokenizer_ids *out;
     struct err *e;
 };
-
-static enum status reserve(void **p, size_t *cap, size_t need, size_t elem, struct err *e)
-{
-    if (need <= *cap)
-        return STATUS_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return err_set(e, "tokenizer_encode: out of memory (%zu entries)", c);
-    *p = q;
-    *cap = c;
-    return STATUS_OK;
-}
 
 static enum status bpe_word(struct bpe_run *r, size_t a, size_t b);
 
@@ -393,8 +378,9 @@ static enum status pre_tokenize(struct bpe_run *r, size_t n_cpt)
 /* ---- merging ------------------------------------------------------------ */
 
 /* Heap order: lower rank first; on equal ranks the leftmost pair. */
-static int pair_before(const struct bpe_pair *x, const struct bpe_pair *y)
+static int pair_before(const void *px, const void *py)
 {
+    const struct bpe_pair *x = px, *y = py;
     return x->rank < y->rank || (x->rank == y->rank && x->left < y->left);
 }
 
@@ -410,39 +396,8 @@ static enum status queue_pair(struct bpe_run *r, int32_t left, int32_t right)
     uint32_t slot = pair_slot(t, pair_key(lid, rid));
     if (t->merge_key[slot] == PAIR_EMPTY)
         return STATUS_OK;
-    if (reserve((void **)&r->heap, &r->cap_heap, r->n_heap + 1, sizeof *r->heap, r->e))
-        return STATUS_ERR;
     struct bpe_pair p = {t->merge_rank[slot], left, right, lid, rid, t->merge_out[slot]};
-    size_t i = r->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(&p, &r->heap[parent]))
-            break;
-        r->heap[i] = r->heap[parent];
-        i = parent;
-    }
-    r->heap[i] = p;
-    return STATUS_OK;
-}
-
-static struct bpe_pair pop_pair(struct bpe_run *r)
-{
-    struct bpe_pair top = r->heap[0], last = r->heap[--r->n_heap];
-    size_t n = r->n_heap, i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pair_before(&r->heap[c + 1], &r->heap[c]))
-            c++;
-        if (!pair_before(&r->heap[c], &last))
-            break;
-        r->heap[i] = r->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        r->heap[i] = last;
-    return top;
+    return tok_heap_push(&r->heap, &p, sizeof p, pair_before, r->e);
 }
 
 /* A symbol that is no token: each byte of its alphabet text as a
@@ -473,17 +428,18 @@ static enum status bpe_word(struct bpe_run *r, size_t a, size_t b)
     int32_t n = (int32_t)(r->off[b] - r->off[a]);
     if (n == 0)
         return STATUS_OK;
-    if (reserve((void **)&r->sym, &r->cap_sym, (size_t)n, sizeof *r->sym, r->e))
+    if (tok_grow((void **)&r->sym, &r->cap_sym, (size_t)n, sizeof *r->sym, r->e))
         return STATUS_ERR;
     for (int32_t i = 0; i < n; i++)
         r->sym[i] = (struct bpe_sym){t->byte_sym[w[i]], i - 1, i + 1 < n ? i + 1 : -1, 1};
 
-    r->n_heap = 0;
+    r->heap.n = 0;
     for (int32_t i = 1; i < n; i++)
         if (queue_pair(r, i - 1, i))
             return STATUS_ERR;
-    while (r->n_heap > 0) {
-        struct bpe_pair p = pop_pair(r);
+    while (r->heap.n > 0) {
+        struct bpe_pair p;
+        tok_heap_pop(&r->heap, &p, sizeof p, pair_before);
         struct bpe_sym *l = &r->sym[p.left], *rt = &r->sym[p.right];
         if (l->n == 0 || rt->n == 0 || l->next != p.right || l->id != p.left_id ||
             rt->id != p.right_id)
@@ -543,7 +499,7 @@ done:
     free(r.off);
     free(r.norm);
     free(r.sym);
-    free(r.heap);
+    free(r.heap.p);
     return st;
 }
 
