@@ -10,8 +10,9 @@
  *         offset is taken off once per super-block through the bsums.
  * Any int8 activation works, -128 included. The float part repeats the ref
  * statements in the same order (quant_k.h).
- * Sections: helpers, row dots, Q8_K quantizer, the 8-row Q4_K kernel, 8 plain
- * Q6_K rows x n_tok tokens (AVX2 and AVX-512 VNNI forms). */
+ * Sections: row dots, Q8_K quantizer, the 8-row Q4_K kernel, 8 plain Q6_K
+ * rows x n_tok tokens (AVX2 and AVX-512 VNNI forms); the helpers are in
+ * quant_avx2.h. */
 #include "quant.h"
 #include "quant_k.h"
 #include "repack.h"
@@ -23,30 +24,7 @@
 #include <math.h>
 #include <string.h>
 
-#define AVX2 __attribute__((target("avx2,f16c")))
-
-/* ---- helpers -------------------------------------------------------------- */
-
-AVX2 static inline int32_t hsum_i32(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
-
-AVX2 static inline __m256i load256(const void *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
-
-/* Four bytes at p repeated in every 32-bit lane. */
-AVX2 static inline __m256i bcast4(const int8_t *p)
-{
-    int32_t u;
-    memcpy(&u, p, sizeof u);
-    return _mm256_set1_epi32(u);
-}
+#include "quant_avx2.h" /* AVX2, hsum_i32, load256, bcast4 */
 
 /* ---- row dots ------------------------------------------------------------- */
 

@@ -18,6 +18,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "quant_avx2.h"
+
 /* ---- CPU detection ------------------------------------------------------ */
 
 static int detect_fast(void)
@@ -45,15 +47,7 @@ int quant_fast_available(void)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-#define AVX2 __attribute__((target("avx2,f16c")))
-
-AVX2 static inline int32_t hsum_i32(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
+/* (AVX2, hsum_i32 and bcast4 come from quant_avx2.h.) */
 
 /* The 8 lanes all set to the sum of the 8 lanes. */
 AVX2 static inline __m256i splat_sum_i32(__m256i v)
@@ -61,14 +55,6 @@ AVX2 static inline __m256i splat_sum_i32(__m256i v)
     v = _mm256_add_epi32(v, _mm256_shuffle_epi32(v, 0x4e));
     v = _mm256_add_epi32(v, _mm256_shuffle_epi32(v, 0xb1));
     return _mm256_add_epi32(v, _mm256_permute2x128_si256(v, v, 1));
-}
-
-/* Four bytes at p repeated in every 32-bit lane. */
-AVX2 static inline __m256i bcast4(const int8_t *p)
-{
-    int32_t u;
-    memcpy(&u, p, sizeof u);
-    return _mm256_set1_epi32(u);
 }
 
 /* ---- row dots ----------------------------------------------------------- */
