@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "bench.h"
 #include "complete.h"
 #include "forward.h"
@@ -25,15 +27,7 @@
 #include "perplexity.h"
 #include "quantize.h"
 
-static char data_dir[1024];
 static char tmp_dir[1024];
-
-static void data_path(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", data_dir, name);
-    if (access(out, R_OK) != 0)
-        fail_msg("test data %s is missing (run scripts/get-data.sh)", out);
-}
 
 static char *read_all(const char *path)
 {
@@ -67,7 +61,7 @@ static int parse_chunks(const char *text, double *vals, int cap)
 static char *ref_section(const char *heading)
 {
     char path[1100];
-    data_path(path, sizeof path, "llama.cpp.md");
+    testdata_path(path, sizeof path, "llama.cpp.md");
     char *all = read_all(path);
     char *s = strstr(all, heading);
     if (!s)
@@ -87,7 +81,7 @@ static char *run_perplexity(const char *model_path, int n_ctx, int chunks, int t
     struct load_opts o;
     struct err e = {{0}};
     char text[1100];
-    data_path(text, sizeof text, "tinystories_val_sample.txt");
+    testdata_path(text, sizeof text, "tinystories_val_sample.txt");
     load_opts_default(&o);
     o.log = NULL;
     if (model_load(&m, model_path, &o, &e))
@@ -141,7 +135,7 @@ static void test_perplexity_matches_llamacpp(void **state)
 {
     (void)state;
     char model[1100];
-    data_path(model, sizeof model, "stories260K.gguf");
+    testdata_path(model, sizeof model, "stories260K.gguf");
     char *ref = ref_section("## stories260K.gguf (F32), perplexity");
     char *got = run_perplexity(model, 256, 40, 2);
     double rv[64], gv[64];
@@ -167,7 +161,7 @@ static void test_completion_matches_llamacpp(void **state)
 {
     (void)state;
     char model[1100];
-    data_path(model, sizeof model, "stories260K.gguf");
+    testdata_path(model, sizeof model, "stories260K.gguf");
     char *ref = ref_section("## stories260K.gguf (F32), greedy completion");
     /* the expected text is the indented block after "prints exactly" */
     char *p = strstr(ref, "prints exactly");
@@ -197,7 +191,7 @@ static void test_f16_third_party_model(void **state)
 {
     (void)state;
     char model[1100];
-    data_path(model, sizeof model, "llama-2-tiny-random.gguf");
+    testdata_path(model, sizeof model, "llama-2-tiny-random.gguf");
     char *a = run_complete(model, "Hello world", 16, 1);
     char *b = run_complete(model, "Hello world", 16, 2);
     assert_true(strncmp(a, "Hello world", 11) == 0);
@@ -212,7 +206,7 @@ static void test_quantized_close_to_f32(void **state)
     (void)state;
     char model[1100], q[1200];
     struct err e = {{0}};
-    data_path(model, sizeof model, "stories260K.gguf");
+    testdata_path(model, sizeof model, "stories260K.gguf");
     char *f32 = run_perplexity(model, 256, 40, 2);
     double base = final_ppl(f32);
     static const struct {
@@ -241,7 +235,7 @@ static void test_k_quants_match_llamacpp(void **state)
 {
     (void)state;
     char model[1100];
-    data_path(model, sizeof model, "tiny-random-Q4_K_M.gguf");
+    testdata_path(model, sizeof model, "tiny-random-Q4_K_M.gguf");
     char *ref = ref_section("## tiny-random-Q4_K_M.gguf (K-quant oracle)");
     char *got = run_perplexity(model, 128, 8, 2);
     double fr = final_ppl(ref), fg = final_ppl(got);
@@ -262,11 +256,11 @@ static void test_bad_context_and_model_errors(void **state)
     assert_int_equal(model_load(&m, "/nonexistent/model.gguf", &o, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "cannot open"));
     char vocab[1100];
-    data_path(vocab, sizeof vocab, "ggml-vocab-llama-spm.gguf"); /* a vocab file has no tensors */
+    testdata_path(vocab, sizeof vocab, "ggml-vocab-llama-spm.gguf"); /* a vocab file has no tensors */
     assert_int_equal(model_load(&m, vocab, &o, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "tensor")); /* the vocab file holds no tensor at all */
     char gpt2[1100];
-    data_path(gpt2, sizeof gpt2, "ggml-vocab-gpt-2.gguf");
+    testdata_path(gpt2, sizeof gpt2, "ggml-vocab-gpt-2.gguf");
     assert_int_equal(model_load(&m, gpt2, &o, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "unsupported architecture 'gpt2'"));
 }
@@ -278,7 +272,7 @@ static void test_memory_limit_refused(void **state)
 {
     (void)state;
     char model[1100];
-    data_path(model, sizeof model, "tiny-random-Q4_K_M.gguf"); /* 13.9 MiB of repacked weights */
+    testdata_path(model, sizeof model, "tiny-random-Q4_K_M.gguf"); /* 13.9 MiB of repacked weights */
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
@@ -326,7 +320,7 @@ static void test_bench_reports(void **state)
 {
     (void)state;
     char model[1100];
-    data_path(model, sizeof model, "stories260K.gguf");
+    testdata_path(model, sizeof model, "stories260K.gguf");
     struct model m;
     struct context c;
     struct load_opts o;
@@ -381,13 +375,7 @@ static void test_bench_reports(void **state)
 
 int main(void)
 {
-    const char *d = getenv("RB_TEST_DATA");
-    snprintf(data_dir, sizeof data_dir, "%s", d ? d : "build/data");
-    const char *b = getenv("RB_BUILD");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", b ? b : "build/release");
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp_dir);
-    if (system(cmd) != 0)
+    if (testdata_tmp_dir(tmp_dir, sizeof tmp_dir) != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_perplexity_matches_llamacpp),

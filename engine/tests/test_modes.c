@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "forward.h"
 #include "gemm.h"
 #include "model.h"
@@ -28,7 +30,6 @@
 #include "quant.h"
 #include "quantize.h"
 
-static char data_dir[1024];
 static char tmp_dir[1024];
 
 #define N_GEN 24
@@ -193,9 +194,7 @@ static void model_path(char *out, size_t cap, const char *type)
 {
     char src[1100];
     struct err e = {{0}};
-    snprintf(src, sizeof src, "%s/stories260K.gguf", data_dir);
-    if (access(src, R_OK) != 0)
-        fail_msg("test data %s is missing", src);
+    testdata_path(src, sizeof src, "stories260K.gguf");
     if (!strcmp(type, "f32")) {
         snprintf(out, cap, "%s", src);
         return;
@@ -278,13 +277,7 @@ static void test_identity_moe(void **state)
 
 int main(void)
 {
-    const char *d = getenv("RB_TEST_DATA");
-    snprintf(data_dir, sizeof data_dir, "%s", d ? d : "build/data");
-    const char *b = getenv("RB_BUILD");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", b ? b : "build/release");
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp_dir);
-    if (system(cmd) != 0)
+    if (testdata_tmp_dir(tmp_dir, sizeof tmp_dir) != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_f32),

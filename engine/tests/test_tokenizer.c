@@ -2,8 +2,7 @@
  * and hand-built vocabularies.
  *
  * Data files come from $RB_TEST_DATA (set by scripts/run-tests.sh), else
- * from ../shared/models or ../shared/datasets beside the checkout; a missing
- * file fails the test. Cases:
+ * build/data (testdata.h); a missing file fails the test. Cases:
  *   - the 46 vectors of ggml-vocab-llama-spm.gguf.inp/.out (llama.cpp's
  *     test-tokenizer-0 encodes them without BOS), and with BOS;
  *   - decode(encode(x)) == " " + x for the same inputs and for random
@@ -27,25 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testdata.h"
+
 #include "gguf.h"
 #include "tokenizer.h"
 
 /* ---- data files ------------------------------------------------------- */
-
-/* Path of a data file: $RB_TEST_DATA/name, else the first of
- * ../shared/{models,datasets}/name that exists (else the models one). */
-static void data_path(const char *name, char *out, size_t cap)
-{
-    const char *dir = getenv("RB_TEST_DATA");
-    if (dir && *dir) {
-        snprintf(out, cap, "%s/%s", dir, name);
-        return;
-    }
-    snprintf(out, cap, "../shared/datasets/%s", name);
-    if (access(out, R_OK) == 0)
-        return;
-    snprintf(out, cap, "../shared/models/%s", name);
-}
 
 struct blob {
     uint8_t *p;
@@ -57,7 +43,7 @@ static struct blob read_data(const char *name)
 {
     char path[4096];
     struct blob b = {NULL, 0};
-    data_path(name, path, sizeof path);
+    testdata_path(path, sizeof path, name);
     FILE *fp = fopen(path, "rb");
     if (!fp)
         fail_msg("data file %s missing (set RB_TEST_DATA)", path);
@@ -86,7 +72,7 @@ static void map_gguf(const char *name, struct mapped *m)
     char path[4096];
     struct stat st;
     struct err e = {{0}};
-    data_path(name, path, sizeof path);
+    testdata_path(path, sizeof path, name);
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         fail_msg("data file %s missing (set RB_TEST_DATA)", path);

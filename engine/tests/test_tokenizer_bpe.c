@@ -2,8 +2,7 @@
  * llama.cpp's own test vectors and hand-built vocabularies.
  *
  * Data files come from $RB_TEST_DATA (set by scripts/run-tests.sh), else
- * from ../shared/models or ../shared/datasets beside the checkout; a missing
- * file fails the test. Cases:
+ * build/data (testdata.h); a missing file fails the test. Cases:
  *   - every vector of ggml-vocab-gpt-2.gguf.inp/.out, exactly (no BOS: the
  *     vocab has no add_bos_token, and BPE's default is false);
  *   - decode(encode(x)) == x for the same inputs, random valid UTF-8 (fixed
@@ -29,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testdata.h"
+
 #include "gguf.h"
 #include "tokenizer.h"
 
@@ -37,20 +38,6 @@
 #define GPT2_EOT 50256 /* <|endoftext|>, bos and eos */
 
 /* ---- data files ------------------------------------------------------- */
-
-/* $RB_TEST_DATA/name, else ../shared/datasets/name if it exists, else
- * ../shared/models/name. */
-static void data_path(const char *name, char *out, size_t cap)
-{
-    const char *dir = getenv("RB_TEST_DATA");
-    if (dir && *dir) {
-        snprintf(out, cap, "%s/%s", dir, name);
-        return;
-    }
-    snprintf(out, cap, "../shared/datasets/%s", name);
-    if (access(out, R_OK) != 0)
-        snprintf(out, cap, "../shared/models/%s", name);
-}
 
 struct blob {
     char *p;
@@ -62,7 +49,7 @@ static struct blob read_data(const char *name)
 {
     char path[4096];
     struct blob b;
-    data_path(name, path, sizeof path);
+    testdata_path(path, sizeof path, name);
     FILE *fp = fopen(path, "rb");
     if (!fp)
         fail_msg("data file %s missing (set RB_TEST_DATA)", path);
@@ -90,7 +77,7 @@ static void map_gguf(const char *name, struct mapped *m)
     char path[4096];
     struct stat st;
     struct err e = {{0}};
-    data_path(name, path, sizeof path);
+    testdata_path(path, sizeof path, name);
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         fail_msg("data file %s missing (set RB_TEST_DATA)", path);
