@@ -33,74 +33,16 @@
 
 /* ---- data files ------------------------------------------------------- */
 
-struct blob {
-    uint8_t *p;
-    size_t n;
-};
-
-/* Reads a whole data file; fails the test when it is missing. */
-static struct blob read_data(const char *name)
-{
-    char path[4096];
-    struct blob b = {NULL, 0};
-    testdata_path(path, sizeof path, name);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        fail_msg("data file %s missing (set RB_TEST_DATA)", path);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    b.n = (size_t)size;
-    b.p = malloc(b.n + 1);
-    assert_non_null(b.p);
-    assert_int_equal(fread(b.p, 1, b.n, fp), b.n);
-    b.p[b.n] = 0;
-    fclose(fp);
-    return b;
-}
-
-struct mapped {
-    void *p;
-    size_t n;
-    struct gguf_file f;
-};
-
-/* Maps a GGUF data file and parses it. */
-static void map_gguf(const char *name, struct mapped *m)
-{
-    char path[4096];
-    struct stat st;
-    struct err e = {{0}};
-    testdata_path(path, sizeof path, name);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        fail_msg("data file %s missing (set RB_TEST_DATA)", path);
-    assert_int_equal(fstat(fd, &st), 0);
-    m->n = (size_t)st.st_size;
-    m->p = mmap(NULL, m->n, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    assert_true(m->p != MAP_FAILED);
-    if (gguf_parse(&m->f, m->p, m->n, &e) != STATUS_OK)
-        fail_msg("%s: %s", path, e.msg);
-}
-
-static void unmap_gguf(struct mapped *m)
-{
-    gguf_free(&m->f);
-    munmap(m->p, m->n);
-}
-
 /* Loads the tokenizer of a GGUF data file, then drops the mapping, so every
  * test also checks that the tokenizer keeps no pointer into the file. */
 static void load_tok(const char *name, struct tokenizer *tok)
 {
-    struct mapped m;
+    struct testdata_gguf m;
     struct err e = {{0}};
-    map_gguf(name, &m);
+    testdata_map_gguf(name, &m);
     if (tokenizer_load(tok, &m.f, &e) != STATUS_OK)
         fail_msg("%s: %s", name, e.msg);
-    unmap_gguf(&m);
+    testdata_unmap_gguf(&m);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -148,7 +90,7 @@ static void print_ids(const char *what, const int32_t *ids, size_t n)
 #define SEP "\n__ggml_vocab_test__\n"
 
 struct vectors {
-    struct blob inp, out;
+    struct testdata_blob inp, out;
     const char *text[N_VECTORS];
     size_t len[N_VECTORS];
     int32_t *ids[N_VECTORS];
@@ -160,10 +102,10 @@ struct vectors {
  * be empty or be only newlines). .out: one line of ids per case. */
 static void read_vectors(struct vectors *v)
 {
-    v->inp = read_data("ggml-vocab-llama-spm.gguf.inp");
-    v->out = read_data("ggml-vocab-llama-spm.gguf.out");
+    v->inp = testdata_read("ggml-vocab-llama-spm.gguf.inp");
+    v->out = testdata_read("ggml-vocab-llama-spm.gguf.out");
 
-    const char *p = (const char *)v->inp.p, *end = p + v->inp.n;
+    const char *p = v->inp.p, *end = p + v->inp.n;
     size_t sep_len = strlen(SEP);
     int n = 0;
     while (p < end) {
@@ -179,7 +121,7 @@ static void read_vectors(struct vectors *v)
     }
     assert_int_equal(n, N_VECTORS);
 
-    char *line = (char *)v->out.p;
+    char *line = v->out.p;
     for (int i = 0; i < N_VECTORS; i++) {
         char *nl = strchr(line, '\n');
         assert_non_null(nl);
@@ -462,13 +404,13 @@ static void test_stories_tinystories_file(void **state)
 {
     (void)state;
     struct tokenizer tok;
-    struct blob text = read_data("tinystories_val_sample.txt");
+    struct testdata_blob text = testdata_read("tinystories_val_sample.txt");
     int32_t *ids;
     size_t n, n_dec;
 
     load_tok("stories260K.gguf", &tok);
     double t0 = now_s();
-    encode_ok(&tok, (const char *)text.p, text.n, 1, &ids, &n);
+    encode_ok(&tok, text.p, text.n, 1, &ids, &n);
     double t1 = now_s();
     fprintf(stderr, "tinystories_val_sample.txt: %zu bytes -> %zu tokens in %.3f s\n", text.n, n,
             t1 - t0);
@@ -671,13 +613,13 @@ static void test_load_errors(void **state)
 static void test_load_gpt2_dispatch(void **state)
 {
     (void)state;
-    struct mapped m;
+    struct testdata_gguf m;
     struct tokenizer tok;
     struct err e = {{0}};
-    map_gguf("ggml-vocab-gpt-2.gguf", &m);
+    testdata_map_gguf("ggml-vocab-gpt-2.gguf", &m);
     if (tokenizer_load(&tok, &m.f, &e) != STATUS_OK)
         fail_msg("gpt-2 vocab: %s", e.msg);
-    unmap_gguf(&m);
+    testdata_unmap_gguf(&m);
     assert_int_equal(tok.kind, TOKENIZER_KIND_BPE);
     assert_false(tok.add_bos);
     assert_int_equal(tok.unk_id, -1);

@@ -39,73 +39,16 @@
 
 /* ---- data files ------------------------------------------------------- */
 
-struct blob {
-    char *p;
-    size_t n;
-};
-
-/* A whole data file, NUL-terminated; fails the test when it is missing. */
-static struct blob read_data(const char *name)
-{
-    char path[4096];
-    struct blob b;
-    testdata_path(path, sizeof path, name);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        fail_msg("data file %s missing (set RB_TEST_DATA)", path);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    b.n = (size_t)size;
-    b.p = malloc(b.n + 1);
-    assert_non_null(b.p);
-    assert_int_equal(fread(b.p, 1, b.n, fp), b.n);
-    b.p[b.n] = 0;
-    fclose(fp);
-    return b;
-}
-
-struct mapped {
-    void *p;
-    size_t n;
-    struct gguf_file f;
-};
-
-static void map_gguf(const char *name, struct mapped *m)
-{
-    char path[4096];
-    struct stat st;
-    struct err e = {{0}};
-    testdata_path(path, sizeof path, name);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        fail_msg("data file %s missing (set RB_TEST_DATA)", path);
-    assert_int_equal(fstat(fd, &st), 0);
-    m->n = (size_t)st.st_size;
-    m->p = mmap(NULL, m->n, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    assert_true(m->p != MAP_FAILED);
-    if (gguf_parse(&m->f, m->p, m->n, &e) != STATUS_OK)
-        fail_msg("%s: %s", path, e.msg);
-}
-
-static void unmap_gguf(struct mapped *m)
-{
-    gguf_free(&m->f);
-    munmap(m->p, m->n);
-}
-
 /* Loads the GPT-2 vocab and unmaps the file, so every use also checks that
  * the tokenizer keeps no pointer into it. */
 static void load_gpt2(struct tokenizer *tok)
 {
-    struct mapped m;
+    struct testdata_gguf m;
     struct err e = {{0}};
-    map_gguf(GPT2_VOCAB, &m);
+    testdata_map_gguf(GPT2_VOCAB, &m);
     if (tokenizer_load(tok, &m.f, &e) != STATUS_OK)
         fail_msg("%s: %s", GPT2_VOCAB, e.msg);
-    unmap_gguf(&m);
+    testdata_unmap_gguf(&m);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -175,7 +118,7 @@ static void expect_round_trip(const struct tokenizer *tok, const char *s, size_t
 #define SEP "\n__ggml_vocab_test__\n"
 
 struct vectors {
-    struct blob inp, out;
+    struct testdata_blob inp, out;
     int n;
     const char *text[MAX_VECTORS];
     size_t len[MAX_VECTORS];
@@ -187,8 +130,8 @@ struct vectors {
  * one line of space-separated ids per case. */
 static void read_vectors(struct vectors *v, const char *inp, const char *out)
 {
-    v->inp = read_data(inp);
-    v->out = read_data(out);
+    v->inp = testdata_read(inp);
+    v->out = testdata_read(out);
     const char *p = v->inp.p, *end = p + v->inp.n;
     size_t sep_len = strlen(SEP);
     v->n = 0;
@@ -373,7 +316,7 @@ static double now_s(void)
  * time is printed, not asserted (sanitizer builds are much slower). */
 static void encode_file(const struct tokenizer *tok, const char *name)
 {
-    struct blob text = read_data(name);
+    struct testdata_blob text = testdata_read(name);
     size_t n_dec;
     double t0 = now_s();
     struct ids ids = encode(tok, text.p, text.n, 0);
@@ -781,18 +724,18 @@ static void test_load_errors(void **state)
 /* The GPT-2 vocab with its merges, under another (or no) pre key. */
 static void load_gpt2_with_pre(struct tokenizer *tok, const char *pre)
 {
-    struct mapped m;
+    struct testdata_gguf m;
     struct gb b;
     struct gguf_file f;
     struct err e = {{0}};
-    map_gguf(GPT2_VOCAB, &m);
+    testdata_map_gguf(GPT2_VOCAB, &m);
     gb_begin(&b);
     gb_kv_str(&b, "tokenizer.ggml.model", "gpt2");
     if (pre)
         gb_kv_str(&b, "tokenizer.ggml.pre", pre);
     gb_kv_copy(&b, &m.f.kv[gguf_find_key(&m.f, "tokenizer.ggml.tokens")]);
     gb_kv_copy(&b, &m.f.kv[gguf_find_key(&m.f, "tokenizer.ggml.merges")]);
-    unmap_gguf(&m);
+    testdata_unmap_gguf(&m);
     gb_parse(&b, &f);
     if (tokenizer_load(tok, &f, &e) != STATUS_OK)
         fail_msg("gpt-2 vocab with pre '%s': %s", pre ? pre : "(none)", e.msg);

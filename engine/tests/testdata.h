@@ -6,13 +6,21 @@
  * scripts/run-tests.sh (make test, make asan) sets both. A missing data file
  * fails the test: it is never skipped. The functions are static inline, as a
  * test binary is one .c file linked with libengine.a (see the Makefile) and
- * each test uses only some of them. Include after <cmocka.h>. */
+ * each test uses only some of them. Include after <cmocka.h>.
+ * Sections: paths, data files. */
 #ifndef TESTDATA_H
 #define TESTDATA_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "gguf.h"
+
+/* ---- paths -------------------------------------------------------------- */
 
 /* out = the path of data file name; fails the test when it is not readable. */
 static inline void testdata_path(char *out, size_t cap, const char *name)
@@ -32,6 +40,68 @@ static inline int testdata_tmp_dir(char *out, size_t cap)
     snprintf(out, cap, "%s/tmp", b ? b : "build/release");
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", out);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- data files --------------------------------------------------------- */
+
+struct testdata_blob {
+    char *p; /* [n + 1], NUL-terminated; the caller frees it */
+    size_t n;
+};
+
+/* A whole data file; fails the test when it is missing. */
+static inline struct testdata_blob testdata_read(const char *name)
+{
+    char path[4096];
+    struct testdata_blob b = {NULL, 0};
+    testdata_path(path, sizeof path, name);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        fail_msg("data file %s missing (set RB_TEST_DATA)", path);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long size = ftell(fp);
+    assert_true(size >= 0);
+    rewind(fp);
+    b.n = (size_t)size;
+    b.p = malloc(b.n + 1);
+    assert_non_null(b.p);
+    assert_int_equal(fread(b.p, 1, b.n, fp), b.n);
+    b.p[b.n] = 0;
+    fclose(fp);
+    return b;
+}
+
+/* A GGUF data file, mapped read-only and parsed. */
+struct testdata_gguf {
+    void *p;
+    size_t n;
+    struct gguf_file f;
+};
+
+/* Maps and parses a GGUF data file; fails the test when it is missing or
+ * does not parse. Release it with testdata_unmap_gguf. */
+static inline void testdata_map_gguf(const char *name, struct testdata_gguf *m)
+{
+    char path[4096];
+    struct stat st;
+    struct err e = {{0}};
+    testdata_path(path, sizeof path, name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        fail_msg("data file %s missing (set RB_TEST_DATA)", path);
+    assert_int_equal(fstat(fd, &st), 0);
+    m->n = (size_t)st.st_size;
+    m->p = mmap(NULL, m->n, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    assert_true(m->p != MAP_FAILED);
+    if (gguf_parse(&m->f, m->p, m->n, &e) != STATUS_OK)
+        fail_msg("%s: %s", path, e.msg);
+}
+
+static inline void testdata_unmap_gguf(struct testdata_gguf *m)
+{
+    gguf_free(&m->f);
+    munmap(m->p, m->n);
 }
 
 #endif
