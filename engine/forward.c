@@ -415,17 +415,11 @@ static void rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, flo
     }
 }
 
-static void swiglu(float *g, const float *u, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-}
-
 /* hb = silu(hb) * hb2 over elements [i0, i1) of the batch */
 static void swiglu_range(struct context *c, const void *arg, int64_t i0, int64_t i1)
 {
     (void)arg;
-    swiglu(c->hb + i0, c->hb2 + i0, i1 - i0);
+    vec_swiglu(c->hb + i0, c->hb2 + i0, i1 - i0);
 }
 
 /* ---- attention ------------------------------------------------------------- */

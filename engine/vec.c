@@ -1,5 +1,8 @@
-/* vec.c: the F32/F16 row dots of vec.h in their scalar and AVX2 forms. */
+/* vec.c: the F32/F16 row dots and SwiGLU of vec.h in their scalar and AVX2
+ * forms. */
 #include "vec.h"
+
+#include <math.h>
 
 #include "quant.h"
 
@@ -38,6 +41,12 @@ float vec_dot_f16_ref(const uint16_t *w, const float *x, int64_t n)
         s = s + p;
     }
     return s;
+}
+
+void vec_swiglu_ref(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -81,7 +90,25 @@ AVX2 float vec_dot_f16_avx2(const uint16_t *w, const float *x, int64_t n)
     }
     return s;
 }
+AVX2 void vec_swiglu_avx2(float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t nb = n - n % 8;
+    for (int64_t i = 0; i < nb; i += 8) {
+        float e[8];
+        for (int k = 0; k < 8; k++)
+            e[k] = expf(-g[i + k]);
+        __m256 gv = _mm256_loadu_ps(g + i);
+        __m256 d = _mm256_div_ps(gv, _mm256_add_ps(one, _mm256_loadu_ps(e)));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(d, _mm256_loadu_ps(u + i)));
+    }
+    vec_swiglu_ref(g + nb, u + nb, n - nb);
+}
 #else
+void vec_swiglu_avx2(float *g, const float *u, int64_t n)
+{
+    vec_swiglu_ref(g, u, n);
+}
 float vec_dot_f32_avx2(const float *w, const float *x, int64_t n)
 {
     return vec_dot_f32_ref(w, x, n);
@@ -100,4 +127,12 @@ float vec_dot_f32(const float *w, const float *x, int64_t n)
 float vec_dot_f16(const uint16_t *w, const float *x, int64_t n)
 {
     return quant_use_fast() ? vec_dot_f16_avx2(w, x, n) : vec_dot_f16_ref(w, x, n);
+}
+
+void vec_swiglu(float *g, const float *u, int64_t n)
+{
+    if (quant_use_fast())
+        vec_swiglu_avx2(g, u, n);
+    else
+        vec_swiglu_ref(g, u, n);
 }

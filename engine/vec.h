@@ -18,4 +18,11 @@ float vec_dot_f16_ref(const uint16_t *w, const float *x, int64_t n);
 float vec_dot_f32_avx2(const float *w, const float *x, int64_t n);
 float vec_dot_f16_avx2(const uint16_t *w, const float *x, int64_t n);
 
+/* SwiGLU in place: g[i] = g[i] / (1 + expf(-g[i])) * u[i], each operation
+ * rounded in that order (libm's expf, one element at a time, in both forms;
+ * the AVX2 form divides and multiplies 8 at a time: same bits). */
+void vec_swiglu(float *g, const float *u, int64_t n);
+void vec_swiglu_ref(float *g, const float *u, int64_t n);
+void vec_swiglu_avx2(float *g, const float *u, int64_t n);
+
 #endif
