@@ -70,6 +70,16 @@ static void permute(uint32_t type, const uint8_t *src, uint8_t *dst, int64_t n_r
     }
 }
 
+/* Copies n bytes (a constant at every call, so the copy is inlined) between
+ * the plain offset p and the interleaved offset i, in the direction asked. */
+static inline void move(const uint8_t *src, uint8_t *dst, size_t p, size_t i, size_t n, int to_interleaved)
+{
+    if (to_interleaved)
+        memcpy(dst + i, src + p, n);
+    else
+        memcpy(dst + p, src + i, n);
+}
+
 /* Q4_K: per (row r, super-block b), d and dmin go to d[r] and dmin[r], scale
  * byte i to scales[8i + r], and 4-byte chunk k of qs to qs[32k + 4r]. */
 static void permute_q4_k(const uint8_t *src, uint8_t *dst, int64_t n_rows, int64_t n_cols, int to_interleaved)
@@ -77,35 +87,19 @@ static void permute_q4_k(const uint8_t *src, uint8_t *dst, int64_t n_rows, int64
     int64_t nb = n_cols / QK_K;
     for (int64_t g = 0; g < n_rows / REPACK_ROWS; g++) {
         for (int64_t b = 0; b < nb; b++) {
-            size_t ilv_off = ((size_t)g * (size_t)nb + (size_t)b) * sizeof(struct block_q4_kx8);
-            for (int r = 0; r < REPACK_ROWS; r++) {
-                size_t plain_off = (((size_t)g * REPACK_ROWS + (size_t)r) * (size_t)nb + (size_t)b) *
-                                   sizeof(struct block_q4_k);
-                /* (plain offset, interleaved offset, bytes) of each moved piece */
-                size_t moves[2 + 12 + 32][3];
-                int nm = 0;
-                moves[nm][0] = plain_off + offsetof(struct block_q4_k, d);
-                moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, d) + 2 * (size_t)r;
-                moves[nm++][2] = 2;
-                moves[nm][0] = plain_off + offsetof(struct block_q4_k, dmin);
-                moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, dmin) + 2 * (size_t)r;
-                moves[nm++][2] = 2;
-                for (size_t i = 0; i < 12; i++) {
-                    moves[nm][0] = plain_off + offsetof(struct block_q4_k, scales) + i;
-                    moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, scales) + REPACK_ROWS * i + (size_t)r;
-                    moves[nm++][2] = 1;
-                }
-                for (size_t k = 0; k < QK_K / 2 / 4; k++) {
-                    moves[nm][0] = plain_off + offsetof(struct block_q4_k, qs) + 4 * k;
-                    moves[nm][1] = ilv_off + offsetof(struct block_q4_kx8, qs) + 32 * k + 4 * (size_t)r;
-                    moves[nm++][2] = 4;
-                }
-                for (int i = 0; i < nm; i++) {
-                    if (to_interleaved)
-                        memcpy(dst + moves[i][1], src + moves[i][0], moves[i][2]);
-                    else
-                        memcpy(dst + moves[i][0], src + moves[i][1], moves[i][2]);
-                }
+            size_t ilv = ((size_t)g * (size_t)nb + (size_t)b) * sizeof(struct block_q4_kx8);
+            for (size_t r = 0; r < REPACK_ROWS; r++) {
+                size_t pl = (((size_t)g * REPACK_ROWS + r) * (size_t)nb + (size_t)b) * sizeof(struct block_q4_k);
+                move(src, dst, pl + offsetof(struct block_q4_k, d), ilv + offsetof(struct block_q4_kx8, d) + 2 * r, 2,
+                     to_interleaved);
+                move(src, dst, pl + offsetof(struct block_q4_k, dmin), ilv + offsetof(struct block_q4_kx8, dmin) + 2 * r,
+                     2, to_interleaved);
+                for (size_t i = 0; i < 12; i++)
+                    move(src, dst, pl + offsetof(struct block_q4_k, scales) + i,
+                         ilv + offsetof(struct block_q4_kx8, scales) + REPACK_ROWS * i + r, 1, to_interleaved);
+                for (size_t k = 0; k < QK_K / 2 / 4; k++)
+                    move(src, dst, pl + offsetof(struct block_q4_k, qs) + 4 * k,
+                         ilv + offsetof(struct block_q4_kx8, qs) + 32 * k + 4 * r, 4, to_interleaved);
             }
         }
     }
