@@ -4,10 +4,11 @@
  * r < 8 and t < n_tok, each bit-identical to the per-row _ref dot (quant.h,
  * quant_k.h): the weights of the group are read once for all the tokens, so a
  * batch turns the memory-bound matrix-vector product into a compute-bound one.
- * Activation rows are a_stride blocks apart. For Q4_0 and Q8_0, ad and neg8 hold, per
- * activation block, its scale as a float and -8 x the sum of its quants (the
- * nibble offset, where the integer dot starts), a_stride apart per row
- * (gemm_q8_0_prepare). */
+ * Token-major activations: rows a_stride blocks apart. The VNNI Q4_0 / Q8_0
+ * kernels take block-major ones instead (gemm_q8_0_to_block_major) with, per
+ * activation block, ad (its scale as a float) and neg8 (-8 x the sum of its
+ * quants: the nibble offset, where the integer dot starts) from
+ * gemm_q8_0_prepare. */
 #ifndef GEMM_H
 #define GEMM_H
 
