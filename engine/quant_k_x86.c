@@ -395,87 +395,92 @@ AVX2 static inline __attribute__((always_inline)) __m256i q6p_dot_avx2(const str
     return s;
 }
 
-/* Tokens t0 .. t0 + nt - 1, nt <= Q6P_TILE. */
-AVX2 static void q6p_tile_avx2(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
-                               int t0, int nt, float *out, size_t out_stride)
-{
-    struct q6p_row_avx2 x[8];
-    __m256 acc[Q6P_TILE];
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++) {
-            const struct block_q6_k *blk = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b;
-            q6p_prefetch(blk, Q6P_AHEAD);
-            q6p_decode_avx2(blk, &x[r]);
-        }
-        __m256 dw = q6_row_scales(rows, rb, b);
-        for (int t = 0; t < nt; t++) {
-            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
-            struct q6p_act_avx2 y;
-            q6p_prepare_avx2(ab, &y);
-            __m256i v[8];
-#pragma GCC unroll 8
-            for (int r = 0; r < 8; r++)
-                v[r] = q6p_dot_avx2(&x[r], &y);
-            acc[t] = q6_acc(acc[t], dw, ab->d, sum_lanes8(v));
-        }
+/* The two access orders and the entry point, for a form S (avx2, vnni) with
+ * target attribute ATTR: its struct q6p_row_S / q6p_act_S and its
+ * q6p_decode_S, q6p_prepare_S and q6p_dot_S. One body, so both forms walk
+ * the weights and run the float part the same way. */
+#define Q6P_WALKERS(S, ATTR)                                                                                          \
+    /* Tokens t0 .. t0 + nt - 1, nt <= Q6P_TILE. */                                                                   \
+    ATTR static void q6p_tile_##S(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a,            \
+                                  size_t a_stride, int t0, int nt, float *out, size_t out_stride)                    \
+    {                                                                                                                 \
+        struct q6p_row_##S x[8];                                                                                      \
+        __m256 acc[Q6P_TILE];                                                                                         \
+        for (int t = 0; t < nt; t++)                                                                                  \
+            acc[t] = _mm256_setzero_ps();                                                                             \
+        for (int64_t b = 0; b < nb; b++) {                                                                            \
+            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {                                                     \
+                const struct block_q6_k *blk = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b;  \
+                q6p_prefetch(blk, Q6P_AHEAD);                                                                         \
+                q6p_decode_##S(blk, &x[r]);                                                                           \
+            }                                                                                                         \
+            __m256 dw = q6_row_scales(rows, rb, b);                                                                   \
+            for (int t = 0; t < nt; t++) {                                                                            \
+                const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];                           \
+                struct q6p_act_##S y;                                                                                 \
+                q6p_prepare_##S(ab, &y);                                                                              \
+                __m256i v[8];                                                                                         \
+                _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                                                   \
+                    v[r] = q6p_dot_##S(&x[r], &y);                                                                    \
+                acc[t] = q6_acc(acc[t], dw, ab->d, sum_lanes8(v));                                                    \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int t = 0; t < nt; t++)                                                                                  \
+            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);                                            \
+    }                                                                                                                 \
+                                                                                                                      \
+    /* Up to Q6P_ROW_TOK tokens, row after row. */                                                                    \
+    ATTR static void q6p_rows_##S(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a,            \
+                                  size_t a_stride, int nt, float *out, size_t out_stride)                            \
+    {                                                                                                                 \
+        struct q6p_act_##S y[Q6P_CHUNK]; /* token t, super-block b0 + b at t * ch + b */                              \
+        int32_t isum[Q6P_CHUNK][8];     /* the same order, [row] */                                                   \
+        __m256 acc[Q6P_ROW_TOK];                                                                                      \
+        int ch = Q6P_CHUNK / nt;                                                                                      \
+        for (int t = 0; t < nt; t++)                                                                                  \
+            acc[t] = _mm256_setzero_ps();                                                                             \
+        for (int64_t b0 = 0; b0 < nb; b0 += ch) {                                                                     \
+            int cb = nb - b0 < ch ? (int)(nb - b0) : ch;                                                              \
+            for (int t = 0; t < nt; t++)                                                                              \
+                for (int b = 0; b < cb; b++)                                                                          \
+                    q6p_prepare_##S(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);                     \
+            for (int r = 0; r < 8; r++) {                                                                             \
+                const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0; \
+                for (int b = 0; b < cb; b++) {                                                                        \
+                    struct q6p_row_##S x;                                                                             \
+                    q6p_prefetch(&row[b], Q6P_ROW_AHEAD);                                                             \
+                    q6p_decode_##S(&row[b], &x);                                                                      \
+                    for (int t = 0; t < nt; t++)                                                                      \
+                        isum[t * ch + b][r] = hsum_i32(q6p_dot_##S(&x, &y[t * ch + b]));                              \
+                }                                                                                                     \
+            }                                                                                                         \
+            for (int b = 0; b < cb; b++) {                                                                            \
+                __m256 dw = q6_row_scales(rows, rb, b0 + b);                                                          \
+                for (int t = 0; t < nt; t++)                                                                          \
+                    acc[t] = q6_acc(acc[t], dw, a[(size_t)t * a_stride + (size_t)(b0 + b)].d,                         \
+                                    _mm256_loadu_si256((const __m256i *)(const void *)isum[t * ch + b]));             \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int t = 0; t < nt; t++)                                                                                  \
+            _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);                                                   \
+    }                                                                                                                 \
+                                                                                                                      \
+    ATTR void quant_gemm_q6_k_plain8_##S(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride,      \
+                                         int n_tok, int64_t n, float *out, size_t out_stride)                        \
+    {                                                                                                                 \
+        if (n_tok <= 0)                                                                                               \
+            return;                                                                                                   \
+        if (n_tok <= Q6P_ROW_TOK) {                                                                                   \
+            q6p_rows_##S(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride);                                       \
+            return;                                                                                                   \
+        }                                                                                                             \
+        for (int t0 = 0; t0 < n_tok; t0 += Q6P_TILE) {                                                                \
+            int nt = n_tok - t0 < Q6P_TILE ? n_tok - t0 : Q6P_TILE;                                                   \
+            q6p_tile_##S(w, rb, n / QK_K, a, a_stride, t0, nt, out, out_stride);                                      \
+        }                                                                                                             \
     }
-    for (int t = 0; t < nt; t++)
-        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
-}
 
-/* Up to Q6P_ROW_TOK tokens, row after row. */
-AVX2 static void q6p_rows_avx2(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
-                               int nt, float *out, size_t out_stride)
-{
-    struct q6p_act_avx2 y[Q6P_CHUNK]; /* token t, super-block b0 + b at t * ch + b */
-    int32_t isum[Q6P_CHUNK][8];      /* the same order, [row] */
-    __m256 acc[Q6P_ROW_TOK];
-    int ch = Q6P_CHUNK / nt;
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += ch) {
-        int cb = nb - b0 < ch ? (int)(nb - b0) : ch;
-        for (int t = 0; t < nt; t++)
-            for (int b = 0; b < cb; b++)
-                q6p_prepare_avx2(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);
-        for (int r = 0; r < 8; r++) {
-            const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0;
-            for (int b = 0; b < cb; b++) {
-                struct q6p_row_avx2 x;
-                q6p_prefetch(&row[b], Q6P_ROW_AHEAD);
-                q6p_decode_avx2(&row[b], &x);
-                for (int t = 0; t < nt; t++)
-                    isum[t * ch + b][r] = hsum_i32(q6p_dot_avx2(&x, &y[t * ch + b]));
-            }
-        }
-        for (int b = 0; b < cb; b++) {
-            __m256 dw = q6_row_scales(rows, rb, b0 + b);
-            for (int t = 0; t < nt; t++)
-                acc[t] = q6_acc(acc[t], dw, a[(size_t)t * a_stride + (size_t)(b0 + b)].d,
-                                _mm256_loadu_si256((const __m256i *)(const void *)isum[t * ch + b]));
-        }
-    }
-    for (int t = 0; t < nt; t++)
-        _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
-}
-
-AVX2 void quant_gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                      int64_t n, float *out, size_t out_stride)
-{
-    if (n_tok <= 0)
-        return;
-    if (n_tok <= Q6P_ROW_TOK) {
-        q6p_rows_avx2(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride);
-        return;
-    }
-    for (int t0 = 0; t0 < n_tok; t0 += Q6P_TILE) {
-        int nt = n_tok - t0 < Q6P_TILE ? n_tok - t0 : Q6P_TILE;
-        q6p_tile_avx2(w, rb, n / QK_K, a, a_stride, t0, nt, out, out_stride);
-    }
-}
+Q6P_WALKERS(avx2, AVX2)
 
 /* -- VNNI form: as the AVX2 form, the sums by vpdpbusd chains -- */
 
@@ -530,85 +535,7 @@ VNNI static inline __attribute__((always_inline)) __m256i q6p_dot_vnni(const str
     return _mm256_add_epi32(s[0], s[1]);
 }
 
-VNNI static void q6p_tile_vnni(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
-                               int t0, int nt, float *out, size_t out_stride)
-{
-    struct q6p_row_vnni x[8];
-    __m256 acc[Q6P_TILE];
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++) {
-            const struct block_q6_k *blk = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b;
-            q6p_prefetch(blk, Q6P_AHEAD);
-            q6p_decode_vnni(blk, &x[r]);
-        }
-        __m256 dw = q6_row_scales(rows, rb, b);
-        for (int t = 0; t < nt; t++) {
-            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
-            struct q6p_act_vnni y;
-            q6p_prepare_vnni(ab, &y);
-            __m256i v[8];
-#pragma GCC unroll 8
-            for (int r = 0; r < 8; r++)
-                v[r] = q6p_dot_vnni(&x[r], &y);
-            acc[t] = q6_acc(acc[t], dw, ab->d, sum_lanes8(v));
-        }
-    }
-    for (int t = 0; t < nt; t++)
-        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
-}
-
-VNNI static void q6p_rows_vnni(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a, size_t a_stride,
-                               int nt, float *out, size_t out_stride)
-{
-    struct q6p_act_vnni y[Q6P_CHUNK]; /* token t, super-block b0 + b at t * ch + b */
-    int32_t isum[Q6P_CHUNK][8];      /* the same order, [row] */
-    __m256 acc[Q6P_ROW_TOK];
-    int ch = Q6P_CHUNK / nt;
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += ch) {
-        int cb = nb - b0 < ch ? (int)(nb - b0) : ch;
-        for (int t = 0; t < nt; t++)
-            for (int b = 0; b < cb; b++)
-                q6p_prepare_vnni(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);
-        for (int r = 0; r < 8; r++) {
-            const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0;
-            for (int b = 0; b < cb; b++) {
-                struct q6p_row_vnni x;
-                q6p_prefetch(&row[b], Q6P_ROW_AHEAD);
-                q6p_decode_vnni(&row[b], &x);
-                for (int t = 0; t < nt; t++)
-                    isum[t * ch + b][r] = hsum_i32(q6p_dot_vnni(&x, &y[t * ch + b]));
-            }
-        }
-        for (int b = 0; b < cb; b++) {
-            __m256 dw = q6_row_scales(rows, rb, b0 + b);
-            for (int t = 0; t < nt; t++)
-                acc[t] = q6_acc(acc[t], dw, a[(size_t)t * a_stride + (size_t)(b0 + b)].d,
-                                _mm256_loadu_si256((const __m256i *)(const void *)isum[t * ch + b]));
-        }
-    }
-    for (int t = 0; t < nt; t++)
-        _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
-}
-
-VNNI void quant_gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                      int64_t n, float *out, size_t out_stride)
-{
-    if (n_tok <= 0)
-        return;
-    if (n_tok <= Q6P_ROW_TOK) {
-        q6p_rows_vnni(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride);
-        return;
-    }
-    for (int t0 = 0; t0 < n_tok; t0 += Q6P_TILE) {
-        int nt = n_tok - t0 < Q6P_TILE ? n_tok - t0 : Q6P_TILE;
-        q6p_tile_vnni(w, rb, n / QK_K, a, a_stride, t0, nt, out, out_stride);
-    }
-}
+Q6P_WALKERS(vnni, VNNI)
 
 #else /* not x86: no fast kernels; the dispatchers never call these */
 
