@@ -327,129 +327,111 @@ AVX2F static inline __m256 scales8(const uint8_t *rows, size_t rb, size_t b, siz
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d));
 }
 
-AVX2F void gemm_q4_0_plain8_avx2(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
-                                 int64_t n, float *out, size_t out_stride)
+/* Block b of the 8 rows, decoded once for every token: w[r] the unsigned
+ * bytes the multiply-add takes (Q4_0: the nibbles, elements 0..15 then
+ * 16..31; Q8_0: |w|), s[r] the signed Q8_0 weights for their signs. */
+struct plain8_blk {
+    __m256i w[8], s[8];
+};
+
+AVX2F static inline void plain8_decode_q4_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
 {
-    const uint8_t *rows = wv;
     const __m128i low4 = _mm_set1_epi8(0x0f);
-    const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i eight = _mm256_set1_epi8(8);
-    int64_t nb = n / QK4_0;
-    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
-        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
-        __m256 acc[TILE];
-        for (int t = 0; t < TILE; t++)
-            acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            __m256i wq[8];
-            for (int r = 0; r < 8; r++) {
-                const struct block_q4_0 *blk = (const struct block_q4_0 *)(const void *)(rows + (size_t)r * rb) + b;
-                __m128i q = _mm_loadu_si128((const __m128i *)(const void *)blk->qs);
-                __m128i lo = _mm_and_si128(q, low4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low4);
-                wq[r] = _mm256_set_m128i(hi, lo); /* elements 0..15, then 16..31 */
-            }
-            __m256 dw = scales8(rows, rb, (size_t)b, sizeof(struct block_q4_0));
-            for (int t = 0; t < nt; t++) {
-                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
-                __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
-                __m256i v[8];
-                for (int r = 0; r < 8; r++)
-                    v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(wq[r], av), ones);
-                __m256i dot = reduce8x8(v);
-                __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, av), ones);
-                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-                __m256i isum = _mm256_sub_epi32(dot, _mm256_broadcastd_epi32(s4));
-                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
-                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
-                acc[t] = _mm256_add_ps(acc[t], term);
-            }
-        }
-        for (int t = 0; t < nt; t++)
-            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        const struct block_q4_0 *blk = (const struct block_q4_0 *)(const void *)(rows + (size_t)r * rb) + b;
+        __m128i q = _mm_loadu_si128((const __m128i *)(const void *)blk->qs);
+        __m128i lo = _mm_and_si128(q, low4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low4);
+        k->w[r] = _mm256_set_m128i(hi, lo);
     }
 }
 
-AVX2F void gemm_q8_0_plain8_avx2(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
-                                 int64_t n, float *out, size_t out_stride)
+AVX2F static inline void plain8_decode_q8_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
 {
-    const uint8_t *rows = wv;
-    const __m256i ones = _mm256_set1_epi16(1);
-    int64_t nb = n / QK8_0;
-    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
-        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
-        __m256 acc[TILE];
-        for (int t = 0; t < TILE; t++)
-            acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            __m256i ws[8], wa[8];
-            for (int r = 0; r < 8; r++) {
-                const struct block_q8_0 *blk = (const struct block_q8_0 *)(const void *)(rows + (size_t)r * rb) + b;
-                ws[r] = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
-                wa[r] = _mm256_sign_epi8(ws[r], ws[r]);
-            }
-            __m256 dw = scales8(rows, rb, (size_t)b, sizeof(struct block_q8_0));
-            for (int t = 0; t < nt; t++) {
-                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
-                __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
-                __m256i v[8];
-                for (int r = 0; r < 8; r++)
-                    v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(av, ws[r])), ones);
-                __m256i isum = reduce8x8(v);
-                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
-                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
-                acc[t] = _mm256_add_ps(acc[t], term);
-            }
-        }
-        for (int t = 0; t < nt; t++)
-            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        const struct block_q8_0 *blk = (const struct block_q8_0 *)(const void *)(rows + (size_t)r * rb) + b;
+        k->s[r] = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
+        k->w[r] = _mm256_sign_epi8(k->s[r], k->s[r]); /* |w|, -128 read as 128 */
     }
 }
 
-/* As gemm_q4_0_plain8_avx2, the block dots by vpdpbusd. */
-VNNI void gemm_q4_0_plain8_vnni(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
-                                int64_t n, float *out, size_t out_stride)
+/* The sum of the 8 lanes of v, in every lane. */
+AVX2F static inline __m256i splat_hsum(__m256i v)
 {
-    const uint8_t *rows = wv;
-    const __m128i low4 = _mm_set1_epi8(0x0f);
-    const __m256i ones8 = _mm256_set1_epi8(1);
-    int64_t nb = n / QK4_0;
-    for (int t0 = 0; t0 < n_tok; t0 += TILE) {
-        int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;
-        __m256 acc[TILE];
-        for (int t = 0; t < TILE; t++)
-            acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            __m256i wq[8];
-            for (int r = 0; r < 8; r++) {
-                const struct block_q4_0 *blk = (const struct block_q4_0 *)(const void *)(rows + (size_t)r * rb) + b;
-                __m128i q = _mm_loadu_si128((const __m128i *)(const void *)blk->qs);
-                __m128i lo = _mm_and_si128(q, low4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low4);
-                wq[r] = _mm256_set_m128i(hi, lo);
-            }
-            __m256 dw = scales8(rows, rb, (size_t)b, sizeof(struct block_q4_0));
-            for (int t = 0; t < nt; t++) {
-                const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
-                __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)ab->qs);
-                __m256i v[8];
-                for (int r = 0; r < 8; r++)
-                    v[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wq[r], av);
-                __m256i dot = reduce8x8(v);
-                __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones8, av);
-                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-                __m256i isum = _mm256_sub_epi32(dot, _mm256_slli_epi32(_mm256_broadcastd_epi32(s4), 3));
-                __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));
-                __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
-                acc[t] = _mm256_add_ps(acc[t], term);
-            }
-        }
-        for (int t = 0; t < nt; t++)
-            _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
-    }
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    return _mm256_broadcastd_epi32(s4);
 }
+
+/* The 8 rows' exact block dots with the activation bytes av, lane r = row r. */
+AVX2F static inline __m256i plain8_isum_q4_0_avx2(const struct plain8_blk *k, __m256i av)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(k->w[r], av), ones);
+    __m256i s8 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), av), ones);
+    return _mm256_sub_epi32(reduce8x8(v), splat_hsum(s8));
+}
+
+AVX2F static inline __m256i plain8_isum_q8_0_avx2(const struct plain8_blk *k, __m256i av)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(k->w[r], _mm256_sign_epi8(av, k->s[r])), ones);
+    return reduce8x8(v);
+}
+
+/* As plain8_isum_q4_0_avx2, the block dots by vpdpbusd. */
+VNNI static inline __m256i plain8_isum_q4_0_vnni(const struct plain8_blk *k, __m256i av)
+{
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        v[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), k->w[r], av);
+    __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), av);
+    return _mm256_sub_epi32(reduce8x8(v), _mm256_slli_epi32(splat_hsum(s), 3));
+}
+
+/* One walker for the three forms: TILE tokens per pass, each block of the 8
+ * rows decoded once (DECODE), its dots per token (ISUM), the ref's float
+ * statements lane-wise. */
+#define PLAIN8_KERNEL(NAME, ATTR, BLOCK, DECODE, ISUM)                                                                \
+    ATTR void NAME(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,     \
+                   float *out, size_t out_stride)                                                                     \
+    {                                                                                                                 \
+        const uint8_t *rows = wv;                                                                                     \
+        int64_t nb = n / 32;                                                                                          \
+        for (int t0 = 0; t0 < n_tok; t0 += TILE) {                                                                    \
+            int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;                                                           \
+            __m256 acc[TILE];                                                                                         \
+            for (int t = 0; t < TILE; t++)                                                                            \
+                acc[t] = _mm256_setzero_ps();                                                                         \
+            for (int64_t b = 0; b < nb; b++) {                                                                        \
+                struct plain8_blk k;                                                                                  \
+                DECODE(rows, rb, b, &k);                                                                              \
+                __m256 dw = scales8(rows, rb, (size_t)b, sizeof(BLOCK));                                              \
+                for (int t = 0; t < nt; t++) {                                                                        \
+                    const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];                       \
+                    __m256i isum = ISUM(&k, _mm256_loadu_si256((const __m256i *)(const void *)ab->qs));               \
+                    __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));                               \
+                    __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));                                     \
+                    acc[t] = _mm256_add_ps(acc[t], term);                                                             \
+                }                                                                                                     \
+            }                                                                                                         \
+            for (int t = 0; t < nt; t++)                                                                              \
+                _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);                                        \
+        }                                                                                                             \
+    }
+
+PLAIN8_KERNEL(gemm_q4_0_plain8_avx2, AVX2F, struct block_q4_0, plain8_decode_q4_0, plain8_isum_q4_0_avx2)
+PLAIN8_KERNEL(gemm_q8_0_plain8_avx2, AVX2F, struct block_q8_0, plain8_decode_q8_0, plain8_isum_q8_0_avx2)
+PLAIN8_KERNEL(gemm_q4_0_plain8_vnni, VNNI, struct block_q4_0, plain8_decode_q4_0, plain8_isum_q4_0_vnni)
 
 #else
 void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
