@@ -240,8 +240,10 @@ AVX2 void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct 
  *
  * Two orders, both decoding each weight super-block once per pass:
  *   up to Q6P_ROW_TOK tokens: the rows are read one after the other, as the
- *     row dot reads them; the activation blocks are prepared once per chunk
- *     and each row's sums kept as int32 until the 8 rows are done; a
+ *     row dot reads them, in the natural layout below (no transpose: a token
+ *     or two leave no work to spread a transpose over); the activation
+ *     blocks are prepared once per chunk and each row's int32 lanes kept
+ *     until the 8 rows are done, then summed by the tile's tree of adds; a
  *     software prefetch runs ahead in the row. (Reading 8 rows side by side
  *     makes 8 memory streams, which on the machine measured ran at about
  *     half the bandwidth of one.)
@@ -253,7 +255,7 @@ AVX2 void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct 
  * ref's statements per super-block in order. */
 
 #define Q6P_ROW_TOK 4   /* up to this many tokens: the row order */
-#define Q6P_CHUNK 128   /* prepared activation super-blocks of the row order, all tokens */
+#define Q6P_CHUNK 64    /* activation super-blocks of the row order per pass, all tokens */
 #define Q6P_ROW_AHEAD 8 /* super-blocks prefetched ahead in the row order */
 #define Q6P_TILE 16     /* tokens per pass over the weights in the tile order */
 #define Q6P_AHEAD 4     /* super-blocks prefetched ahead in the tile order */
@@ -342,6 +344,67 @@ AVX2 static inline void q6p_prefetch(const struct block_q6_k *blk, int ahead)
     __builtin_prefetch((const void *)(p + 192), 0, 3);
 }
 
+/* -- the row order's natural layout --
+ *
+ * The row order does not transpose: vector k (k = 4h + j) of a super-block's
+ * decoded quants holds positions 128h + 32j .. + 31, sub-block 2k in its low
+ * 128-bit lane and 2k + 1 in its high lane, so one maddubs against the
+ * activation bytes at the same positions, then a madd (AVX2) or vpdpwssd
+ * (VNNI) against the int16 scale of each lane's sub-block, gives int32 lanes
+ * that add up to the super-block's sum. The scales are kept in the
+ * even / odd order (low lane: sub-blocks 0, 2, .., 14; high: 1, 3, .., 15)
+ * so that a pshufb picks word k of each lane for vector k; the activation's
+ * bsums are negated into the same order once per block, and one madd against
+ * 32 x the scales starts the sum at -32 x sum(scale x bsum). */
+
+/* One decoded weight super-block of one row, natural order. */
+struct q6n_row {
+    __m256i q[8];  /* 6-bit quants 0..63, 32 positions each */
+    __m256i sc[8]; /* int16 scale of each lane's sub-block, 16 times per lane */
+    __m256i sc32;  /* 32 x the 16 scales as int16, even / odd order */
+};
+
+/* One activation super-block for the natural order. */
+struct q6n_act {
+    const int8_t *qs;
+    __m256i nbs; /* -bsums as int16, even / odd order */
+};
+
+AVX2 static inline __attribute__((always_inline)) void q6n_decode(const struct block_q6_k *blk, struct q6n_row *x)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i bits45 = _mm256_set1_epi8(0x30);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = load256(blk->ql + 64 * h), l1 = load256(blk->ql + 64 * h + 32);
+        __m256i hi = load256(blk->qh + 32 * h);
+        /* as q6_decode_half, without its transpose */
+        x->q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hi, 4), bits45));
+        x->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hi, 2), bits45));
+        x->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hi, bits45));
+        x->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                          _mm256_and_si256(_mm256_srli_epi16(hi, 2), bits45));
+    }
+    __m128i s8 = _mm_loadu_si128((const __m128i *)(const void *)blk->scales);
+    __m256i se = _mm256_cvtepi8_epi16(
+        _mm_shuffle_epi8(s8, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)
+        x->sc[k] = _mm256_shuffle_epi8(se, _mm256_set1_epi16((int16_t)(0x0100 * (2 * k + 1) + 2 * k)));
+    x->sc32 = _mm256_slli_epi16(se, 5);
+}
+
+AVX2 static inline __attribute__((always_inline)) void q6n_prepare(const struct block_q8_k *ab, struct q6n_act *y)
+{
+    /* per 128-bit lane words 0, 2, 4, 6, 1, 3, 5, 7; then qwords 0, 2, 1, 3 */
+    __m256i bs = _mm256_shuffle_epi8(load256(ab->bsums), _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11,
+                                                                           14, 15, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7,
+                                                                           10, 11, 14, 15));
+    bs = _mm256_permute4x64_epi64(bs, 0xd8);
+    y->qs = ab->qs;
+    y->nbs = _mm256_sub_epi16(_mm256_setzero_si256(), bs);
+}
+
 /* -- AVX2 form -- */
 
 /* One decoded weight super-block of one row. */
@@ -395,6 +458,16 @@ AVX2 static inline __attribute__((always_inline)) __m256i q6p_dot_avx2(const str
     return s;
 }
 
+/* 8 int32 lanes summing to the row's isum, natural order. */
+AVX2 static inline __attribute__((always_inline)) __m256i q6n_dot_avx2(const struct q6n_row *x, const struct q6n_act *y)
+{
+    __m256i s = _mm256_madd_epi16(x->sc32, y->nbs);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(x->q[k], load256(y->qs + 32 * k)), x->sc[k]));
+    return s;
+}
+
 /* The two access orders and the entry point, for a form S (avx2, vnni) with
  * target attribute ATTR: its struct q6p_row_S / q6p_act_S and its
  * q6p_decode_S, q6p_prepare_S and q6p_dot_S. One body, so both forms walk
@@ -429,12 +502,12 @@ AVX2 static inline __attribute__((always_inline)) __m256i q6p_dot_avx2(const str
             _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);                                            \
     }                                                                                                                 \
                                                                                                                       \
-    /* Up to Q6P_ROW_TOK tokens, row after row. */                                                                    \
+    /* Up to Q6P_ROW_TOK tokens, row after row, natural order. */                                                   \
     ATTR static void q6p_rows_##S(const uint8_t *rows, size_t rb, int64_t nb, const struct block_q8_k *a,            \
                                   size_t a_stride, int nt, float *out, size_t out_stride)                            \
     {                                                                                                                 \
-        struct q6p_act_##S y[Q6P_CHUNK]; /* token t, super-block b0 + b at t * ch + b */                              \
-        int32_t isum[Q6P_CHUNK][8];     /* the same order, [row] */                                                   \
+        struct q6n_act y[Q6P_CHUNK]; /* token t, super-block b0 + b at t * ch + b */                                  \
+        __m256i isv[Q6P_CHUNK][8];   /* the same order, [row]: int32 lanes of the row's sum */                        \
         __m256 acc[Q6P_ROW_TOK];                                                                                      \
         int ch = Q6P_CHUNK / nt;                                                                                      \
         for (int t = 0; t < nt; t++)                                                                                  \
@@ -443,22 +516,22 @@ AVX2 static inline __attribute__((always_inline)) __m256i q6p_dot_avx2(const str
             int cb = nb - b0 < ch ? (int)(nb - b0) : ch;                                                              \
             for (int t = 0; t < nt; t++)                                                                              \
                 for (int b = 0; b < cb; b++)                                                                          \
-                    q6p_prepare_##S(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);                     \
+                    q6n_prepare(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);                         \
             for (int r = 0; r < 8; r++) {                                                                             \
                 const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0; \
                 for (int b = 0; b < cb; b++) {                                                                        \
-                    struct q6p_row_##S x;                                                                             \
+                    struct q6n_row x;                                                                                 \
                     q6p_prefetch(&row[b], Q6P_ROW_AHEAD);                                                             \
-                    q6p_decode_##S(&row[b], &x);                                                                      \
+                    q6n_decode(&row[b], &x);                                                                          \
                     for (int t = 0; t < nt; t++)                                                                      \
-                        isum[t * ch + b][r] = hsum_i32(q6p_dot_##S(&x, &y[t * ch + b]));                              \
+                        isv[t * ch + b][r] = q6n_dot_##S(&x, &y[t * ch + b]);                                         \
                 }                                                                                                     \
             }                                                                                                         \
             for (int b = 0; b < cb; b++) {                                                                            \
                 __m256 dw = q6_row_scales(rows, rb, b0 + b);                                                          \
                 for (int t = 0; t < nt; t++)                                                                          \
                     acc[t] = q6_acc(acc[t], dw, a[(size_t)t * a_stride + (size_t)(b0 + b)].d,                         \
-                                    _mm256_loadu_si256((const __m256i *)(const void *)isum[t * ch + b]));             \
+                                    sum_lanes8(isv[t * ch + b]));                                                     \
             }                                                                                                         \
         }                                                                                                             \
         for (int t = 0; t < nt; t++)                                                                                  \
@@ -533,6 +606,18 @@ VNNI static inline __attribute__((always_inline)) __m256i q6p_dot_vnni(const str
         s[h] = _mm256_mullo_epi32(s[h], x->sc[h]);
     }
     return _mm256_add_epi32(s[0], s[1]);
+}
+
+/* As q6n_dot_avx2, the scale madd and add as one vpdpwssd, in four chains
+ * (one chain of 8 waits on vpdpwssd's latency 8 times per super-block). */
+VNNI static inline __attribute__((always_inline)) __m256i q6n_dot_vnni(const struct q6n_row *x, const struct q6n_act *y)
+{
+    __m256i s[4] = {_mm256_madd_epi16(x->sc32, y->nbs), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)
+        s[k % 4] = _mm256_dpwssd_epi32(s[k % 4], _mm256_maddubs_epi16(x->q[k], load256(y->qs + 32 * k)), x->sc[k]);
+    return _mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3]));
 }
 
 Q6P_WALKERS(vnni, VNNI)

@@ -721,7 +721,7 @@ static void check_plain8(const char *form, gemm_q6_k_fn fn, const uint8_t *w, si
  * included), a spare block between activation rows; every output of every
  * form against quant_dot_q6_k_q8_k_ref. n_tok 1..4 take the row order, more
  * the tiles of 16 (17 = 16 + 1); n 11008 and 33024 cross the row order's
- * chunks of prepared activation blocks (128 / n_tok super-blocks). */
+ * chunks of activation blocks (64 / n_tok super-blocks). */
 static void test_gemm_q6_k_plain8(void **state)
 {
     (void)state;
