@@ -18,6 +18,18 @@ reps=${3:-3}
 minillm=${MINILLM:-$here/build/release/minillm}
 [ -x "$minillm" ] || { echo "vs-llamacpp: build first (make)" >&2; exit 1; }
 
+# lb_rate P N: avg_ts of llama-bench's CSV row with n_prompt P and n_gen N. The
+# columns are found by name in the header (their order and number change between
+# llama.cpp versions); fields are quoted and hold no commas in these columns.
+lb_rate() {
+    awk -F, -v p="$1" -v g="$2" '
+        { gsub(/"/, "") }
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        !("n_prompt" in col) || !("avg_ts" in col) { exit 1 }
+        $col["n_prompt"] == p && $col["n_gen"] == g { r = $col["avg_ts"] }
+        END { if (r == "") exit 1; print r }'
+}
+
 mean_of() { awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n; else print "nan" }'; }
 
 mpp=(); mtg=(); lpp=(); ltg=()
@@ -28,8 +40,10 @@ for r in $(seq 1 "$reps"); do
     mtg+=("$(echo "$out" | awk -F'|' '/tg32/ { split($5, a, " "); print a[1] }')")
     if [ -n "${LLAMA_BENCH:-}" ]; then
         lout=$("$LLAMA_BENCH" -m "$model" -p 128 -n 32 -r 1 -t "$threads" -o csv 2>/dev/null)
-        lpp+=("$(echo "$lout" | awk -F, 'NR > 1 && $0 ~ /,128,0,/ { gsub(/"/, ""); print $(NF-1) }' | tail -1)")
-        ltg+=("$(echo "$lout" | awk -F, 'NR > 1 && $0 ~ /,0,32,/ { gsub(/"/, ""); print $(NF-1) }' | tail -1)")
+        pp=$(echo "$lout" | lb_rate 128 0) && tg=$(echo "$lout" | lb_rate 0 32) || {
+            echo "vs-llamacpp: no pp128/tg32 rows in the CSV of $LLAMA_BENCH" >&2; exit 1; }
+        echo "llama-bench round $r: pp128 $pp t/s, tg32 $tg t/s" >&2
+        lpp+=("$pp"); ltg+=("$tg")
     fi
 done
 m_pp=$(printf '%s\n' "${mpp[@]}" | mean_of)
