@@ -275,37 +275,6 @@ static uint64_t page_size(void)
     return p > 0 ? (uint64_t)p : 4096;
 }
 
-/* Asks for transparent huge pages over [p, p + n): a token's forward pass
- * streams every weight once, and with 4 KiB pages it also walks a page table
- * entry per 4 KiB (the measured Q6_K output matrix of a 1B-shaped file ran
- * ~25 % slower per byte from 4 KiB file pages than from huge pages). Only a
- * hint: the bytes, and what RSS counts, stay the same; where the kernel has
- * no THP (or THP "never") the call fails and nothing changes. */
-static void hugepage_hint(void *p, uint64_t n)
-{
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, n, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
-/* Makes every page of the mapping resident, as MAP_POPULATE would have. */
-static void populate(const uint8_t *map, uint64_t size)
-{
-#ifdef MADV_POPULATE_READ
-    if (madvise((void *)(uintptr_t)map, size, MADV_POPULATE_READ) == 0)
-        return;
-#endif
-    /* kernels before 5.14: touch one byte per page */
-    uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE) > 0 ? (uint64_t)sysconf(_SC_PAGESIZE) : 4096;
-    volatile uint8_t sink = 0;
-    for (uint64_t o = 0; o < size; o += ps)
-        sink ^= map[o];
-    (void)sink;
-}
-
 /* Drops the whole pages of the file range [a, b) from the mapping. Pages that
  * hold any byte outside the range stay (rounded inward). */
 static void reclaim_range(struct model *m, uint64_t a, uint64_t b)
@@ -404,7 +373,6 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
             goto done;
         }
         m->repack_bytes = repack_total;
-        hugepage_hint(m->repack, repack_total);
     }
     if (m->opts.load == LOAD_READ) {
         if (inplace_total) {
@@ -416,7 +384,6 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
                 goto done;
             }
             m->buf_bytes = inplace_total;
-            hugepage_hint(m->buf, inplace_total);
         }
         if (stage_max && !(stage = malloc(stage_max))) {
             err_set(e, "model: out of memory for a %" PRIu64 "-byte staging buffer", stage_max);
@@ -545,19 +512,14 @@ enum status model_load(struct model *m, const char *path, const struct load_opts
     }
     if (o->load == LOAD_MMAP) {
         /* populated at once, as llama.cpp's loader prefetches its mapping: the
-         * whole file is resident before the weights are placed. The huge-page
-         * hint comes first: pages the file still has to read in then come as
-         * 2 MiB folios and are mapped whole (pages already cached keep the
-         * size they have) */
-        m->map = mmap(NULL, size, PROT_READ, MAP_SHARED, m->fd, 0);
+         * whole file is resident before the weights are placed */
+        m->map = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, m->fd, 0);
         if (m->map == MAP_FAILED) {
             m->map = NULL;
             err_set(e, "model: cannot map %s: %s", path, strerror(errno));
             goto fail;
         }
         m->map_bytes = size;
-        hugepage_hint(m->map, size);
-        populate(m->map, size);
         if (o->mlock && mlock(m->map, size) != 0) {
             err_set(e, "model: --mlock: cannot lock %" PRIu64 " bytes of %s: %s (raise RLIMIT_MEMLOCK)", size, path,
                     strerror(errno));
