@@ -62,3 +62,13 @@ echo "|---|---:|---:|---:|"
 awk -v a="$m_pp" -v b="$l_pp" 'BEGIN { printf "| pp128 | %.2f | %.2f | %.3f |\n", a, b, a / b }'
 awk -v a="$m_tg" -v b="$l_tg" 'BEGIN { printf "| tg32 | %.2f | %.2f | %.3f |\n", a, b, a / b }'
 echo "llama.cpp: $source; threads $threads"
+if [ -n "${LLAMA_BENCH:-}" ]; then
+    # each round's pair ran back to back: its ratio sees one state of the
+    # machine, so their median is less moved by drift than the means
+    for t in pp tg; do
+        if [ $t = pp ]; then a=("${mpp[@]}"); b=("${lpp[@]}"); else a=("${mtg[@]}"); b=("${ltg[@]}"); fi
+        ratios=$(for i in "${!a[@]}"; do awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.3f\n", x / y }'; done)
+        med=$(echo "$ratios" | sort -n | awk '{ r[NR] = $1 } END { printf "%.3f", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
+        echo "$t ratio per round: $(echo $ratios); median $med"
+    done
+fi
