@@ -275,6 +275,24 @@ static uint64_t page_size(void)
     return p > 0 ? (uint64_t)p : 4096;
 }
 
+/* Asks for transparent huge pages over the anonymous buffer [p, p + n): a
+ * generated token streams every weight once, and with 4 KiB pages it also
+ * walks a page table entry per 4 KiB (the Q4_0 8-row kernel streamed a median
+ * 9 % faster over 512 MB of repacked rows with the hint, 8 interleaved
+ * rounds). Only a hint: the bytes and what RSS counts stay the same (the
+ * buffer is written whole); without THP, or with THP "never", nothing
+ * changes. The file mapping gets no hint: its pages are the page cache's,
+ * shared with other readers, and keep whatever size they were read in. */
+static void hugepage_hint(void *p, uint64_t n)
+{
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /* Drops the whole pages of the file range [a, b) from the mapping. Pages that
  * hold any byte outside the range stay (rounded inward). */
 static void reclaim_range(struct model *m, uint64_t a, uint64_t b)
@@ -373,6 +391,7 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
             goto done;
         }
         m->repack_bytes = repack_total;
+        hugepage_hint(m->repack, repack_total);
     }
     if (m->opts.load == LOAD_READ) {
         if (inplace_total) {
@@ -384,6 +403,7 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
                 goto done;
             }
             m->buf_bytes = inplace_total;
+            hugepage_hint(m->buf, inplace_total);
         }
         if (stage_max && !(stage = malloc(stage_max))) {
             err_set(e, "model: out of memory for a %" PRIu64 "-byte staging buffer", stage_max);
