@@ -277,8 +277,9 @@ AVX2 static inline __m256i subblock_order(__m256i v)
     return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
 }
 
-/* The 6-bit quants of half h of a Q6_K block, 0..63, transposed as above. */
-AVX2 static inline void q6_decode_half(const struct block_q6_k *blk, int h, __m256i q[4])
+/* The 6-bit quants of half h of a Q6_K block, 0..63, in the natural order:
+ * q[j] holds positions 128h + 32j .. + 31. */
+AVX2 static inline void q6_unpack_half(const struct block_q6_k *blk, int h, __m256i q[4])
 {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i bits45 = _mm256_set1_epi8(0x30);
@@ -291,6 +292,12 @@ AVX2 static inline void q6_decode_half(const struct block_q6_k *blk, int h, __m2
     q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hi, bits45));
     q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                            _mm256_and_si256(_mm256_srli_epi16(hi, 2), bits45));
+}
+
+/* The same, transposed as above. */
+AVX2 static inline void q6_decode_half(const struct block_q6_k *blk, int h, __m256i q[4])
+{
+    q6_unpack_half(blk, h, q);
     transpose_words(q);
 }
 
@@ -372,19 +379,8 @@ struct q6n_act {
 
 AVX2 static inline __attribute__((always_inline)) void q6n_decode(const struct block_q6_k *blk, struct q6n_row *x)
 {
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    const __m256i bits45 = _mm256_set1_epi8(0x30);
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-        __m256i l0 = load256(blk->ql + 64 * h), l1 = load256(blk->ql + 64 * h + 32);
-        __m256i hi = load256(blk->qh + 32 * h);
-        /* as q6_decode_half, without its transpose */
-        x->q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hi, 4), bits45));
-        x->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hi, 2), bits45));
-        x->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hi, bits45));
-        x->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                          _mm256_and_si256(_mm256_srli_epi16(hi, 2), bits45));
-    }
+    q6_unpack_half(blk, 0, &x->q[0]);
+    q6_unpack_half(blk, 1, &x->q[4]);
     __m128i s8 = _mm_loadu_si128((const __m128i *)(const void *)blk->scales);
     __m256i se = _mm256_cvtepi8_epi16(
         _mm_shuffle_epi8(s8, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
