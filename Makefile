@@ -22,8 +22,15 @@ ENGINE_LIB  := $(BUILD)/libengine.a
 MINILLM     := $(BUILD)/minillm
 ENGINE_TESTS := $(patsubst engine/tests/%.c,$(BUILD)/tests/%,$(wildcard engine/tests/test_*.c))
 
-.PHONY: all test asan clean help data test-run
+.PHONY: all test asan clean help data test-run deps
 all: $(MINILLM)
+
+# Every program, header and library the build, tests and bench need, installed
+# with apt-get when missing (scripts/setup.sh; silent and quick when all is there).
+# DEPS_GROUPS=ci adds clang/libFuzzer and valgrind; llamacpp adds npm, git, cmake.
+DEPS_GROUPS ?= test
+deps:
+	@scripts/setup.sh $(DEPS_GROUPS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,10 +60,14 @@ data:
 
 TEST_BINS += $(ENGINE_TESTS) $(HARNESS_TESTS)
 
+# test, asan and bench check the machine first (scripts/setup.sh), then build in
+# a sub-make, so a missing header is installed before anything compiles.
 test:
+	@scripts/setup.sh test
 	@$(MAKE) --no-print-directory VARIANT=release test-run
 
 asan:
+	@scripts/setup.sh test
 	@$(MAKE) --no-print-directory VARIANT=asan test-run
 
 test-run: all $(TEST_BINS) data

@@ -45,10 +45,21 @@ microbench-tools:
 	@echo '#include <benchmark/benchmark.h>' | $(CXX) -std=c++17 -E -x c++ - >/dev/null 2>&1 || \
 	{ echo "microbench: Google Benchmark is missing; install it with: sudo apt-get install libbenchmark-dev"; exit 2; }
 
-bench: bench-tools $(MINILLM) $(RBENCH) data
+# bench and nightly set the machine up first (scripts/setup.sh), then build
+# and run in a sub-make.
+bench:
+	@scripts/setup.sh bench
+	@$(MAKE) --no-print-directory bench-run
+
+nightly:
+	@scripts/setup.sh bench
+	@$(MAKE) --no-print-directory nightly-run
+
+.PHONY: bench-run nightly-run
+bench-run: bench-tools $(MINILLM) $(RBENCH) data
 	@$(BENCH_ENV) scripts/bench.sh
 
-nightly: bench-tools $(MINILLM) $(RBENCH) data
+nightly-run: bench-tools $(MINILLM) $(RBENCH) data
 	@$(BENCH_ENV) scripts/nightly.sh
 
 # Copies results/latest (or RUN=DIR) to results/baselines/<machine class>/.
