@@ -57,8 +57,11 @@ gen_tokenizer() { # dir
     split_vocab_tests "$data/ggml-vocab-llama-spm.gguf.inp" "$d" vocab
     # short passages of real text, one per file
     for f in tinystories_val_sample.txt wiki.test.raw; do
-        head -c 65536 "$data/$f" | awk -v dir="$d" -v pre="${f%%.*}" \
-            'NF { n++; if (n > 48) exit; printf "%s\n", substr($0, 1, 2000) > sprintf("%s/%s-%02d.txt", dir, pre, n) }'
+        # awk reads the file itself: an early exit cannot kill a writer (SIGPIPE)
+        awk -v dir="$d" -v pre="${f%%.*}" \
+            '{ bytes += length($0) + 1; if (bytes > 65536) exit }
+             NF { n++; if (n > 48) exit; printf "%s\n", substr($0, 1, 2000) > sprintf("%s/%s-%02d.txt", dir, pre, n) }' \
+            "$data/$f"
     done
 }
 
@@ -76,6 +79,7 @@ for t in "$@"; do
     [ -x "$bin" ] || { echo "fuzz.sh: $bin is missing: make fuzz-build" >&2; status=1; continue; }
     gen=$out/gen/$t
     if [ ! -d "$gen" ]; then
+        rm -rf "$gen.part" # left by an interrupted run
         mkdir -p "$gen.part"
         "gen_$t" "$gen.part"
         mv "$gen.part" "$gen"

@@ -49,6 +49,6 @@ fi
 echo "nightly: FAIL (exit $rc): $dir/report.md"
 if [ -f "$dir/compare.md" ] && [ -n "$(regressions "$dir/compare.md")" ]; then
     echo "nightly: regressions against $base (rbench compare; all rows in $dir/compare.md):"
-    regressions "$dir/compare.md" | sed 's/^/  /' | head -n 20
+    regressions "$dir/compare.md" | sed -n "1,20s/^/  /p"
 fi
 exit $rc

@@ -42,7 +42,7 @@ for f in "$dir"/out/r*.err; do
     [ -e "$f" ] || continue
     i=${f##*/r}
     i=${i%.err}
-    sed -n 's/.*generated [0-9]* tokens .*(\([0-9.]*\) tok\/s).*/\1/p' "$f" | head -n1 | sed "s/^/$((10#$i)) /"
+    sed -n 's/.*generated [0-9]* tokens .*(\([0-9.]*\) tok\/s).*/\1/p' "$f" | awk "NR == 1 { print $((10#$i)), \$0 }"
 done >"$data/tps.txt"
 
 jq -s --rawfile tps "$data/tps.txt" '
@@ -136,7 +136,7 @@ if [ -n "$tl_group" ]; then
         [ -f "$dir/$tl" ] || continue
         files+=("$dir/$tl")
         titles+=("$mode")
-        load_s=$(sed -n 's/^[a-z]*: load \([0-9.]*\) s.*/\1/p' "$dir/${out%.out}.err" 2>/dev/null | head -n1)
+        load_s=$(sed -n 's/^[a-z]*: load \([0-9.]*\) s.*/\1/p' "$dir/${out%.out}.err" 2>/dev/null | awk "NR == 1")
         if [ -n "$load_s" ]; then
             # VmRSS at the sample nearest the end of the load.
             awk -F, -v t="$load_s" -v i=$i 'NR > 1 { d = $1 / 1000 - t; d = d < 0 ? -d : d; if (!n++ || d < best) { best = d; r = $2 } }

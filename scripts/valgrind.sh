@@ -34,7 +34,7 @@ run() { # name expected-exit args... (memcheck's own failure exit: 1, or 97 when
         echo "valgrind: ok      $name"
     else
         echo "valgrind: FAILED  $name (exit $rc, expected $want)"
-        sed 's/^/    /' "$log" | head -60
+        sed -n '1,60s/^/    /p' "$log"
         tail -3 "$tmp/$n.err" | sed 's/^/    stderr: /'
         fail=1
     fi
