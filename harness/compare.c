@@ -33,7 +33,7 @@ static void add(char *v, size_t n, const char *what)
 
 /* Gates one joined case; returns 1 on regression, writing reasons into v. */
 static int gate_case(const struct table_case *b, const struct table_case *c, const struct compare_opts *o,
-                     char *v, size_t n, double *p_out)
+                     int time_gate, char *v, size_t n, double *p_out)
 {
     int reg = 0;
     char msg[800];
@@ -71,9 +71,9 @@ static int gate_case(const struct table_case *b, const struct table_case *c, con
         *p_out = p;
         if (tc > tb * (1 + TIME_SLACK_FRAC) && tc - tb > o->time_floor_ms && p < TIME_P) {
             snprintf(msg, sizeof msg, "wall time +%.1f%% (p = %.3f)%s", 100 * (tc - tb) / tb, p,
-                     o->time_gate ? "" : " [time gate off]");
+                     time_gate ? "" : !o->time_gate ? " [time gate off]" : " [time not compared]");
             add(v, n, msg);
-            reg |= o->time_gate;
+            reg |= time_gate;
         }
     }
     return reg;
@@ -103,8 +103,28 @@ static void fmt_change(FILE *f, double a, double b, const char *num)
         fprintf(f, " (%+.1f%%)", 100 * (b - a) / a);
 }
 
-static void report(const struct table *tb, const struct table *tn, const struct compare_opts *o, FILE *f,
-                   int *n_reg, int *n_missing, int *n_common)
+/* Writes into why what differs between the machines of two meta lines ("" when
+ * they are the same machine, boot included). A missing field counts as a
+ * difference: a baseline without its boot cannot vouch for its times. */
+static void machine_diff(json_t *mb, json_t *mn, char *why, size_t n)
+{
+    static const char *const keys[] = { "host", "kernel", "cpu", "cpus", "boot_id" };
+    json_t *b = json_object_get(mb, "machine"), *c = json_object_get(mn, "machine");
+    why[0] = '\0';
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_t *x = json_object_get(b, keys[i]), *y = json_object_get(c, keys[i]);
+        if (x && y && json_equal(x, y))
+            continue;
+        char *sx = x ? json_dumps(x, JSON_ENCODE_ANY) : NULL, *sy = y ? json_dumps(y, JSON_ENCODE_ANY) : NULL;
+        size_t k = strlen(why);
+        snprintf(why + k, n - k, "%s%s %s vs %s", k ? ", " : "", keys[i], sx ? sx : "(none)", sy ? sy : "(none)");
+        free(sx);
+        free(sy);
+    }
+}
+
+static void report(const struct table *tb, const struct table *tn, const struct compare_opts *o, int time_gate,
+                   FILE *f, int *n_reg, int *n_missing, int *n_common)
 {
     fputs("| case | peak RSS MiB | wall ms | p(slower) | PPL | identity | verdict |\n", f);
     fputs("|---|---|---|---|---|---|---|\n", f);
@@ -115,7 +135,7 @@ static void report(const struct table *tb, const struct table *tn, const struct 
         (*n_common)++;
         char v[1024] = "";
         double p;
-        int reg = gate_case(b, c, o, v, sizeof v, &p);
+        int reg = gate_case(b, c, o, time_gate, v, sizeof v, &p);
         *n_reg += reg;
         fputs("| ", f);
         md_escaped(f, b->key);
@@ -166,8 +186,15 @@ int compare_dirs(const char *base, const char *new_dir, const struct compare_opt
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     int n_reg = 0, n_missing = 0, n_common = 0;
-    fprintf(f, "# rbench compare\n\n- base: `%s`\n- new: `%s`\n\n", base, new_dir);
-    report(&tb, &tn, o, f, &n_reg, &n_missing, &n_common);
+    fprintf(f, "# rbench compare\n\n- base: `%s`\n- new: `%s`\n", base, new_dir);
+    char why[1024];
+    machine_diff(tb.meta, tn.meta, why, sizeof why);
+    int time_gate = o->time_gate && (!why[0] || o->time_any_machine);
+    if (why[0])
+        fprintf(f, "- time %s: baseline from another machine (%s)\n",
+                o->time_any_machine ? "compared anyway (--time-any-machine)" : "not compared", why);
+    fputc('\n', f);
+    report(&tb, &tn, o, time_gate, f, &n_reg, &n_missing, &n_common);
     int rc = n_common == 0 || n_missing ? 2 : n_reg ? 1 : 0;
     fprintf(f, "\n%d cases compared, %d regressions, %d missing: %s\n", n_common, n_reg, n_missing,
             rc == 0 ? "no regression" : rc == 1 ? "REGRESSION" : "could not compare");

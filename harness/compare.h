@@ -4,7 +4,11 @@
  * Hard gates: identity (NEW's own groups must pass), exact perplexity text,
  * peak RSS (median ru_maxrss) beyond max(1%, 2 MiB), and runs that failed in
  * NEW but not in BASE. Soft gate: median wall time > 5% (and > 20 ms) slower
- * and a one-sided Mann-Whitney U p < 0.05, with >= 5 samples on each side. */
+ * and a one-sided Mann-Whitney U p < 0.05, with >= 5 samples on each side.
+ *
+ * Time belongs to one machine: when the two meta lines name different machines
+ * (host, kernel, CPU, CPU count or boot), time changes are reported as
+ * information only ("time not compared: ..."), unless time_any_machine. */
 #ifndef RB_COMPARE_H
 #define RB_COMPARE_H
 
@@ -14,6 +18,7 @@ struct compare_opts {
     const char *md_path;   /* also write the report here; NULL: no */
     int time_gate;         /* 0: time changes are reported, never fail */
     double time_floor_ms;  /* a slowdown must also exceed this many ms (COMPARE_TIME_FLOOR_MS) */
+    int time_any_machine;  /* 1: gate time even when BASE comes from another machine */
 };
 
 /* Slowdowns smaller than this are run-to-run drift between sessions on a shared

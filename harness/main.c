@@ -51,6 +51,8 @@ static const char usage_compare[] =
     "  --md FILE          also write the markdown report to FILE\n"
     "  --no-time-gate     report time changes but never fail on them\n"
     "  --time-floor MS    a slowdown must also exceed MS milliseconds (default 100)\n"
+    "  --time-any-machine gate time even when BASE was measured on another machine or boot\n"
+    "                     (by default time is then information only)\n"
     "Hard gates: identity, exact perplexity, peak RSS beyond max(1%%, 2 MiB).\n"
     "Soft gate: wall time > 5%% and > the floor slower, and Mann-Whitney U p < 0.05 (>= 5 samples each).\n"
     "exit: 0 no regression, 1 regression, 2 could not compare (missing cases listed)\n";
@@ -158,7 +160,8 @@ static int cmd_compare(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "md", required_argument, NULL, 'm' }, { "no-time-gate", no_argument, NULL, 'T' },
-        { "time-floor", required_argument, NULL, 'F' }, { NULL, 0, NULL, 0 },
+        { "time-floor", required_argument, NULL, 'F' }, { "time-any-machine", no_argument, NULL, 'A' },
+        { NULL, 0, NULL, 0 },
     };
     struct compare_opts o = { .time_gate = 1, .time_floor_ms = COMPARE_TIME_FLOOR_MS };
     int c;
@@ -167,6 +170,8 @@ static int cmd_compare(int argc, char **argv)
             o.md_path = optarg;
         else if (c == 'T')
             o.time_gate = 0;
+        else if (c == 'A')
+            o.time_any_machine = 1;
         else if (c == 'F') {
             char *end;
             o.time_floor_ms = strtod(optarg, &end);

@@ -147,7 +147,7 @@ json_t *results_meta_json(const struct sweep *s, const char *engine_version, con
                           const char *shard)
 {
     struct utsname u;
-    char host[256] = "", cpu[256], mem[64], commit[128], dirty[8];
+    char host[256] = "", cpu[256], mem[64], commit[128], dirty[8], boot[64] = "";
     time_t now = time(NULL);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -155,14 +155,21 @@ json_t *results_meta_json(const struct sweep *s, const char *engine_version, con
     gethostname(host, sizeof host - 1);
     file_field("/proc/cpuinfo", "model name", cpu, sizeof cpu);
     file_field("/proc/meminfo", "MemTotal", mem, sizeof mem);
+    FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (bf) { /* one boot of one machine: a time baseline is only valid within it */
+        if (fgets(boot, sizeof boot, bf))
+            boot[strcspn(boot, "\n")] = '\0';
+        fclose(bf);
+    }
     cmd_line("git rev-parse HEAD 2>/dev/null", commit, sizeof commit);
     cmd_line("git status --porcelain --untracked-files=no 2>/dev/null | head -c1 | wc -c", dirty, sizeof dirty);
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string("meta"));
     json_object_set_new(o, "started", json_string(stamp));
-    json_object_set_new(o, "machine", json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "host", host, "kernel", u.release,
-                                                "arch", u.machine, "os", u.sysname, "cpu", cpu, "cpus",
-                                                (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "mem_total", mem));
+    json_object_set_new(o, "machine", json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "host", host, "kernel",
+                                                u.release, "arch", u.machine, "os", u.sysname, "cpu", cpu, "cpus",
+                                                (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "mem_total", mem,
+                                                "boot_id", boot));
     json_object_set_new(o, "git_commit", json_string(commit));
     json_object_set_new(o, "git_dirty", json_boolean(atoi(dirty) > 0));
     json_object_set_new(o, "engine", json_string(s->engine == SWEEP_ENGINE_MINILLM ? "minillm" : "llama.cpp"));
