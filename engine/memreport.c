@@ -1,7 +1,10 @@
 /* memreport.c: sampling /proc/self, predicting the peak, writing the JSON.
  *
- * The JSON is written by hand with fixed keys (numbers and fixed strings only;
- * the model path is escaped), to a temp file renamed into place. */
+ * A phase reads status, rusage, io, the page cache of the model file and,
+ * when the JSON is wanted, smaps (memreport_maps: each header line opens a
+ * mapping whose Rss:/Anonymous: lines follow; it is folded at the next
+ * header). The JSON is written by hand with fixed keys (numbers and fixed
+ * strings only; the model path is escaped), to a temp file renamed into place. */
 #include "memreport.h"
 
 #include <errno.h>
@@ -22,6 +25,8 @@ void memreport_init(struct memreport *r, const char *model_path, const char *out
     memset(r, 0, sizeof *r);
     r->model_path = model_path;
     r->out_path = out_path;
+    if (!model_path || !realpath(model_path, r->model_real))
+        r->model_real[0] = '\0';
 }
 
 static uint64_t status_field(const char *buf, const char *key)
@@ -31,6 +36,79 @@ static uint64_t status_field(const char *buf, const char *key)
         return 0;
     p += strlen(key);
     return strtoull(p, NULL, 10) * 1024; /* kB */
+}
+
+enum { VMA_NONE, VMA_MODEL, VMA_FILE, VMA_ANON, VMA_OTHER };
+
+static void maps_fold(struct mem_maps *mm, int kind, const struct mem_anon *v, int by_path)
+{
+    if (kind == VMA_MODEL || kind == VMA_FILE) {
+        mm->file_rss += v->rss;
+        if (kind == VMA_MODEL)
+            mm->model_rss += v->rss;
+        else if (!by_path && v->rss > mm->model_rss)
+            mm->model_rss = v->rss;
+    } else if (kind == VMA_ANON && v->rss > 0) {
+        int n = mm->n_anon, k = n < MEMREPORT_N_ANON ? n : n - 1;
+        if (n == MEMREPORT_N_ANON && v->rss <= mm->anon[n - 1].rss)
+            return;
+        for (; k > 0 && mm->anon[k - 1].rss < v->rss; k--)
+            mm->anon[k] = mm->anon[k - 1];
+        mm->anon[k] = *v;
+        mm->n_anon += n < MEMREPORT_N_ANON;
+    }
+}
+
+static uint64_t kib_bytes(const char *p)
+{
+    unsigned long long v = strtoull(p, NULL, 10);
+    return v > (1ULL << 40) ? (1ULL << 50) : (uint64_t)v * 1024; /* past 1 PiB: a bad line */
+}
+
+void memreport_maps(const char *model_real, struct mem_maps *mm)
+{
+    memset(mm, 0, sizeof *mm);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return;
+    int by_path = model_real && *model_real, kind = VMA_NONE;
+    struct mem_anon v = {0};
+    char line[PATH_MAX + 160];
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] == '\n') {
+            line[len - 1] = '\0';
+        } else { /* cut: drop the rest of the line */
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+        }
+        uint64_t start, end;
+        int off = -1;
+        if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
+            /* "start-end perms offset dev inode   path" */
+            maps_fold(mm, kind, &v, by_path);
+            kind = VMA_NONE;
+            if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %*s %*s %*s %n", &start, &end, &off) != 2 || off < 0 ||
+                end < start)
+                continue; /* a header that does not parse: its lines are skipped */
+            const char *path = line + off;
+            if (*path == '/')
+                kind = by_path && !strcmp(path, model_real) ? VMA_MODEL : VMA_FILE;
+            else if (!*path || !strcmp(path, "[heap]") || !strncmp(path, "[stack", 6) || !strncmp(path, "[anon:", 6))
+                kind = VMA_ANON;
+            else
+                kind = VMA_OTHER;
+            v = (struct mem_anon){ .start = start, .size = end - start };
+        } else if (kind != VMA_NONE && !strncmp(line, "Rss:", 4)) {
+            v.rss = kib_bytes(line + 4);
+        } else if (kind != VMA_NONE && !strncmp(line, "Anonymous:", 10)) {
+            mm->anon_rss += kib_bytes(line + 10);
+        }
+    }
+    maps_fold(mm, kind, &v, by_path);
+    mm->have = !ferror(f);
+    fclose(f);
 }
 
 uint64_t memreport_file_cached(const char *path)
@@ -94,6 +172,8 @@ void memreport_phase(struct memreport *r, const char *phase)
                 s->read_bytes = strtoull(p + 12, NULL, 10);
         }
     }
+    if (r->out_path) /* before the mincore mapping below: it would be listed */
+        memreport_maps(r->model_real, &s->maps);
     if (r->model_path)
         s->cache_bytes = memreport_file_cached(r->model_path);
     if (r->n == 1)
@@ -171,15 +251,29 @@ enum status memreport_write(const struct memreport *r, struct err *e)
     const struct mem_plan *p = &r->plan;
     fprintf(f, "{\n  \"model\": ");
     json_str(f, r->model_path);
+    fprintf(f, ",\n  \"model_realpath\": "); /* what "maps"."model_rss" matched; "": the largest file mapping */
+    json_str(f, r->model_real);
     fprintf(f, ",\n  \"phases\": [\n");
     for (int i = 0; i < r->n; i++) {
         const struct mem_sample *s = &r->s[i];
         fprintf(f,
                 "    {\"phase\": \"%s\", \"vm_rss\": %" PRIu64 ", \"vm_hwm\": %" PRIu64 ", \"rss_anon\": %" PRIu64
                 ", \"rss_file\": %" PRIu64 ", \"minflt\": %" PRIu64 ", \"majflt\": %" PRIu64
-                ", \"read_bytes\": %" PRIu64 ", \"file_cached_bytes\": %" PRIu64 "}%s\n",
+                ", \"read_bytes\": %" PRIu64 ", \"file_cached_bytes\": %" PRIu64,
                 s->phase, s->vm_rss, s->vm_hwm, s->rss_anon, s->rss_file, s->minflt, s->majflt, s->read_bytes,
-                s->cache_bytes, i + 1 < r->n ? "," : "");
+                s->cache_bytes);
+        const struct mem_maps *mm = &s->maps;
+        if (mm->have) {
+            fprintf(f,
+                    ",\n     \"maps\": {\"model_rss\": %" PRIu64 ", \"file_rss\": %" PRIu64 ", \"anon_rss\": %" PRIu64
+                    ", \"largest_anon\": [",
+                    mm->model_rss, mm->file_rss, mm->anon_rss);
+            for (int k = 0; k < mm->n_anon; k++)
+                fprintf(f, "%s{\"start\": \"%" PRIx64 "\", \"size\": %" PRIu64 ", \"rss\": %" PRIu64 "}",
+                        k ? ", " : "", mm->anon[k].start, mm->anon[k].size, mm->anon[k].rss);
+            fprintf(f, "]}");
+        }
+        fprintf(f, "}%s\n", i + 1 < r->n ? "," : "");
     }
     fprintf(f, "  ],\n  \"plan\": {\"load\": \"%s\", \"mlock\": %s, \"repack\": %s, \"reclaim\": \"%s\", "
                "\"reclaim_at\": \"%s\",\n",

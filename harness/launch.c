@@ -2,8 +2,8 @@
  *
  * Flow: pipe (CLOEXEC, reports exec failure) -> fork -> child: own process
  * group, join cgroup, redirect, exec -> parent: pidfd (or a 10 ms sleep) wakes
- * it for each /proc/<pid>/status sample until the child is a zombie ->
- * /proc/<pid>/io -> wait4. */
+ * it for each /proc/<pid>/status sample (and now and then an smaps read,
+ * when asked) until the child is a zombie -> /proc/<pid>/io -> wait4. */
 #include "launch.h"
 #include "proc.h"
 
@@ -86,20 +86,69 @@ fail:
     _exit(127);
 }
 
-static void sample(pid_t pid, int64_t t0, struct launch_result *r, FILE *timeline)
+#define SMAPS_GROW_MIN_KIB (16 * 1024) /* the peak snapshot is retaken past max(this, */
+#define SMAPS_GROW_PCT 2               /* this % of its VmRSS) of growth */
+#define SMAPS_GAP_NS 100000000LL       /* between two reads, at least */
+#define SMAPS_LAST_NS 500000000LL      /* the last snapshot's age, at most */
+
+struct sampler {
+    pid_t pid;
+    int64_t t0;
+    FILE *timeline;
+    int smaps;
+    int64_t smaps_read_at;             /* end of the previous read; 0: none yet */
+    struct launch_smaps snap;          /* reused for every read */
+};
+
+/* Reads smaps if the growth or the age of the snapshots calls for it. */
+static void sample_smaps(struct sampler *s, struct launch_result *r, int64_t now, int64_t vm_rss_kib)
+{
+    const struct launch_smaps *peak = &r->smaps_peak;
+    if (s->smaps_read_at && now - s->smaps_read_at < SMAPS_GAP_NS)
+        return;
+    int64_t grow = peak->vm_rss_kib * SMAPS_GROW_PCT / 100;
+    if (grow < SMAPS_GROW_MIN_KIB)
+        grow = SMAPS_GROW_MIN_KIB;
+    int want_peak = !peak->have || vm_rss_kib > peak->vm_rss_kib + grow;
+    int want_last = !r->smaps_last.have || now - s->smaps_read_at >= SMAPS_LAST_NS;
+    if (!want_peak && !want_last)
+        return;
+    struct launch_smaps *n = &s->snap;
+    enum status st = proc_smaps_read(s->pid, &n->m, NULL);
+    s->smaps_read_at = now_ns();
+    r->n_smaps_reads++;
+    r->smaps_read_ns += s->smaps_read_at - now;
+    /* VmRSS and time right after the read, which may take tens of ms. The mm
+     * may have gone mid-read (exit_mm clears it before tearing it down): a
+     * status without VmRSS marks the read as partial. */
+    struct proc_status after;
+    if (st || n->m.n_vmas == 0 || proc_status_read(s->pid, &after, NULL) || after.vm_rss_kib < 0)
+        return;
+    n->have = 1;
+    n->t_ms = (s->smaps_read_at - s->t0) / 1000000;
+    n->vm_rss_kib = after.vm_rss_kib;
+    r->smaps_last = *n;
+    if (!peak->have || n->vm_rss_kib > peak->vm_rss_kib)
+        r->smaps_peak = *n;
+}
+
+static void sample(struct sampler *s, struct launch_result *r)
 {
     struct proc_status st;
-    if (proc_status_read(pid, &st, NULL) || st.vm_rss_kib < 0)
+    if (proc_status_read(s->pid, &st, NULL) || st.vm_rss_kib < 0)
         return;
+    int64_t now = now_ns();
     r->n_samples++;
     if (st.vm_rss_kib > r->sampled_peak_kib)
         r->sampled_peak_kib = st.vm_rss_kib;
     if (st.vm_hwm_kib > r->hwm_kib)
         r->hwm_kib = st.vm_hwm_kib;
-    if (timeline)
-        fprintf(timeline, "%.1f,%lld,%lld,%lld,%lld\n", (double)(now_ns() - t0) / 1e6,
+    if (s->timeline)
+        fprintf(s->timeline, "%.1f,%lld,%lld,%lld,%lld\n", (double)(now - s->t0) / 1e6,
                 (long long)st.vm_rss_kib, (long long)st.rss_anon_kib, (long long)st.rss_file_kib,
                 (long long)st.vm_hwm_kib);
+    if (s->smaps)
+        sample_smaps(s, r, now, st.vm_rss_kib);
 }
 
 static int exited_nowait(pid_t pid)
@@ -149,8 +198,9 @@ enum status launch_run(const struct launch_opts *o, struct launch_result *r, str
     int64_t deadline = o->timeout_s > 0 ? t0 + (int64_t)(o->timeout_s * 1e9) : INT64_MAX;
     int64_t t_end = 0;
     int killed = 0;
+    struct sampler smp = { .pid = pid, .t0 = t0, .timeline = o->timeline, .smaps = o->smaps };
     for (;;) {
-        sample(pid, t0, r, o->timeline);
+        sample(&smp, r);
         if (pidfd >= 0) {
             struct pollfd p = { .fd = pidfd, .events = POLLIN };
             int n = poll(&p, 1, sample_ms);

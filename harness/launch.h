@@ -5,7 +5,14 @@
  * sampled every sample_ms into an optional timeline; when it exits, its
  * /proc/<pid>/io is read before it is reaped (waitid WNOWAIT), then wait4
  * gives the rusage. The child runs in its own process group, which a timeout
- * or an interrupt of rbench kills with SIGKILL. */
+ * or an interrupt of rbench kills with SIGKILL.
+ *
+ * With opts.smaps the sampler also folds /proc/<pid>/smaps (proc.h), but only
+ * when the VmRSS sample exceeds the peak snapshot's by more than
+ * max(16 MiB, 2 %), or 500 ms have passed since the last read, and never
+ * within 100 ms of the last read: a read takes the child's mmap lock and
+ * 16-47 ms on a 2 GiB process. So the peak snapshot may trail the true peak by
+ * up to that margin or 100 ms of growth. */
 #ifndef RB_LAUNCH_H
 #define RB_LAUNCH_H
 
@@ -13,6 +20,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "proc.h"
 
 struct launch_opts {
     char *const *argv;          /* argv[0] is looked up in PATH */
@@ -22,6 +30,15 @@ struct launch_opts {
     int sample_ms;              /* <= 0: 10 */
     FILE *timeline;             /* NULL: no timeline; else csv rows, no header */
     const char *cgroup_procs;   /* NULL, or a cgroup.procs file the child joins */
+    int smaps;                  /* 1: per-mapping snapshots (smaps_peak, smaps_last); 0: none */
+};
+
+/* One folded read of the child's smaps. */
+struct launch_smaps {
+    int have;                   /* 0: none taken (smaps off, or the child exited first) */
+    int64_t t_ms;               /* since the fork, when the read ended */
+    int64_t vm_rss_kib;         /* VmRSS right after the read */
+    struct proc_smaps m;
 };
 
 struct launch_result {
@@ -37,6 +54,10 @@ struct launch_result {
     int term_signal;            /* 0 when it exited */
     int timed_out;
     int interrupted;            /* rbench got SIGINT/SIGTERM during the run */
+    struct launch_smaps smaps_peak; /* the read at the highest VmRSS */
+    struct launch_smaps smaps_last; /* the most recent read */
+    int n_smaps_reads;          /* including the ones discarded (child exiting) */
+    int64_t smaps_read_ns;      /* time the sampler spent reading smaps */
 };
 
 /* The timeline's csv header, matching the rows launch_run writes. */
