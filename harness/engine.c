@@ -9,16 +9,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 /* ---- init ------------------------------------------------------------------ */
 
+/* A sweep value "$NAME" is the environment variable NAME (checked by
+ * engine_init: unset is an error). */
+static const char *sweep_value_of(const char *v)
+{
+    return v && v[0] == '$' ? getenv(v + 1) : v;
+}
+
 static void pick(char *dst, const char *sweep_value, const char *env, const char *self_dir, const char *name)
 {
     const char *v = getenv(env);
     char here[SWEEP_PATH_LEN];
+    sweep_value = sweep_value_of(sweep_value);
     if (sweep_value && *sweep_value)
         snprintf(dst, SWEEP_PATH_LEN, "%s", sweep_value);
     else if (v && *v)
@@ -53,11 +62,6 @@ static void first_line(const char *bin, const char *arg, char *out, size_t n, co
     unlink(path);
 }
 
-static const char *engine_binary(const struct engine *en)
-{
-    return en->sweep->engine == SWEEP_ENGINE_MINILLM ? en->minillm : en->llama_completion;
-}
-
 static int binary_stat(const char *bin, long long *size, long long *mtime_ns)
 {
     struct stat st;
@@ -68,15 +72,104 @@ static int binary_stat(const char *bin, long long *size, long long *mtime_ns)
     return 1;
 }
 
-static void binary_digest(struct engine *en)
+static void add_file(struct engine_build *b, const char *path)
 {
-    char *data;
-    size_t n;
-    const char *bin = engine_binary(en);
-    if (!binary_stat(bin, &en->bin_size, &en->bin_mtime_ns) || files_read(bin, &data, &n, NULL))
+    for (int i = 0; i < b->n_files; i++)
+        if (strcmp(b->files[i], path) == 0)
+            return;
+    if (b->n_files < ENGINE_MAX_FILES && strlen(path) < SWEEP_PATH_LEN &&
+        binary_stat(path, &b->size[b->n_files], &b->mtime_ns[b->n_files]))
+        snprintf(b->files[b->n_files++], SWEEP_PATH_LEN, "%s", path);
+}
+
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Every lib*.so* beside bin (a llama.cpp build keeps libllama and libggml* in
+ * its bin directory; the binaries themselves are small launchers), sorted so
+ * the digest does not depend on directory order. Symlinks resolve to one file. */
+static void add_build_libs(struct engine_build *b, const char *bin)
+{
+    char dir[SWEEP_PATH_LEN];
+    if (!realpath(bin, dir))
         return;
-    snprintf(en->digest, sizeof en->digest, "%016llx", (unsigned long long)XXH64(data, n, 0));
-    free(data);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char *names[64];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < 64)
+        if (strncmp(de->d_name, "lib", 3) == 0 && strstr(de->d_name, ".so"))
+            names[n++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, by_name);
+    for (int i = 0; i < n; i++) {
+        char p[SWEEP_PATH_LEN * 2], real[SWEEP_PATH_LEN];
+        if (names[i] && snprintf(p, sizeof p, "%s/%s", dir, names[i]) < (int)sizeof p && realpath(p, real))
+            add_file(b, real);
+        free(names[i]);
+    }
+}
+
+/* xxh64 over the version line and the contents of every file, in order. */
+static void build_digest(struct engine_build *b)
+{
+    XXH64_state_t *h = XXH64_createState();
+    if (!h)
+        return;
+    XXH64_reset(h, 0);
+    XXH64_update(h, b->version, strlen(b->version));
+    int any = 0;
+    for (int i = 0; i < b->n_files; i++) {
+        char *data;
+        size_t n;
+        if (files_read(b->files[i], &data, &n, NULL))
+            continue;
+        XXH64_update(h, data, n);
+        free(data);
+        any = 1;
+    }
+    if (any)
+        snprintf(b->digest, sizeof b->digest, "%016llx", (unsigned long long)XXH64_digest(h));
+    XXH64_freeState(h);
+}
+
+static void init_build(struct engine_build *b, const struct sweep_engine_spec *spec, const char *self_dir,
+                       const char *tmp_dir)
+{
+    memset(b, 0, sizeof *b);
+    b->spec = spec;
+    if (spec->kind == SWEEP_ENGINE_MINILLM) {
+        pick(b->minillm, spec->bin, "RB_MINILLM", self_dir, "minillm");
+        first_line(b->minillm, "--version", b->version, sizeof b->version, tmp_dir, 0, NULL, NULL);
+        add_file(b, b->minillm);
+    } else {
+        pick(b->llama_completion, spec->completion, "LLAMA_COMPLETION", self_dir, "llama-completion");
+        pick(b->llama_perplexity, spec->perplexity, "LLAMA_PERPLEXITY", self_dir, "llama-perplexity");
+        char dummy[8];
+        first_line(b->llama_completion, "--version", b->version, sizeof b->version, tmp_dir, 1, NULL, NULL);
+        /* The help text says which spellings this build takes. */
+        static const char *const probes[] = { "--reclaim-mmap-source", "--load-mode", "--no-mmap", "--mlock",
+                                              "--no-repack" };
+        int *found[] = { &b->llama_has_reclaim, &b->llama_load_mode, &b->llama_no_mmap, &b->llama_mlock,
+                         &b->llama_no_repack };
+        for (size_t i = 0; i < sizeof probes / sizeof *probes; i++)
+            first_line(b->llama_completion, "--help", dummy, sizeof dummy, tmp_dir, 1, probes[i], found[i]);
+        add_file(b, b->llama_completion);
+        add_file(b, b->llama_perplexity);
+        add_build_libs(b, b->llama_completion);
+        add_build_libs(b, b->llama_perplexity);
+    }
+    if (!b->version[0])
+        snprintf(b->version, sizeof b->version, "unknown");
+    build_digest(b);
 }
 
 enum status engine_init(struct engine *en, const struct sweep *s, const char *data_dir, const char *cache_dir,
@@ -93,34 +186,61 @@ enum status engine_init(struct engine *en, const struct sweep *s, const char *da
     snprintf(en->cache_dir, sizeof en->cache_dir, "%s", cache_dir);
     if (files_mkdirs(en->cache_dir, e))
         return STATUS_ERR;
-    pick(en->minillm, s->engine_bin, "RB_MINILLM", self_dir, "minillm");
-    if (s->engine == SWEEP_ENGINE_MINILLM) {
-        first_line(en->minillm, "--version", en->version, sizeof en->version, en->cache_dir, 0, NULL, NULL);
-    } else {
-        pick(en->llama_completion, s->llama_completion, "LLAMA_COMPLETION", self_dir, "llama-completion");
-        pick(en->llama_perplexity, s->llama_perplexity, "LLAMA_PERPLEXITY", self_dir, "llama-perplexity");
-        char dummy[8];
-        first_line(en->llama_completion, "--version", en->version, sizeof en->version, en->cache_dir, 1, NULL, NULL);
-        first_line(en->llama_completion, "--help", dummy, sizeof dummy, en->cache_dir, 1,
-                   "--reclaim-mmap-source", &en->llama_has_reclaim);
+    const char *tool = NULL;
+    for (int k = 0; k < s->n_engines && !tool; k++)
+        if (s->engines[k].kind == SWEEP_ENGINE_MINILLM)
+            tool = s->engines[k].bin;
+    for (int k = 0; k < s->n_engines; k++) {
+        const struct sweep_engine_spec *sp = &s->engines[k];
+        const char *vals[] = { sp->bin, sp->completion, sp->perplexity };
+        for (size_t i = 0; i < 3; i++) {
+            const char *v = sweep_value_of(vals[i]);
+            if (vals[i][0] == '$' && (!v || !*v))
+                return err_set(e, "engine %s: %s is not set (scripts/get-llamacpp.sh prints the LLAMA_* lines)",
+                               sp->name[0] ? sp->name : sweep_engine_kind_name(sp->kind), vals[i]);
+        }
     }
-    if (!en->version[0])
-        snprintf(en->version, sizeof en->version, "unknown");
-    binary_digest(en);
+    pick(en->minillm, tool, "RB_MINILLM", self_dir, "minillm");
+    for (int k = 0; k < s->n_engines; k++)
+        init_build(&en->builds[k], &s->engines[k], self_dir, en->cache_dir);
+    en->n_builds = s->n_engines;
     return STATUS_OK;
 }
 
-int engine_binary_changed(const struct engine *en)
+const char *engine_binary_changed(const struct engine *en)
 {
-    long long size, mtime;
-    if (!en->digest[0] || !binary_stat(engine_binary(en), &size, &mtime))
-        return 0;
-    return size != en->bin_size || mtime != en->bin_mtime_ns;
+    for (int k = 0; k < en->n_builds; k++) {
+        const struct engine_build *b = &en->builds[k];
+        for (int i = 0; i < b->n_files; i++) {
+            long long size, mtime;
+            if (!binary_stat(b->files[i], &size, &mtime) || size != b->size[i] || mtime != b->mtime_ns[i])
+                return b->files[i];
+        }
+    }
+    return NULL;
 }
 
-int engine_ppl_in_stderr(const struct engine *en)
+int engine_ppl_in_stderr(const struct engine *en, int engine)
 {
-    return en->sweep->engine == SWEEP_ENGINE_LLAMACPP;
+    return en->builds[engine].spec->kind == SWEEP_ENGINE_LLAMACPP;
+}
+
+int engine_output_complete(const struct engine *en, int engine, enum sweep_wl kind, const char *err_text)
+{
+    if (en->builds[engine].spec->kind != SWEEP_ENGINE_LLAMACPP)
+        return 1;
+    if (!err_text)
+        return 0;
+    if (kind == SWEEP_WL_PERPLEXITY)
+        return strstr(err_text, "Final estimate: PPL") != NULL;
+    /* the closing performance report: common_perf_print or llama_perf_context_print */
+    for (const char *p = err_text; (p = strstr(p, "_perf_")) != NULL; p++) {
+        const char *eol = strchr(p, '\n');
+        const char *t = strstr(p, "total time");
+        if (t && (!eol || t < eol))
+            return 1;
+    }
+    return 0;
 }
 
 /* ---- data lookup ------------------------------------------------------------ */
@@ -246,7 +366,7 @@ static enum status minillm_command(const struct engine *en, const struct sweep_r
     const struct sweep *s = en->sweep;
     const struct sweep_workload *w = &s->workloads[r->workload];
     const struct sweep_mode *md = &s->modes[r->mode];
-    add(c, "%s", en->minillm);
+    add(c, "%s", en->builds[r->engine].minillm);
     if (w->kind == SWEEP_WL_COMPLETE) {
         add(c, "complete"), add(c, "-m"), add(c, "%s", model), add(c, "-p"), add(c, "%s", w->prompt);
         add(c, "-n"), add(c, "%d", w->n_predict);
@@ -276,37 +396,57 @@ static void llama_command(const struct engine *en, const struct sweep_run *r, co
                           const char *data_file, struct engine_cmd *c, char *skip, size_t n_skip)
 {
     const struct sweep *s = en->sweep;
+    const struct engine_build *b = &en->builds[r->engine];
     const struct sweep_workload *w = &s->workloads[r->workload];
     const struct sweep_mode *md = &s->modes[r->mode];
     if (md->reclaim == SWEEP_RECLAIM_EVICT || md->reclaim_at_end) {
         snprintf(skip, n_skip, "llama.cpp has no evict or at-end reclaim");
         return;
     }
-    if (md->reclaim == SWEEP_RECLAIM_DONTNEED && !en->llama_has_reclaim) {
+    if (md->reclaim == SWEEP_RECLAIM_DONTNEED && !b->llama_has_reclaim) {
         snprintf(skip, n_skip, "this llama.cpp build has no --reclaim-mmap-source (PR #24156)");
         return;
     }
+    if (md->no_repack && !b->llama_no_repack) {
+        snprintf(skip, n_skip, "this llama.cpp build has no --no-repack");
+        return;
+    }
+    /* The load mode, in whichever spelling this build's --help shows:
+     * --load-mode none|mlock|mmap+mlock (newer) or --no-mmap/--mlock (older,
+     * where --mlock alone keeps mmap). */
+    const char *lm = NULL, *f1 = NULL, *f2 = NULL;
+    int read = md->load == SWEEP_LOAD_READ;
+    if (b->llama_load_mode) {
+        lm = read ? (md->mlock ? "mlock" : "none") : md->mlock ? "mmap+mlock" : NULL;
+    } else if (b->llama_no_mmap || b->llama_mlock) {
+        f1 = read ? "--no-mmap" : NULL;
+        f2 = md->mlock ? "--mlock" : NULL;
+        if ((f1 && !b->llama_no_mmap) || (f2 && !b->llama_mlock)) {
+            snprintf(skip, n_skip, "this llama.cpp build has no %s", f1 && !b->llama_no_mmap ? "--no-mmap" : "--mlock");
+            return;
+        }
+    } else if (read || md->mlock) {
+        snprintf(skip, n_skip, "this llama.cpp build shows neither --load-mode nor --no-mmap/--mlock in --help");
+        return;
+    }
     if (w->kind == SWEEP_WL_COMPLETE) {
-        add(c, "%s", en->llama_completion), add(c, "-m"), add(c, "%s", model), add(c, "-p"), add(c, "%s", w->prompt);
+        add(c, "%s", b->llama_completion), add(c, "-m"), add(c, "%s", model), add(c, "-p"), add(c, "%s", w->prompt);
         add(c, "-n"), add(c, "%d", w->n_predict), add(c, "--temp"), add(c, "0"), add(c, "--seed"), add(c, "1");
         add(c, "-no-cnv");
     } else {
-        add(c, "%s", en->llama_perplexity), add(c, "-m"), add(c, "%s", model), add(c, "-f"), add(c, "%s", data_file);
+        add(c, "%s", b->llama_perplexity), add(c, "-m"), add(c, "%s", model), add(c, "-f"), add(c, "%s", data_file);
         if (w->chunks)
             add(c, "--chunks"), add(c, "%d", w->chunks);
     }
     if (w->ctx)
         add(c, "-c"), add(c, "%d", w->ctx);
     add(c, "-t"), add(c, "%d", s->threads[r->threads]);
-    /* Current builds: --mlock means no mmap + mlock; mmap with mlock is a load mode. */
-    if (md->mlock && md->load == SWEEP_LOAD_READ) {
-        add(c, "--mlock");
-    } else if (md->mlock) {
-        add(c, "--load-mode");
-        add(c, "mmap+mlock");
-    } else if (md->load == SWEEP_LOAD_READ) {
-        add(c, "--no-mmap");
-    }
+    if (lm)
+        add(c, "--load-mode"), add(c, "%s", lm);
+    if (f1)
+        add(c, "%s", f1);
+    if (f2)
+        add(c, "%s", f2);
     if (md->no_repack)
         add(c, "--no-repack");
     if (md->reclaim == SWEEP_RECLAIM_DONTNEED)
@@ -323,7 +463,7 @@ enum status engine_command(const struct engine *en, const struct sweep_run *r, c
     char data_file[SWEEP_PATH_LEN] = "";
     if (w->kind == SWEEP_WL_PERPLEXITY && engine_find_data(en, w->file, data_file, sizeof data_file, e))
         return STATUS_ERR;
-    if (en->sweep->engine == SWEEP_ENGINE_MINILLM)
+    if (en->builds[r->engine].spec->kind == SWEEP_ENGINE_MINILLM)
         minillm_command(en, r, model_path, data_file, mem_report, cmd);
     else
         llama_command(en, r, model_path, data_file, cmd, skip, n_skip);

@@ -15,24 +15,40 @@
 #define ENGINE_MAX_DATA_DIRS 4
 #define ENGINE_MAX_ARGS 64
 
+#define ENGINE_MAX_FILES 24
+
+/* One engine build of the sweep, as found on this machine. */
+struct engine_build {
+    const struct sweep_engine_spec *spec;  /* borrowed from the sweep */
+    char minillm[SWEEP_PATH_LEN];          /* kind minillm */
+    char llama_completion[SWEEP_PATH_LEN]; /* kind llama.cpp */
+    char llama_perplexity[SWEEP_PATH_LEN];
+    int llama_has_reclaim;                 /* --reclaim-mmap-source in --help */
+    int llama_load_mode;                   /* --load-mode none|mlock|mmap+mlock in --help */
+    int llama_no_mmap, llama_mlock;        /* the older --no-mmap / --mlock spellings */
+    int llama_no_repack;                   /* --no-repack in --help */
+    char version[256];
+    char digest[17];                       /* xxh64 of the version line and every file below, hex */
+    int n_files;                           /* the binaries, and for llama.cpp every lib*.so* beside them */
+    char files[ENGINE_MAX_FILES][SWEEP_PATH_LEN];
+    long long size[ENGINE_MAX_FILES], mtime_ns[ENGINE_MAX_FILES]; /* to notice a rebuild mid-sweep */
+};
+
 struct engine {
     const struct sweep *sweep;   /* borrowed */
     char data_dirs[ENGINE_MAX_DATA_DIRS][SWEEP_PATH_LEN];
     int n_data_dirs;
     char cache_dir[SWEEP_PATH_LEN];
-    char minillm[SWEEP_PATH_LEN];          /* also the tool for quantize/gen */
-    char llama_completion[SWEEP_PATH_LEN];
-    char llama_perplexity[SWEEP_PATH_LEN];
-    int llama_has_reclaim;                 /* --reclaim-mmap-source in --help */
-    char version[256];
-    char digest[17];                       /* xxh64 of the engine binary, hex; "" if not found */
-    long long bin_size, bin_mtime_ns;      /* to notice a rebuild mid-sweep */
+    char minillm[SWEEP_PATH_LEN];          /* the tool for quantize/gen: the first minillm engine's */
+    struct engine_build builds[SWEEP_MAX_ENGINES]; /* one per sweep engine, same order */
+    int n_builds;
 };
 
 /* Fills en: data dirs (data_dir if given, $RB_DATA_DIR, build/data,
- * ../shared), the cache dir, the binaries (sweep settings, then $RB_MINILLM,
- * $LLAMA_COMPLETION, $LLAMA_PERPLEXITY, then next to rbench (self_dir), then
- * PATH) and the engine version (first line of --version). */
+ * ../shared), the cache dir, and per sweep engine the binaries (sweep
+ * settings, then $RB_MINILLM, $LLAMA_COMPLETION, $LLAMA_PERPLEXITY, then next
+ * to rbench (self_dir), then PATH), the version (first line of --version),
+ * llama.cpp's flag spellings (from --help) and the digest. */
 enum status engine_init(struct engine *en, const struct sweep *s, const char *data_dir, const char *cache_dir,
                         const char *self_dir, struct err *e);
 
@@ -61,12 +77,19 @@ enum status engine_command(const struct engine *en, const struct sweep_run *r, c
                            const char *mem_report, struct engine_cmd *cmd, char *skip, size_t n_skip,
                            struct err *e);
 
-/* 1 when the engine binary's size or mtime changed since engine_init
- * (a rebuild mid-sweep would mix two engines in one result). */
-int engine_binary_changed(const struct engine *en);
+/* The name of the first engine file whose size or mtime changed since
+ * engine_init (a rebuild mid-sweep would mix two builds in one result), or NULL. */
+const char *engine_binary_changed(const struct engine *en);
 
 /* Whether the identity text of a perplexity run is found in stdout only
  * (minillm) or in stdout followed by stderr (llama.cpp logs there). */
-int engine_ppl_in_stderr(const struct engine *en);
+int engine_ppl_in_stderr(const struct engine *en, int engine);
+
+/* Whether a finished llama.cpp run printed all it meant to: its async logger is
+ * not flushed at exit, so an exit 0 can come with output cut short. Complete
+ * means stderr holds the closing performance report ("llama_perf_context_print")
+ * and, for perplexity, the "Final estimate" line. minillm runs are always
+ * complete. err_text: the run's stderr (may be NULL). */
+int engine_output_complete(const struct engine *en, int engine, enum sweep_wl kind, const char *err_text);
 
 #endif

@@ -239,9 +239,10 @@ static int cmd_check(int argc, char **argv)
             continue;
         }
         printf("%s: %zu runs in %zu groups (%d models x %d quants x %d workloads x %d threads; "
-               "%d caches x %d reps x %d modes)\n",
+               "%d caches x %d reps x %d engines x %d modes; order %s)\n",
                argv[i], sweep_n_selected(s), sweep_n_groups(s), s->n_models, s->n_quants, s->n_workloads,
-               s->n_threads, s->n_caches, s->reps, s->n_modes);
+               s->n_threads, s->n_caches, s->reps, s->n_engines, s->n_modes,
+               s->order_random ? "random" : "fixed");
         sweep_free(s);
     }
     free(s);

@@ -51,7 +51,13 @@ json_t *results_run_json(const struct results_run *r)
     set_int(o, "threads", s->threads[a->threads]);
     json_object_set_new(o, "cache", json_string(s->cold[a->cache] ? "cold" : "warm"));
     json_object_set_new(o, "mode", json_string(s->modes[a->mode].name));
+    if (s->engines[a->engine].name[0])
+        json_object_set_new(o, "engine", json_string(s->engines[a->engine].name));
     set_int(o, "rep", a->rep);
+    if (r->attempts > 1)
+        set_int(o, "attempts", r->attempts);
+    if (r->repack_note)
+        json_object_set_new(o, "repack_changes_output", json_boolean(strcmp(r->repack_note, "differs") == 0));
     json_object_set_new(o, "status", json_string(r->status));
     if (r->reason[0])
         json_object_set_new(o, "reason", json_string(r->reason));
@@ -83,6 +89,33 @@ json_t *results_run_json(const struct results_run *r)
         set_int(o, "nvcsw", m->nvcsw);
         set_int(o, "nivcsw", m->nivcsw);
         set_int(o, "n_samples", m->n_samples);
+        if (m->smaps_peak.have || m->smaps_last.have) { /* launch.h: the per-mapping view */
+            json_t *sm = json_object();
+            const struct launch_smaps *snap[] = { &m->smaps_peak, &m->smaps_last };
+            const char *names[] = { "peak", "last" };
+            for (int i = 0; i < 2; i++) {
+                const struct launch_smaps *p = snap[i];
+                if (!p->have)
+                    continue;
+                json_t *so = json_object(), *an = json_array();
+                set_int(so, "t_ms", p->t_ms);
+                set_int(so, "vm_rss_kib", p->vm_rss_kib);
+                set_int(so, "file_rss_kib", p->m.file_rss_kib);
+                json_t *tf = json_string(p->m.top_file); /* NULL if not UTF-8 */
+                json_object_set_new(so, "top_file", tf ? tf : json_string("(path not UTF-8)"));
+                set_int(so, "top_file_rss_kib", p->m.top_file_rss_kib);
+                set_int(so, "anon_rss_kib", p->m.anon_rss_kib);
+                for (int k = 0; k < p->m.n_anon; k++)
+                    json_array_append_new(an, json_pack("{s:s, s:I, s:I}", "start", p->m.anon[k].start, "size_kib",
+                                                        (json_int_t)p->m.anon[k].size_kib, "rss_kib",
+                                                        (json_int_t)p->m.anon[k].rss_kib));
+                json_object_set_new(so, "largest_anon", an);
+                json_object_set_new(sm, names[i], so);
+            }
+            set_int(sm, "n_reads", m->n_smaps_reads);
+            set_int(sm, "read_us", m->smaps_read_ns / 1000);
+            json_object_set_new(o, "smaps", sm);
+        }
         char hex[17];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)r->out_xxh64);
         json_object_set_new(o, "out_xxh64", json_string(hex));
@@ -143,7 +176,7 @@ static void file_field(const char *path, const char *key, char *out, size_t n)
         fclose(f);
 }
 
-json_t *results_meta_json(const struct sweep *s, const char *engine_version, const char *engine_digest,
+json_t *results_meta_json(const struct sweep *s, const char *const *versions, const char *const *digests,
                           const char *shard)
 {
     struct utsname u;
@@ -172,9 +205,17 @@ json_t *results_meta_json(const struct sweep *s, const char *engine_version, con
                                                 "boot_id", boot));
     json_object_set_new(o, "git_commit", json_string(commit));
     json_object_set_new(o, "git_dirty", json_boolean(atoi(dirty) > 0));
-    json_object_set_new(o, "engine", json_string(s->engine == SWEEP_ENGINE_MINILLM ? "minillm" : "llama.cpp"));
-    json_object_set_new(o, "engine_version", json_string(engine_version));
-    json_object_set_new(o, "engine_xxh64", json_string(engine_digest));
+    json_object_set_new(o, "engine", json_string(sweep_engine_kind_name(s->engines[0].kind)));
+    json_object_set_new(o, "engine_version", json_string(versions[0]));
+    json_object_set_new(o, "engine_xxh64", json_string(digests[0]));
+    json_t *ens = json_array();
+    for (int k = 0; k < s->n_engines; k++)
+        json_array_append_new(ens, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", s->engines[k].name, "kind",
+                                             sweep_engine_kind_name(s->engines[k].kind), "identity",
+                                             s->engines[k].identity, "version", versions[k], "xxh64", digests[k]));
+    json_object_set_new(o, "engines", ens);
+    json_object_set_new(o, "order", json_string(s->order_random ? "random" : "fixed"));
+    set_int(o, "seed", (int64_t)s->seed);
     json_object_set_new(o, "sweep_path", json_string(s->path));
     json_object_set_new(o, "sweep_text", json_string(s->text));
     json_object_set_new(o, "shard", json_string(shard ? shard : "1/1"));

@@ -43,6 +43,8 @@ struct results_run {
     double ppl;                  /* -1 when none */
     const char *mem_report_path; /* engine's JSON, embedded if it exists */
     const char *stdout_rel, *timeline_rel; /* paths relative to the run dir */
+    int attempts;                /* 2 when a first attempt came back incomplete */
+    const char *repack_note;     /* llama.cpp no-repack reference vs repack on: "same" / "differs" / NULL */
 };
 
 extern const char *const results_identity_names[];
@@ -50,9 +52,11 @@ extern const char *const results_identity_names[];
 /* The JSON object for one run line (caller decrefs). */
 json_t *results_run_json(const struct results_run *r);
 
-/* The meta line: machine info, git commit (git_dir's HEAD), engine version,
- * sweep path and text, shard. Caller decrefs. */
-json_t *results_meta_json(const struct sweep *s, const char *engine_version, const char *engine_digest,
+/* The meta line: machine info, git commit (git_dir's HEAD), the engines
+ * (name, kind, identity class, version, digest; the first one also as the
+ * flat engine/engine_version/engine_xxh64 fields), sweep path and text, the
+ * run order's seed, shard. Caller decrefs. */
+json_t *results_meta_json(const struct sweep *s, const char *const *versions, const char *const *digests,
                           const char *shard);
 
 /* Appends obj as one line to dir/runs.jsonl. */

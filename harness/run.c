@@ -28,9 +28,10 @@ struct state {
     struct sweep *s;
     struct engine en;
     char dir[PATH_MAX];
-    unsigned char *done;       /* per run index: 0 not done, 1 ok, 2 failed, 3 skipped */
+    unsigned char *done;       /* per run index: 0 not done, 1 ok, 2 failed, 3 skipped or incomplete */
     char sweep_mismatch;
-    char engine_digest[17];    /* from the meta line when resuming */
+    json_t *meta_engines;      /* the meta line's engines when resuming (owned) */
+    char meta_digest[17];      /* its flat engine_xxh64 (older results) */
     char prep_key[64];         /* model/quant prepared last */
     char model_path[SWEEP_PATH_LEN];
     char prep_error[640];
@@ -40,7 +41,7 @@ struct state {
 
 static unsigned char done_code(const char *status)
 {
-    return strcmp(status, "ok") == 0 ? 1 : strcmp(status, "skipped") == 0 ? 3 : 2;
+    return strcmp(status, "ok") == 0 ? 1 : strcmp(status, "skipped") == 0 || strcmp(status, "incomplete") == 0 ? 3 : 2;
 }
 
 static void on_record(json_t *o, void *ctx)
@@ -52,8 +53,10 @@ static void on_record(json_t *o, void *ctx)
         if (!text || strcmp(text, st->s->text) != 0)
             st->sweep_mismatch = 1;
         const char *dg = json_string_value(json_object_get(o, "engine_xxh64"));
-        if (dg && !st->engine_digest[0])
-            snprintf(st->engine_digest, sizeof st->engine_digest, "%s", dg);
+        if (dg && !st->meta_digest[0])
+            snprintf(st->meta_digest, sizeof st->meta_digest, "%s", dg);
+        if (!st->meta_engines && json_is_array(json_object_get(o, "engines")))
+            st->meta_engines = json_incref(json_object_get(o, "engines"));
         return;
     }
     json_int_t i = json_integer_value(json_object_get(o, "index"));
@@ -125,8 +128,8 @@ static void run_file(const struct state *st, size_t index, const char *ext, char
 }
 
 /* The identity text of a finished run from its saved output. */
-static enum status identity_of(const struct state *st, size_t index, enum sweep_wl kind, char **text, size_t *len,
-                               uint64_t *hash, struct err *e)
+static enum status identity_of(const struct state *st, size_t index, int engine, enum sweep_wl kind, char **text,
+                               size_t *len, uint64_t *hash, struct err *e)
 {
     char abs[PATH_MAX], rel[64], *out, *err_text = NULL;
     size_t n_out, n_err = 0;
@@ -135,7 +138,7 @@ static enum status identity_of(const struct state *st, size_t index, enum sweep_
         return STATUS_ERR;
     if (hash)
         *hash = XXH64(out, n_out, 0);
-    if (kind == SWEEP_WL_PERPLEXITY && engine_ppl_in_stderr(&st->en)) {
+    if (kind == SWEEP_WL_PERPLEXITY && engine_ppl_in_stderr(&st->en, engine)) {
         run_file(st, index, ".err", abs, sizeof abs, rel, sizeof rel);
         if (files_read(abs, &err_text, &n_err, NULL) == STATUS_OK) {
             char *both = realloc(out, n_out + n_err + 1);
@@ -166,6 +169,135 @@ static void prepare(struct state *st, const struct sweep_run *r)
         snprintf(st->prep_error, sizeof st->prep_error, "preparing the model: %s", e.msg);
 }
 
+/* The files of one run, absolute and relative to the run directory. */
+struct run_paths {
+    char out_abs[PATH_MAX], out_rel[64], err_abs[PATH_MAX], err_rel[64], tl_abs[PATH_MAX], tl_rel[64];
+    char mr_abs[PATH_MAX], mr_rel[64], tl_tmp[PATH_MAX + 8];
+};
+
+static void run_paths(const struct state *st, size_t index, struct run_paths *p)
+{
+    run_file(st, index, ".out", p->out_abs, sizeof p->out_abs, p->out_rel, sizeof p->out_rel);
+    run_file(st, index, ".err", p->err_abs, sizeof p->err_abs, p->err_rel, sizeof p->err_rel);
+    run_file(st, index, ".csv", p->tl_abs, sizeof p->tl_abs, p->tl_rel, sizeof p->tl_rel);
+    run_file(st, index, ".mem.json", p->mr_abs, sizeof p->mr_abs, p->mr_rel, sizeof p->mr_rel);
+    snprintf(p->tl_tmp, sizeof p->tl_tmp, "%s.tmp", p->tl_abs);
+}
+
+/* One launch of the run's command: cold cache, cgroup, launch, status.
+ * Returns -1 when rbench was interrupted, 1 when the launch could not happen
+ * (rec->reason says why), 0 when it ran (rec->status says how it ended). */
+static int launch_once(struct state *st, const struct sweep_run *r, struct engine_cmd *cmd, const struct run_paths *p,
+                       struct results_run *rec)
+{
+    const struct sweep *s = st->s;
+    struct err e = { "" };
+    json_decref(rec->cgroup);
+    rec->cgroup = NULL;
+    rec->reason[0] = '\0';
+    rec->status = "error";
+    if (s->cold[r->cache]) {
+        rec->cold = 1;
+        if (cache_evict(st->model_path, &rec->cache, &e)) {
+            snprintf(rec->reason, sizeof rec->reason, "cold cache: %s", e.msg);
+            return 1;
+        }
+        if (rec->cache.resident_after > 0)
+            snprintf(rec->reason, sizeof rec->reason,
+                     "eviction incomplete: %lld bytes still cached (another process maps the file?)",
+                     (long long)rec->cache.resident_after);
+    }
+    const char *procs = NULL;
+    if (st->use_cgroup) {
+        if (cgroup_create(&st->cg, r->index, &e)) {
+            snprintf(rec->reason, sizeof rec->reason, "cgroup: %s", e.msg);
+            return 1;
+        }
+        procs = st->cg.procs;
+    }
+    FILE *tl = fopen(p->tl_tmp, "w");
+    if (tl)
+        fputs(LAUNCH_TIMELINE_HEADER, tl);
+    struct launch_opts lo = { .argv = cmd->argv, .stdout_path = p->out_abs, .stderr_path = p->err_abs,
+                              .timeout_s = st->o->timeout_s > 0 ? st->o->timeout_s : s->timeout_s,
+                              .timeline = tl, .cgroup_procs = procs, .smaps = s->smaps };
+    enum status lst = launch_run(&lo, &rec->m, &e);
+    if (tl && fclose(tl) == 0 && lst == STATUS_OK)
+        rename(p->tl_tmp, p->tl_abs);
+    else
+        unlink(p->tl_tmp);
+    if (st->use_cgroup) {
+        rec->cgroup = cgroup_collect(&st->cg);
+        cgroup_destroy(&st->cg);
+    }
+    if (lst) {
+        snprintf(rec->reason, sizeof rec->reason, "%s", e.msg);
+        return 1;
+    }
+    if (rec->m.interrupted)
+        return -1;
+    int oom = rec->cgroup && json_integer_value(json_object_get(rec->cgroup, "oom_kills")) > 0;
+    rec->status = rec->m.timed_out ? "timeout" : oom ? "oom" : rec->m.term_signal ? "signal"
+                : rec->m.exit_code != 0 ? "exit" : "ok";
+    return 0;
+}
+
+/* Whether an ok run printed all its output (llama.cpp's logger can drop the end). */
+static int output_complete(const struct state *st, const struct sweep_run *r, const struct run_paths *p)
+{
+    char *err_text = NULL;
+    files_read(p->err_abs, &err_text, NULL, NULL);
+    int ok = engine_output_complete(&st->en, r->engine, st->s->workloads[r->workload].kind, err_text);
+    free(err_text);
+    return ok;
+}
+
+/* The identity verdict of an ok run against its reference; 1 when it fails. */
+static int gate_run(struct state *st, const struct sweep_run *r, struct results_run *rec, struct err *e)
+{
+    const struct sweep *s = st->s;
+    enum sweep_wl kind = s->workloads[r->workload].kind;
+    char *text = NULL, *ref_text = NULL;
+    size_t len = 0, ref_len = 0;
+    if (identity_of(st, r->index, r->engine, kind, &text, &len, &rec->out_xxh64, e)) {
+        rec->status = "error";
+        snprintf(rec->reason, sizeof rec->reason, "%s", e->msg);
+        return 1;
+    }
+    if (kind == SWEEP_WL_PERPLEXITY) {
+        rec->ppl_text = strndup(text, len);
+        rec->ppl = rec->ppl_text ? gate_ppl_final(rec->ppl_text) : -1;
+    }
+    int failed = 0;
+    size_t ref = sweep_identity_ref(s, r);
+    struct sweep_run rr;
+    sweep_run_at(s, ref, &rr);
+    if (ref == r->index) {
+        rec->identity = RESULTS_ID_REF;
+        /* llama.cpp without repack: record whether repack changes its output */
+        size_t rp = sweep_repack_ref(s, r);
+        struct sweep_run pr;
+        if (rp != SIZE_MAX && st->done[rp] == 1) {
+            sweep_run_at(s, rp, &pr);
+            if (identity_of(st, rp, pr.engine, kind, &ref_text, &ref_len, NULL, NULL) == STATUS_OK) {
+                struct gate_diff d;
+                rec->repack_note = gate_compare(ref_text, ref_len, text, len, &d) ? "same" : "differs";
+            }
+        }
+    } else if (st->done[ref] != 1 || identity_of(st, ref, rr.engine, kind, &ref_text, &ref_len, NULL, NULL)) {
+        rec->identity = RESULTS_ID_NO_REF;
+        failed = 1;
+    } else if (gate_compare(ref_text, ref_len, text, len, &rec->diff)) {
+        rec->identity = RESULTS_ID_SAME;
+    } else {
+        rec->identity = RESULTS_ID_DIFFERS;
+        failed = 1;
+    }
+    free(text);
+    free(ref_text);
+    return failed;
+}
+
 /* Runs one point and appends its record; returns 1 if it failed or differs,
  * -1 if rbench was interrupted (nothing recorded), -2 if the record could not
  * be written (disk full: the sweep must stop), 0 otherwise. */
@@ -176,31 +308,24 @@ static int one_run(struct state *st, const struct sweep_run *r)
     memset(&rec, 0, sizeof rec);
     rec.sweep = s, rec.at = *r, rec.ppl = -1, rec.status = "error";
     struct engine_cmd *cmd = calloc(1, sizeof *cmd);
-    char out_abs[PATH_MAX], out_rel[64], err_abs[PATH_MAX], err_rel[64], tl_abs[PATH_MAX], tl_rel[64];
-    char mr_abs[PATH_MAX], mr_rel[64], tl_tmp[PATH_MAX + 8];
-    run_file(st, r->index, ".out", out_abs, sizeof out_abs, out_rel, sizeof out_rel);
-    run_file(st, r->index, ".err", err_abs, sizeof err_abs, err_rel, sizeof err_rel);
-    run_file(st, r->index, ".csv", tl_abs, sizeof tl_abs, tl_rel, sizeof tl_rel);
-    run_file(st, r->index, ".mem.json", mr_abs, sizeof mr_abs, mr_rel, sizeof mr_rel);
-    snprintf(tl_tmp, sizeof tl_tmp, "%s.tmp", tl_abs);
-    const struct sweep_workload *w = &s->workloads[r->workload];
+    struct run_paths *p = calloc(1, sizeof *p);
     struct err e = { "" };
-    int failed = 1;
-    char *text = NULL, *ref_text = NULL;
-    size_t len = 0, ref_len = 0;
+    int failed = 1, rc;
 
-    if (!cmd) {
+    if (!cmd || !p) {
         snprintf(rec.reason, sizeof rec.reason, "out of memory");
         goto record;
     }
+    run_paths(st, r->index, p);
     prepare(st, r);
     if (st->prep_error[0]) {
         snprintf(rec.reason, sizeof rec.reason, "%s", st->prep_error);
         goto record;
     }
-    unlink(mr_abs);
-    int minillm = s->engine == SWEEP_ENGINE_MINILLM;
-    if (engine_command(&st->en, r, st->model_path, minillm ? mr_abs : NULL, cmd, rec.reason, sizeof rec.reason, &e)) {
+    unlink(p->mr_abs);
+    int minillm = s->engines[r->engine].kind == SWEEP_ENGINE_MINILLM;
+    if (engine_command(&st->en, r, st->model_path, minillm ? p->mr_abs : NULL, cmd, rec.reason, sizeof rec.reason,
+                       &e)) {
         snprintf(rec.reason, sizeof rec.reason, "%s", e.msg);
         goto record;
     }
@@ -209,119 +334,52 @@ static int one_run(struct state *st, const struct sweep_run *r)
         failed = 0;
         goto record;
     }
-    if (s->cold[r->cache]) {
-        rec.cold = 1;
-        if (cache_evict(st->model_path, &rec.cache, &e)) {
-            snprintf(rec.reason, sizeof rec.reason, "cold cache: %s", e.msg);
-            goto record;
-        }
-        if (rec.cache.resident_after > 0)
-            snprintf(rec.reason, sizeof rec.reason,
-                     "eviction incomplete: %lld bytes still cached (another process maps the file?)",
-                     (long long)rec.cache.resident_after);
-    }
-    const char *procs = NULL;
-    if (st->use_cgroup) {
-        if (cgroup_create(&st->cg, r->index, &e)) {
-            snprintf(rec.reason, sizeof rec.reason, "cgroup: %s", e.msg);
-            goto record;
-        }
-        procs = st->cg.procs;
-    }
-    FILE *tl = fopen(tl_tmp, "w");
-    if (tl)
-        fputs(LAUNCH_TIMELINE_HEADER, tl);
-    struct launch_opts lo = { .argv = cmd->argv, .stdout_path = out_abs, .stderr_path = err_abs,
-                              .timeout_s = st->o->timeout_s > 0 ? st->o->timeout_s : s->timeout_s,
-                              .timeline = tl, .cgroup_procs = procs };
-    enum status lst = launch_run(&lo, &rec.m, &e);
-    if (tl && fclose(tl) == 0 && lst == STATUS_OK)
-        rename(tl_tmp, tl_abs);
-    else
-        unlink(tl_tmp);
-    if (st->use_cgroup) {
-        rec.cgroup = cgroup_collect(&st->cg);
-        cgroup_destroy(&st->cg);
-    }
-    if (lst) {
-        snprintf(rec.reason, sizeof rec.reason, "%s", e.msg);
-        goto record;
-    }
-    if (rec.m.interrupted) {
-        json_decref(rec.cgroup);
-        free(cmd);
-        return -1;
-    }
     rec.argv = cmd->argv;
-    rec.stdout_rel = out_rel, rec.timeline_rel = tl_rel, rec.mem_report_path = mr_abs;
-    int oom = rec.cgroup && json_integer_value(json_object_get(rec.cgroup, "oom_kills")) > 0;
-    if (rec.m.timed_out)
-        rec.status = "timeout";
-    else if (oom)
-        rec.status = "oom";
-    else if (rec.m.term_signal)
-        rec.status = "signal";
-    else if (rec.m.exit_code != 0)
-        rec.status = "exit";
-    else
-        rec.status = "ok";
-    if (strcmp(rec.status, "ok") != 0)
-        goto record;
-
-    /* identity gate */
-    if (identity_of(st, r->index, w->kind, &text, &len, &rec.out_xxh64, &e)) {
-        rec.status = "error";
-        snprintf(rec.reason, sizeof rec.reason, "%s", e.msg);
-        goto record;
+    rec.stdout_rel = p->out_rel, rec.timeline_rel = p->tl_rel, rec.mem_report_path = p->mr_abs;
+    /* An output cut short (llama.cpp's logger) is retried once, then recorded
+     * as incomplete: not an identity failure, but not a result either. */
+    for (rec.attempts = 1;; rec.attempts++) {
+        rc = launch_once(st, r, cmd, p, &rec);
+        if (rc < 0) {
+            failed = -1;
+            goto done;
+        }
+        if (rc > 0 || strcmp(rec.status, "ok") != 0)
+            goto record;
+        if (output_complete(st, r, p))
+            break;
+        if (rec.attempts == 2) { /* counted in the summary; not a failure of the engine under test */
+            rec.status = "incomplete";
+            snprintf(rec.reason, sizeof rec.reason, "output cut short twice (no closing lines in stderr)");
+            failed = 0;
+            goto record;
+        }
+        fprintf(stderr, "rbench: run %zu: output cut short; retrying once\n", r->index);
     }
-    if (w->kind == SWEEP_WL_PERPLEXITY) {
-        rec.ppl_text = strndup(text, len);
-        rec.ppl = rec.ppl_text ? gate_ppl_final(rec.ppl_text) : -1;
-    }
-    size_t ref = sweep_group_ref(s, r);
-    failed = 0;
-    if (ref == r->index) {
-        rec.identity = RESULTS_ID_REF;
-    } else if (st->done[ref] != 1 || identity_of(st, ref, w->kind, &ref_text, &ref_len, NULL, NULL)) {
-        rec.identity = RESULTS_ID_NO_REF;
-        failed = 1;
-    } else if (gate_compare(ref_text, ref_len, text, len, &rec.diff)) {
-        rec.identity = RESULTS_ID_SAME;
-    } else {
-        rec.identity = RESULTS_ID_DIFFERS;
-        failed = 1;
-    }
+    failed = gate_run(st, r, &rec, &e);
 
 record:;
     json_t *j = results_run_json(&rec);
     if (results_append(st->dir, j, &e)) {
         fprintf(stderr, "rbench: cannot write results: %s\n", e.msg);
-        json_decref(j);
-        free(text);
-        free(ref_text);
-        free(rec.ppl_text);
-        json_decref(rec.cgroup);
-        free(cmd);
-        return -2;
+        failed = -2;
     }
     json_decref(j);
+    if (failed == -2)
+        goto done;
     st->done[r->index] = done_code(rec.status);
-    if (rec.identity == RESULTS_ID_DIFFERS) {
-        char key[1024];
-        sweep_case_key(s, r, key, sizeof key);
+    char key[1024];
+    sweep_case_key(s, r, key, sizeof key);
+    if (rec.identity == RESULTS_ID_DIFFERS)
         fprintf(stderr, "rbench: IDENTITY FAIL %s rep %d: first difference at byte %lld\n  ref: \"%s\"\n  new: \"%s\"\n",
                 key, r->rep, (long long)rec.diff.offset, rec.diff.ref_ctx, rec.diff.new_ctx);
-    }
-    if (strcmp(rec.status, "ok") != 0 && strcmp(rec.status, "skipped") != 0) {
-        char key[1024];
-        sweep_case_key(s, r, key, sizeof key);
+    if (strcmp(rec.status, "ok") != 0 && strcmp(rec.status, "skipped") != 0)
         fprintf(stderr, "rbench: %s rep %d: %s%s%s\n", key, r->rep, rec.status, rec.reason[0] ? ": " : "", rec.reason);
-    }
-    free(text);
-    free(ref_text);
+done:
     free(rec.ppl_text);
     json_decref(rec.cgroup);
     free(cmd);
+    free(p);
     return failed;
 }
 
@@ -356,6 +414,26 @@ static int in_shard(const struct state *st, const struct sweep_run *r)
     if (!sweep_run_selected(st->s, r))
         return 0;
     return !st->o->shard_n || (int)(sweep_group_of(st->s, r) % (size_t)st->o->shard_n) == st->o->shard_i - 1;
+}
+
+/* --resume must not mix builds: every engine's digest must equal the one the
+ * directory was started with. */
+static enum status check_same_engines(const struct state *st, struct err *e)
+{
+    for (int k = 0; k < st->en.n_builds; k++) {
+        const char *was = NULL;
+        if (st->meta_engines)
+            was = json_string_value(json_object_get(json_array_get(st->meta_engines, (size_t)k), "xxh64"));
+        else if (k == 0)
+            was = st->meta_digest;
+        const char *now = st->en.builds[k].digest;
+        if (was && *was && strcmp(was, now) != 0)
+            return err_set(e, "%s was run with another build of engine %d%s%s (xxh64 %s, now %s); not resuming: start a "
+                              "new run",
+                           st->dir, k + 1, st->s->engines[k].name[0] ? " " : "", st->s->engines[k].name, was,
+                           now[0] ? now : "none");
+    }
+    return STATUS_OK;
 }
 
 int run_sweep(const struct run_opts *o)
@@ -408,16 +486,23 @@ int run_sweep(const struct run_opts *o)
             goto fail;
         st->use_cgroup = 1;
     }
+    const char *versions[SWEEP_MAX_ENGINES], *digests[SWEEP_MAX_ENGINES];
+    for (int k = 0; k < st->en.n_builds; k++)
+        versions[k] = st->en.builds[k].version, digests[k] = st->en.builds[k].digest;
+    if (have && check_same_engines(st, &e))
+        goto fail;
     if (!have) {
         char shard[32];
         snprintf(shard, sizeof shard, "%d/%d", o->shard_n ? o->shard_i : 1, o->shard_n ? o->shard_n : 1);
-        json_t *meta = results_meta_json(s, st->en.version, st->en.digest, shard);
+        json_t *meta = results_meta_json(s, versions, digests, shard);
         enum status ms = results_append(st->dir, meta, &e);
         json_decref(meta);
         if (ms)
             goto fail;
     }
-    fprintf(stderr, "rbench: %s -> %s (engine %s)\n", o->sweep_path, st->dir, st->en.version);
+    for (int k = 0; k < st->en.n_builds; k++)
+        fprintf(stderr, "rbench: %s -> %s (engine %s%s%s, %s)\n", o->sweep_path, st->dir, s->engines[k].name,
+                s->engines[k].name[0] ? ": " : "", versions[k], digests[k][0] ? digests[k] : "no digest");
 
     size_t n_sel = 0, n_done = 0;
     struct sweep_run r;
@@ -429,26 +514,39 @@ int run_sweep(const struct run_opts *o)
     int live = o->progress < 0 ? isatty(2) : o->progress;
     launch_trap_signals();
     double t0 = now_s();
-    size_t pos = n_done, n_new = 0;
+    size_t pos = n_done, n_new = 0, blen = sweep_block_len(s);
+    size_t *order = calloc(blen, sizeof *order);
     int any_fail = 0, interrupted = 0;
-    for (size_t i = 0; i < n_runs && !interrupted; i++) {
-        sweep_run_at(s, i, &r);
-        if (!in_shard(st, &r) || st->done[i])
-            continue;
-        pos++;
-        progress(st, &r, pos, n_sel, n_new, n_sel - pos + 1, t0, live);
-        if (engine_binary_changed(&st->en)) {
-            fprintf(stderr, "rbench: the engine binary changed during the sweep (rebuilt?); stopping so one result "
-                            "does not mix two engines\n");
-            interrupted = 2;
-            break;
-        }
-        int f = launch_interrupted() ? -1 : one_run(st, &r);
-        if (f < 0)
-            interrupted = f == -2 ? 3 : 1;
-        else
-            n_new++, any_fail |= f;
+    if (!order) {
+        err_set(&e, "out of memory");
+        goto fail;
     }
+    /* Block by block (the engines x modes of one case and rep), in the block's
+     * order: fixed, or seeded random with the identity references first. */
+    for (size_t first = 0; first < n_runs && !interrupted; first += blen) {
+        sweep_block_order(s, first, order);
+        for (size_t k = 0; k < blen && !interrupted; k++) {
+            size_t i = order[k];
+            sweep_run_at(s, i, &r);
+            if (!in_shard(st, &r) || st->done[i])
+                continue;
+            pos++;
+            progress(st, &r, pos, n_sel, n_new, n_sel - pos + 1, t0, live);
+            const char *changed = engine_binary_changed(&st->en);
+            if (changed) {
+                fprintf(stderr, "rbench: %s changed during the sweep (rebuilt?); stopping so one result does not "
+                                "mix two builds\n", changed);
+                interrupted = 2;
+                break;
+            }
+            int f = launch_interrupted() ? -1 : one_run(st, &r);
+            if (f < 0)
+                interrupted = f == -2 ? 3 : 1;
+            else
+                n_new++, any_fail |= f;
+        }
+    }
+    free(order);
     if (live)
         fputs("\r\033[K", stderr);
     /* Earlier sessions' failures count too. */
@@ -510,8 +608,10 @@ fail:
 out:
     if (s)
         sweep_free(s);
-    if (st)
+    if (st) {
         free(st->done);
+        json_decref(st->meta_engines);
+    }
     free(st);
     free(s);
     return rc;

@@ -112,32 +112,93 @@ static enum status copy_str(const struct line *l, char *dst, size_t n, const cha
     return STATUS_OK;
 }
 
+const char *sweep_engine_kind_name(enum sweep_engine k)
+{
+    return k == SWEEP_ENGINE_LLAMACPP ? "llama.cpp" : "minillm";
+}
+
+static int engine_kind(const char *w, enum sweep_engine *k)
+{
+    if (strcmp(w, "minillm") == 0)
+        *k = SWEEP_ENGINE_MINILLM;
+    else if (strcmp(w, "llama.cpp") == 0)
+        *k = SWEEP_ENGINE_LLAMACPP;
+    else
+        return 0;
+    return 1;
+}
+
+static int engine_name_ok(const char *w)
+{
+    if (!*w || strlen(w) >= 64 || strchr(w, '='))
+        return 0;
+    for (; *w; w++)
+        if (!isalnum((unsigned char)*w) && !strchr("_-.", *w))
+            return 0;
+    return 1;
+}
+
+/* engine KIND [k=v...]  or  engine NAME KIND [k=v...] */
 static enum status do_engine(struct sweep *s, const struct line *l, struct err *e)
 {
-    if (need_values(l, e, "an engine: minillm or llama.cpp"))
+    static const char *const what = "an engine: minillm or llama.cpp, or NAME minillm|llama.cpp";
+    if (need_values(l, e, what))
         return STATUS_ERR;
-    const char *name = l->words[1];
-    if (strcmp(name, "minillm") == 0)
-        s->engine = SWEEP_ENGINE_MINILLM;
-    else if (strcmp(name, "llama.cpp") == 0)
-        s->engine = SWEEP_ENGINE_LLAMACPP;
-    else
-        return line_err(l, e, "an engine: minillm or llama.cpp", name);
-    for (int i = 2; i < l->n_words; i++) {
+    if (s->n_engines == SWEEP_MAX_ENGINES)
+        return err_set(e, "%s:%d: more than %d engines", l->path, l->lineno, SWEEP_MAX_ENGINES);
+    struct sweep_engine_spec *en = &s->engines[s->n_engines];
+    memset(en, 0, sizeof *en);
+    int i = 1;
+    enum sweep_engine k2;
+    /* "engine minillm minillm": a name may spell a kind when a kind follows it */
+    if (!engine_kind(l->words[1], &en->kind) || (l->n_words > 2 && engine_kind(l->words[2], &k2))) {
+        if (!engine_name_ok(l->words[1]))
+            return line_err(l, e, what, l->words[1]);
+        if (l->n_words < 3 || !engine_kind(l->words[2], &en->kind))
+            return line_err(l, e, "minillm or llama.cpp after the engine's name", l->n_words < 3 ? NULL : l->words[2]);
+        snprintf(en->name, sizeof en->name, "%s", l->words[1]);
+        i = 2;
+    }
+    int named = en->name[0] != '\0';
+    if (s->n_engines > 0 && (!named || !s->engines[0].name[0]))
+        return line_err(l, e, "one unnamed engine, or several engines each with a name (engine NAME KIND ...)",
+                        l->words[1]);
+    for (int k = 0; k < s->n_engines; k++)
+        if (strcmp(s->engines[k].name, en->name) == 0)
+            return line_err(l, e, "an engine name not used before", en->name);
+    snprintf(en->identity, sizeof en->identity, "%s", sweep_engine_kind_name(en->kind));
+    for (i++; i < l->n_words; i++) {
         const char *w = l->words[i], *v;
-        if ((v = kv(w, "bin")) && s->engine == SWEEP_ENGINE_MINILLM) {
-            if (copy_str(l, s->engine_bin, sizeof s->engine_bin, v, e))
+        if ((v = kv(w, "bin")) && en->kind == SWEEP_ENGINE_MINILLM) {
+            if (copy_str(l, en->bin, sizeof en->bin, v, e))
                 return STATUS_ERR;
-        } else if ((v = kv(w, "completion")) && s->engine == SWEEP_ENGINE_LLAMACPP) {
-            if (copy_str(l, s->llama_completion, sizeof s->llama_completion, v, e))
+        } else if ((v = kv(w, "completion")) && en->kind == SWEEP_ENGINE_LLAMACPP) {
+            if (copy_str(l, en->completion, sizeof en->completion, v, e))
                 return STATUS_ERR;
-        } else if ((v = kv(w, "perplexity")) && s->engine == SWEEP_ENGINE_LLAMACPP) {
-            if (copy_str(l, s->llama_perplexity, sizeof s->llama_perplexity, v, e))
+        } else if ((v = kv(w, "perplexity")) && en->kind == SWEEP_ENGINE_LLAMACPP) {
+            if (copy_str(l, en->perplexity, sizeof en->perplexity, v, e))
                 return STATUS_ERR;
+        } else if ((v = kv(w, "identity"))) {
+            if (!engine_name_ok(v))
+                return line_err(l, e, "identity=CLASS (letters, digits, _ - .)", w);
+            snprintf(en->identity, sizeof en->identity, "%s", v);
         } else {
-            return line_err(l, e, s->engine == SWEEP_ENGINE_MINILLM ? "bin=PATH" : "completion=PATH or perplexity=PATH", w);
+            return line_err(l, e,
+                            en->kind == SWEEP_ENGINE_MINILLM ? "bin=PATH or identity=CLASS"
+                                                             : "completion=PATH, perplexity=PATH or identity=CLASS",
+                            w);
         }
     }
+    s->n_engines++;
+    return STATUS_OK;
+}
+
+/* order fixed|random */
+static enum status do_order(struct sweep *s, const struct line *l, struct err *e)
+{
+    if (l->n_words != 2 || (strcmp(l->words[1], "fixed") != 0 && strcmp(l->words[1], "random") != 0))
+        return line_err(l, e, "order fixed or order random", l->n_words > 1 ? l->words[l->n_words - 1] : NULL);
+    s->order_random = strcmp(l->words[1], "random") == 0;
     return STATUS_OK;
 }
 
@@ -370,10 +431,17 @@ static enum status do_scalar(struct sweep *s, const struct line *l, struct err *
         if (sweep_size_parse(v, &s->mem_limit_bytes, &se))
             return err_set(e, "%s:%d: %s", l->path, l->lineno, se.msg);
         s->cgroup = 1;
-    } else if (strcmp(d, "cgroup") == 0) {
+    } else if (strcmp(d, "seed") == 0) {
+        char *end;
+        errno = 0;
+        unsigned long long v2 = strtoull(v, &end, 10);
+        if (errno || end == v || *end || *v == '-' || v2 > (1ull << 53))
+            return line_err(l, e, "a seed: an integer 0..2^53", v);
+        s->seed = (uint64_t)v2;
+    } else if (strcmp(d, "cgroup") == 0 || strcmp(d, "smaps") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
             return line_err(l, e, "on or off", v);
-        s->cgroup = strcmp(v, "on") == 0;
+        *(d[0] == 'c' ? &s->cgroup : &s->smaps) = strcmp(v, "on") == 0;
     }
     return STATUS_OK;
 }
@@ -414,7 +482,8 @@ static const struct directive directives[] = {
     { "engine", do_engine },     { "model", do_model },         { "quant", do_quant },
     { "mode", do_mode },         { "workload", do_workload },   { "threads", do_threads },
     { "cache", do_cache },       { "reps", do_scalar },         { "timeout", do_scalar },
-    { "mem-limit", do_scalar },  { "cgroup", do_scalar },
+    { "mem-limit", do_scalar },  { "cgroup", do_scalar },       { "order", do_order },
+    { "seed", do_scalar },       { "smaps", do_scalar },
 };
 
 static enum status parse_body(struct sweep *s, const char *path, const char *text, struct err *e)
@@ -443,7 +512,7 @@ static enum status parse_body(struct sweep *s, const char *path, const char *tex
         while (i < n && strcmp(directives[i].name, l->words[0]) != 0)
             i++;
         if (i == n)
-            st = line_err(l, e, "a directive (engine model quant mode workload threads cache reps timeout mem-limit cgroup)", l->words[0]);
+            st = line_err(l, e, "a directive (engine model quant mode workload threads cache reps timeout mem-limit cgroup order seed smaps)", l->words[0]);
         else
             st = directives[i].fn(s, l, e);
     }
@@ -464,6 +533,11 @@ static enum status parse_body(struct sweep *s, const char *path, const char *tex
         s->threads[s->n_threads++] = 1;
     if (!s->n_caches)
         s->cold[s->n_caches++] = 0;
+    if (!s->n_engines) {
+        memset(&s->engines[0], 0, sizeof s->engines[0]);
+        snprintf(s->engines[0].identity, sizeof s->engines[0].identity, "minillm");
+        s->n_engines = 1;
+    }
     return STATUS_OK;
 }
 
@@ -525,9 +599,14 @@ void sweep_free(struct sweep *s)
 
 /* ---- expansion and keys --------------------------------------------------- */
 
+size_t sweep_block_len(const struct sweep *s)
+{
+    return (size_t)s->n_engines * (size_t)s->n_modes;
+}
+
 size_t sweep_n_runs(const struct sweep *s)
 {
-    return sweep_n_groups(s) * (size_t)s->n_caches * (size_t)s->reps * (size_t)s->n_modes;
+    return sweep_n_groups(s) * (size_t)s->n_caches * (size_t)s->reps * sweep_block_len(s);
 }
 
 int sweep_run_selected(const struct sweep *s, const struct sweep_run *r)
@@ -553,6 +632,7 @@ void sweep_run_at(const struct sweep *s, size_t i, struct sweep_run *r)
 {
     r->index = i;
     r->mode = (int)(i % (size_t)s->n_modes), i /= (size_t)s->n_modes;
+    r->engine = (int)(i % (size_t)s->n_engines), i /= (size_t)s->n_engines;
     r->rep = (int)(i % (size_t)s->reps), i /= (size_t)s->reps;
     r->cache = (int)(i % (size_t)s->n_caches), i /= (size_t)s->n_caches;
     r->threads = (int)(i % (size_t)s->n_threads), i /= (size_t)s->n_threads;
@@ -569,7 +649,76 @@ size_t sweep_group_of(const struct sweep *s, const struct sweep_run *r)
 
 size_t sweep_group_ref(const struct sweep *s, const struct sweep_run *r)
 {
-    return sweep_group_of(s, r) * (size_t)s->n_caches * (size_t)s->reps * (size_t)s->n_modes;
+    return sweep_group_of(s, r) * (size_t)s->n_caches * (size_t)s->reps * sweep_block_len(s);
+}
+
+/* llama.cpp's output changes with repack; minillm's must not. */
+static int repack_variant(const struct sweep *s, int engine, int mode)
+{
+    return s->engines[engine].kind == SWEEP_ENGINE_LLAMACPP && s->modes[mode].no_repack;
+}
+
+/* The first (engine, mode) of r's identity group with the given repack variant,
+ * as an offset inside a block; SIZE_MAX when there is none. */
+static size_t first_in_class(const struct sweep *s, int engine, int variant)
+{
+    for (int k = 0; k < s->n_engines; k++) {
+        if (strcmp(s->engines[k].identity, s->engines[engine].identity) != 0)
+            continue;
+        for (int m = 0; m < s->n_modes; m++)
+            if (repack_variant(s, k, m) == variant)
+                return (size_t)k * (size_t)s->n_modes + (size_t)m;
+    }
+    return SIZE_MAX;
+}
+
+size_t sweep_identity_ref(const struct sweep *s, const struct sweep_run *r)
+{
+    size_t off = first_in_class(s, r->engine, repack_variant(s, r->engine, r->mode));
+    return sweep_group_ref(s, r) + off; /* r itself is in its class: off is found */
+}
+
+size_t sweep_repack_ref(const struct sweep *s, const struct sweep_run *r)
+{
+    if (!repack_variant(s, r->engine, r->mode))
+        return SIZE_MAX;
+    size_t off = first_in_class(s, r->engine, 0);
+    return off == SIZE_MAX ? SIZE_MAX : sweep_group_ref(s, r) + off;
+}
+
+/* splitmix64: a small, well-mixed generator for the run order. */
+static uint64_t mix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void sweep_block_order(const struct sweep *s, size_t first, size_t *perm)
+{
+    size_t n = sweep_block_len(s), n_front = 0;
+    for (size_t k = 0; k < n; k++)
+        perm[k] = first + k;
+    if (!s->order_random || n < 2)
+        return;
+    /* identity references first, in canonical order; the rest shuffled */
+    for (size_t k = 0; k < n; k++) {
+        struct sweep_run r;
+        sweep_run_at(s, first + k, &r);
+        if (sweep_identity_ref(s, &r) == first + k) {
+            size_t t = perm[n_front];
+            perm[n_front++] = perm[k];
+            perm[k] = t;
+        }
+    }
+    uint64_t x = s->seed ^ (first * 0xd1b54a32d192ed03ull);
+    for (size_t k = n - 1; k > n_front; k--) {
+        size_t j = n_front + (size_t)(mix64(&x) % (uint64_t)(k - n_front + 1));
+        size_t t = perm[k];
+        perm[k] = perm[j];
+        perm[j] = t;
+    }
 }
 
 void sweep_model_label(const char *model, char *buf, size_t n)
@@ -598,5 +747,7 @@ void sweep_case_key(const struct sweep *s, const struct sweep_run *r, char *buf,
 {
     char g[SWEEP_PATH_LEN + 512];
     sweep_group_key(s, r, g, sizeof g);
-    snprintf(buf, n, "%s|%s|%s", g, s->cold[r->cache] ? "cold" : "warm", s->modes[r->mode].name);
+    const char *en = s->engines[r->engine].name;
+    snprintf(buf, n, "%s|%s|%s%s%s", g, s->cold[r->cache] ? "cold" : "warm", s->modes[r->mode].name, *en ? "|" : "",
+             en);
 }

@@ -22,6 +22,9 @@ enum sweep_reclaim { SWEEP_RECLAIM_OFF = 0, SWEEP_RECLAIM_DONTNEED = 1, SWEEP_RE
 enum sweep_wl { SWEEP_WL_COMPLETE = 0, SWEEP_WL_PERPLEXITY = 1 };
 enum sweep_engine { SWEEP_ENGINE_MINILLM = 0, SWEEP_ENGINE_LLAMACPP = 1 };
 
+/* "minillm" or "llama.cpp". */
+const char *sweep_engine_kind_name(enum sweep_engine k);
+
 /* A mode is a named set of memory options; its name is its parts joined by
  * '+': mmap, read, mlock, reclaim, evict, at-end, no-repack. */
 struct sweep_mode {
@@ -43,14 +46,28 @@ struct sweep_workload {
     int chunks;                   /* perplexity: 0 = all */
 };
 
+#define SWEEP_MAX_ENGINES 8
+
+/* One engine of a sweep: `engine KIND [k=v...]` (one unnamed engine, name "")
+ * or `engine NAME KIND [k=v...]` (several named builds, run interleaved). */
+struct sweep_engine_spec {
+    char name[64];                  /* "" for the lone unnamed engine; else part of the case key */
+    enum sweep_engine kind;
+    char bin[SWEEP_PATH_LEN];       /* minillm binary; "" = default */
+    char completion[SWEEP_PATH_LEN]; /* llama.cpp binaries; "" = env */
+    char perplexity[SWEEP_PATH_LEN];
+    char identity[64];              /* identity class (default: the kind): engines of one
+                                       class must give the same bytes */
+};
+
 struct sweep {
     char path[SWEEP_PATH_LEN];    /* where it was read from, for messages */
     char *text;                   /* the file verbatim, owned */
 
-    enum sweep_engine engine;
-    char engine_bin[SWEEP_PATH_LEN];      /* minillm binary; "" = default */
-    char llama_completion[SWEEP_PATH_LEN]; /* llama.cpp binaries; "" = env */
-    char llama_perplexity[SWEEP_PATH_LEN];
+    struct sweep_engine_spec engines[SWEEP_MAX_ENGINES];
+    int n_engines;                /* >= 1 after parsing (default: one unnamed minillm) */
+    int order_random;             /* the runs of a block (case, rep) in a seeded random order */
+    uint64_t seed;                /* the order's seed (recorded in the meta line) */
 
     char models[SWEEP_MAX_AXIS][SWEEP_PATH_LEN]; /* name, path or gen:SHAPE */
     uint32_t model_quants[SWEEP_MAX_AXIS];       /* bit q: quant axis q applies */
@@ -69,12 +86,13 @@ struct sweep {
     double timeout_s;
     uint64_t mem_limit_bytes;                    /* 0: no limit */
     int cgroup;                                  /* run each run in a memory cgroup */
+    int smaps;                                   /* read the child's /proc/<pid>/smaps at its peak */
 };
 
 /* One point of the expansion: indices into the sweep's axes. */
 struct sweep_run {
     size_t index;
-    int model, quant, workload, threads, cache, rep, mode;
+    int model, quant, workload, threads, cache, rep, engine, mode;
 };
 
 /* Parses text (NUL-terminated) read from path into s, which the caller
@@ -105,19 +123,41 @@ int sweep_run_selected(const struct sweep *s, const struct sweep_run *r);
 size_t sweep_n_selected(const struct sweep *s);
 
 /* Fills r with the i-th run. Order, outermost first: model, quant, workload,
- * threads, cache, rep, mode, so a case's modes alternate across reps. */
+ * threads, cache, rep, engine, mode, so a case's engines and modes alternate
+ * across reps. */
 void sweep_run_at(const struct sweep *s, size_t i, struct sweep_run *r);
+
+/* Runs per block: the engines x modes of one (group, cache, rep). */
+size_t sweep_block_len(const struct sweep *s);
+
+/* The execution order inside the block that starts at run index `first`:
+ * fills perm[0 .. sweep_block_len()-1] with the run indices to execute, in
+ * order. Fixed order: canonical. Random order: a permutation drawn from seed
+ * and the block, with every identity reference the block holds moved to the
+ * front (so each run finds its reference done). */
+void sweep_block_order(const struct sweep *s, size_t first, size_t *perm);
+
+/* The identity reference of r: the run its output must equal. Runs are in one
+ * identity group when they share the group (model, quant, workload, threads)
+ * and the engine's identity class; for llama.cpp, repack on and off are
+ * separate groups (its output changes with repack). The reference is the
+ * group's first run in canonical order with cache 0 and rep 0. */
+size_t sweep_identity_ref(const struct sweep *s, const struct sweep_run *r);
+
+/* For a llama.cpp no-repack reference: the reference of the same engine class
+ * with repack on (to record whether repack changes the output), or SIZE_MAX. */
+size_t sweep_repack_ref(const struct sweep *s, const struct sweep_run *r);
 
 /* Index of the group of r (model, quant, workload, threads); groups are
  * numbered in run order, 0 .. sweep_n_groups()-1. */
 size_t sweep_group_of(const struct sweep *s, const struct sweep_run *r);
 size_t sweep_n_groups(const struct sweep *s);
 
-/* The run index of the group's reference: first cache, rep 0, first mode. */
+/* The run index of the group's first run: first cache, rep 0, first engine and mode. */
 size_t sweep_group_ref(const struct sweep *s, const struct sweep_run *r);
 
-/* "model|quant|workload|tN|cache|mode": the case key joined on by compare;
- * the group key is the same without cache and mode. */
+/* "model|quant|workload|tN|cache|mode", then "|ENGINE" for named engines: the
+ * case key joined on by compare; the group key is "model|quant|workload|tN". */
 void sweep_case_key(const struct sweep *s, const struct sweep_run *r, char *buf, size_t n);
 void sweep_group_key(const struct sweep *s, const struct sweep_run *r, char *buf, size_t n);
 

@@ -37,7 +37,7 @@ static void write_csv(const struct table *t, FILE *f)
     fputs("case,model,quant,workload,threads,cache,mode,n_runs,n_ok,identity,ppl", f);
     for (int k = 0; k < TABLE_N_FIG; k++)
         fprintf(f, ",%s_median,%s_min,%s_max", table_fig_names[k], table_fig_names[k], table_fig_names[k]);
-    fputs(",failures,first_diff\n", f);
+    fputs(",failures,first_diff,engine,n_incomplete,n_retried\n", f);
     for (size_t i = 0; i < t->n_cases; i++) {
         const struct table_case *c = &t->cases[i];
         csv_str(f, c->key);
@@ -61,7 +61,9 @@ static void write_csv(const struct table *t, FILE *f)
         csv_str(f, c->failures);
         fputc(',', f);
         csv_str(f, c->first_diff);
-        fputc('\n', f);
+        fputc(',', f);
+        csv_str(f, c->engine);
+        fprintf(f, ",%d,%d\n", c->n_incomplete, c->n_retried);
     }
 }
 
@@ -91,7 +93,8 @@ void summary_markdown(const struct table *t, FILE *f)
     fputs("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n", f);
     for (size_t i = 0; i < t->n_cases; i++) {
         const struct table_case *c = &t->cases[i];
-        fprintf(f, "| %s | %s | %s | %d | %s | %s", c->model, c->quant, c->workload, c->threads, c->cache, c->mode);
+        fprintf(f, "| %s | %s | %s | %d | %s | %s%s%s", c->model, c->quant, c->workload, c->threads, c->cache, c->mode,
+                c->engine[0] ? " @" : "", c->engine);
         md_fig(f, c, FIG_MAXRSS_MIB, "%.1f");
         md_fig(f, c, FIG_WALL_MS, "%.0f");
         md_fig(f, c, FIG_MAJFLT, "%.0f");
@@ -104,7 +107,11 @@ void summary_markdown(const struct table *t, FILE *f)
         if (c->first_diff[0])
             fprintf(f, "differs at %s; ", c->first_diff);
         if (c->failures[0])
-            fprintf(f, "%s", c->failures);
+            fprintf(f, "%s; ", c->failures);
+        if (c->n_incomplete)
+            fprintf(f, "%d incomplete (output cut short twice, not counted); ", c->n_incomplete);
+        if (c->n_retried)
+            fprintf(f, "%d retried after a cut-short output; ", c->n_retried);
         fputs(" |\n", f);
     }
 }

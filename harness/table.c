@@ -52,6 +52,7 @@ static struct table_case *case_for(struct fold *f, json_t *o)
     snprintf(c->workload, sizeof c->workload, "%s", str(o, "workload"));
     snprintf(c->cache, sizeof c->cache, "%s", str(o, "cache"));
     snprintf(c->mode, sizeof c->mode, "%s", str(o, "mode"));
+    snprintf(c->engine, sizeof c->engine, "%s", str(o, "engine"));
     c->threads = (int)num(o, "threads");
     c->first_index = (size_t)num(o, "index");
     c->ppl = -1;
@@ -88,8 +89,14 @@ static void fold_one(json_t *o, void *ctx)
     size_t idx = (size_t)num(o, "index");
     if (idx < c->first_index)
         c->first_index = idx;
-    c->n_runs++;
     const char *status = str(o, "status"), *id = str(o, "identity");
+    if (num(o, "attempts") > 1)
+        c->n_retried++;
+    if (strcmp(status, "incomplete") == 0) { /* not a result, not a failure: counted apart */
+        c->n_incomplete++;
+        return;
+    }
+    c->n_runs++;
     if (strcmp(id, "differs") == 0) {
         if (!c->n_differs++) {
             json_t *d = json_object_get(o, "diff");

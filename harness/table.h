@@ -26,6 +26,8 @@ struct table_case {
     int threads;
     size_t first_index;
     int n_runs, n_ok, n_skipped;
+    int n_incomplete, n_retried;    /* output cut short twice / once (then complete) */
+    char engine[64];                /* the named engine, "" for a lone one */
     int n_differs, n_no_ref;        /* identity */
     char failures[256];             /* "timeout x1, signal 6 x2" */
     char first_diff[512];           /* "offset N: ref "..." new "..."" */

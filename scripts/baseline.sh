@@ -24,6 +24,10 @@ mkdir -p "$tmp"
 jq -c 'if .type == "run" then
            del(.argv, .stdout, .timeline, .mem_report.phases?)
            | if .mem_report.model then .mem_report.model |= (split("/") | last) else . end
+           | if .mem_report.model_realpath then .mem_report.model_realpath |= (split("/") | last) else . end
+           | if .smaps then .smaps |= with_entries(if (.value | type) == "object" and .value.top_file
+                                                  then .value.top_file |= (split("/") | last) else . end)
+             else . end
        else . end' "$src/runs.jsonl" >"$tmp/runs.jsonl"
 for f in summary.csv summary.md report.md hyperfine.csv; do
     [ -f "$src/$f" ] && cp "$src/$f" "$tmp/"

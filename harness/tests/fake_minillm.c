@@ -8,10 +8,17 @@
  *   FAKE_CRASH=ARG    abort()         FAKE_HANG=ARG   sleep for an hour
  *   FAKE_ALLOC_MIB=N  touch N MiB (halved under --reclaim dontneed|evict)
  *   FAKE_SLEEP_MS=N   sleep before printing
- * An ARG of "*" matches every invocation.
+ * An ARG of "*" matches every invocation; the program's name (a symlink to
+ * the fake per engine build) matches that build only.
  * Called as llama-completion or llama-perplexity (a symlink), it speaks those
- * instead: no subcommand, values on stdout, the Final line on stderr, and
- * --help lists --reclaim-mmap-source only when FAKE_LLAMA_RECLAIM is set. */
+ * instead: no subcommand, values on stdout, the Final line and the closing
+ * "common_perf_print: total time" line on stderr; --help lists
+ * --reclaim-mmap-source only when FAKE_LLAMA_RECLAIM is set, and the older
+ * --no-mmap/--mlock instead of --load-mode when FAKE_LLAMA_OLD is set.
+ *   FAKE_TRUNCATE=ARG (llama mode) the first FAKE_TRUNCATE_TIMES matching runs
+ *                     (counted in the file FAKE_TRUNCATE_COUNTER) end without
+ *                     their closing lines, as llama.cpp's unflushed logger does
+ *   FAKE_REPACK_CHANGES=1 (llama mode) --no-repack changes the output */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +45,12 @@ static const char *opt(const char *name)
     return NULL;
 }
 
+/* ARG matches "*", any argument, or the program's own name (a symlink per build). */
 static int triggered(const char *env)
 {
     const char *v = getenv(env);
-    return v && *v && (strcmp(v, "*") == 0 || has_arg(v));
+    const char *self = strrchr(g_argv[0], '/') ? strrchr(g_argv[0], '/') + 1 : g_argv[0];
+    return v && *v && (strcmp(v, "*") == 0 || has_arg(v) || strcmp(v, self) == 0);
 }
 
 static void sleep_ms(long ms)
@@ -70,6 +79,31 @@ static void emit(char *buf, size_t len)
     fwrite(buf, 1, len, stdout);
 }
 
+static int triggered(const char *env);
+
+/* FAKE_TRUNCATE: whether this run is one of the first FAKE_TRUNCATE_TIMES that match. */
+static int truncate_this_run(void)
+{
+    const char *n = getenv("FAKE_TRUNCATE_TIMES"), *path = getenv("FAKE_TRUNCATE_COUNTER");
+    if (!n || !path || !triggered("FAKE_TRUNCATE"))
+        return 0;
+    long k = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%ld", &k) != 1)
+            k = 0;
+        fclose(f);
+    }
+    if (k >= atol(n))
+        return 0;
+    f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%ld\n", k + 1);
+        fclose(f);
+    }
+    return 1;
+}
+
 static int write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -88,7 +122,8 @@ int main(int argc, char **argv)
     const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     int llama = strncmp(self, "llama-", 6) == 0;
     if (llama && strcmp(cmd, "--help") == 0) {
-        printf("  -m, --model FNAME\n  --no-mmap\n  --mlock\n  --load-mode MODE\n  --no-repack\n%s",
+        printf("  -m, --model FNAME\n%s  --no-repack\n%s",
+               getenv("FAKE_LLAMA_OLD") ? "  --no-mmap\n  --mlock\n" : "  --load-mode MODE\n",
                getenv("FAKE_LLAMA_RECLAIM") ? "  --reclaim-mmap-source\n" : "");
         return 0;
     }
@@ -136,8 +171,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "fake: %s on %s\n", cmd, model ? model : "?");
     char buf[4096];
     int len;
+    int cut = llama && truncate_this_run();
     if (strcmp(cmd, "complete") == 0 && model && opt("-p")) {
-        unsigned long h = hash(model);
+        unsigned long h = hash(model) + (llama && getenv("FAKE_REPACK_CHANGES") && has_arg("--no-repack"));
         int n = opt("-n") ? atoi(opt("-n")) : 8;
         len = snprintf(buf, sizeof buf, "%s", opt("-p"));
         for (int i = 0; i < n && len < (int)sizeof buf - 16; i++) {
@@ -145,6 +181,8 @@ int main(int argc, char **argv)
             len += snprintf(buf + len, sizeof buf - (size_t)len, " w%lu", (h >> 33) % 100);
         }
         emit(buf, (size_t)len);
+        if (llama && !cut)
+            fprintf(stderr, "common_perf_print:       total time =      12.34 ms /    10 tokens\n");
         return 0;
     }
     if (strcmp(cmd, "perplexity") == 0 && model && opt("-f")) {
@@ -154,7 +192,8 @@ int main(int argc, char **argv)
             len += snprintf(buf + len, sizeof buf - (size_t)len, "[%d]%.4f,", k, base + 1.0 / k);
         if (llama) { /* llama.cpp logs the final line to stderr */
             emit(buf, (size_t)len);
-            fprintf(stderr, "\nFinal estimate: PPL = %.4f +/- 0.09686\n", base + 0.5);
+            if (!cut)
+                fprintf(stderr, "\nFinal estimate: PPL = %.4f +/- 0.09686\n", base + 0.5);
             return 0;
         }
         len += snprintf(buf + len, sizeof buf - (size_t)len,

@@ -356,7 +356,7 @@ static void test_llama_adapter(void **state)
             assert_string_equal(sget(o, "status"), "ok");
             assert_string_not_equal(sget(o, "identity"), "differs");
             if (strcmp(mode, "read") == 0)
-                assert_non_null(strstr(av, "\"--no-mmap\""));
+                assert_non_null(strstr(av, "\"--load-mode\",\"none\""));
             if (strcmp(mode, "mlock") == 0)
                 assert_non_null(strstr(av, "\"--load-mode\",\"mmap+mlock\""));
             if (strcmp(sget(o, "workload"), "perplexity") == 0) /* Final line read from stderr */
@@ -378,6 +378,123 @@ static void test_llama_adapter(void **state)
             free(av);
         }
     }
+    json_decref(a);
+}
+
+/* An older llama.cpp (no --load-mode in --help): --no-mmap and --mlock. An
+ * output cut short once is retried; twice is "incomplete", not a failure. */
+static void test_llama_spellings_and_truncation(void **state)
+{
+    (void)state;
+    char p[PATH_MAX], text[4096], counter[PATH_MAX];
+    TFMT(p, "%s/llama-old.sweep", tmp);
+    TFMT(text,
+         "engine llama.cpp completion=%s/llama-completion perplexity=%s/llama-perplexity\nmodel tiny\nquant f32\n"
+         "mode mmap read mlock no-repack\nworkload complete prompt=\"Hi\" n=4\n",
+         tmp, tmp);
+    assert_int_equal(testenv_write(p, text), 0);
+    setenv("FAKE_LLAMA_OLD", "1", 1);
+    setenv("FAKE_REPACK_CHANGES", "1", 1);
+    assert_int_equal(rb_run("llama-old", "llama-old", NULL), 0);
+    json_t *a = runs_of("llama-old");
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        const char *mode = sget(o, "mode");
+        char *av = json_dumps(json_object_get(o, "argv"), JSON_COMPACT);
+        assert_string_equal(sget(o, "status"), "ok");
+        assert_null(strstr(av, "--load-mode"));
+        if (strcmp(mode, "read") == 0)
+            assert_non_null(strstr(av, "\"--no-mmap\""));
+        if (strcmp(mode, "mlock") == 0)
+            assert_non_null(strstr(av, "\"--mlock\""));
+        /* repack changes llama.cpp's output: its own identity group, the change recorded */
+        if (strcmp(mode, "no-repack") == 0) {
+            assert_string_equal(sget(o, "identity"), "ref");
+            assert_true(json_is_true(json_object_get(o, "repack_changes_output")));
+        } else if (strcmp(mode, "mmap") != 0) {
+            assert_string_equal(sget(o, "identity"), "same");
+        }
+        free(av);
+    }
+    json_decref(a);
+    unsetenv("FAKE_LLAMA_OLD");
+    unsetenv("FAKE_REPACK_CHANGES");
+
+    TFMT(counter, "%s/trunc-count", tmp);
+    setenv("FAKE_TRUNCATE_COUNTER", counter, 1);
+    setenv("FAKE_TRUNCATE", "mmap+mlock", 1);
+    setenv("FAKE_TRUNCATE_TIMES", "1", 1); /* the mlock run is cut short once: retried, then ok */
+    assert_int_equal(rb_run("llama-old", "trunc1", NULL), 0);
+    a = runs_of("trunc1");
+    o = json_array_get(a, 2);
+    assert_string_equal(sget(o, "mode"), "mlock");
+    assert_string_equal(sget(o, "status"), "ok");
+    assert_int_equal(json_integer_value(json_object_get(o, "attempts")), 2);
+    json_decref(a);
+    unlink(counter);
+    setenv("FAKE_TRUNCATE_TIMES", "2", 1); /* cut short twice: incomplete, the sweep still passes */
+    assert_int_equal(rb_run("llama-old", "trunc2", NULL), 0);
+    a = runs_of("trunc2");
+    o = json_array_get(a, 2);
+    assert_string_equal(sget(o, "status"), "incomplete");
+    assert_string_equal(sget(o, "identity"), "none");
+    json_decref(a);
+    unsetenv("FAKE_TRUNCATE");
+    unsetenv("FAKE_TRUNCATE_TIMES");
+    unsetenv("FAKE_TRUNCATE_COUNTER");
+    char sum[PATH_MAX], *md;
+    TFMT(sum, "%s/trunc2/summary.md", tmp);
+    assert_int_equal(files_read(sum, &md, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(md, "incomplete"));
+    free(md);
+}
+
+/* Two builds of one engine in one sweep: interleaved in a seeded random order,
+ * identity held across builds, a build that changes a byte caught. */
+static void test_named_engines(void **state)
+{
+    (void)state;
+    char p[PATH_MAX], text[4096], head[PATH_MAX];
+    TFMT(head, "%s/fake-head", tmp);
+    unlink(head);
+    assert_int_equal(symlink(fake, head), 0);
+    TFMT(p, "%s/ab.sweep", tmp);
+    TFMT(text,
+         "engine base minillm bin=%s\nengine head minillm bin=%s\nmodel tiny\nquant f32\nmode mmap mmap+reclaim\n"
+         "workload complete prompt=\"Hi\" n=4\nreps 4\norder random\nseed 3\n",
+         fake, head);
+    assert_int_equal(testenv_write(p, text), 0);
+    assert_int_equal(rb_run("ab", "ab", NULL), 0);
+    json_t *a = runs_of("ab");
+    assert_int_equal(json_array_size(a), 16);
+    size_t i;
+    json_t *o;
+    int n_head = 0, head_first = 0, prev_rep = -1;
+    json_array_foreach(a, i, o)
+    {
+        assert_string_equal(sget(o, "status"), "ok");
+        assert_string_not_equal(sget(o, "identity"), "differs");
+        n_head += strcmp(sget(o, "engine"), "head") == 0;
+        int rep = (int)json_integer_value(json_object_get(o, "rep"));
+        if (rep != prev_rep) /* the first run of each rep's block */
+            head_first += strcmp(sget(o, "engine"), "head") == 0, prev_rep = rep;
+        assert_non_null(strstr(sget(o, "case"), sget(o, "engine")));
+    }
+    assert_int_equal(n_head, 8);
+    assert_true(head_first >= 1); /* reps 1-3 are shuffled: not always base first (seed 3) */
+    json_decref(a);
+
+    setenv("FAKE_PERTURB", "fake-head", 1);
+    assert_int_equal(rb_run("ab", "ab-diff", NULL), 1);
+    clear_env();
+    a = runs_of("ab-diff");
+    json_array_foreach(a, i, o)
+        assert_string_equal(sget(o, "identity"),
+                            strcmp(sget(o, "engine"), "head") == 0 ? "differs"
+                            : strcmp(sget(o, "mode"), "mmap") == 0 && json_integer_value(json_object_get(o, "rep")) == 0
+                                ? "ref" : "same");
     json_decref(a);
 }
 
@@ -467,6 +584,8 @@ int main(void)
         cmocka_unit_test(test_cold_cache),
         cmocka_unit_test(test_mem_limit_oom),
         cmocka_unit_test(test_llama_adapter),
+        cmocka_unit_test(test_llama_spellings_and_truncation),
+        cmocka_unit_test(test_named_engines),
         cmocka_unit_test(test_shard_merge),
         cmocka_unit_test(test_true_through_rbench),
     };

@@ -30,7 +30,7 @@ static void test_good(void **state)
     struct sweep *s = calloc(1, sizeof *s);
     struct err e = { "" };
     assert_int_equal(sweep_parse(s, "good.sweep", good, &e), STATUS_OK);
-    assert_string_equal(s->engine_bin, "./fake");
+    assert_string_equal(s->engines[0].bin, "./fake");
     assert_int_equal(s->n_models, 2);
     assert_string_equal(s->models[1], "gen:llama-3.2-1b");
     assert_int_equal(s->model_quants[1], 1u << 2);
@@ -110,12 +110,95 @@ static const struct bad bads[] = {
     { "model a\nquant f32\nmode mmap\nworkload complete prompt=x\nreps 2 3\n", "b.sweep:5: expected exactly one value, got '3'" },
     { "model a\nquant f32\nmode mmap\nworkload complete prompt=x\ncache hot\n", "b.sweep:5: expected warm or cold, got 'hot'" },
     { "model a\nquant f32\nmode mmap\nworkload complete prompt=x\nmem-limit lots\n", "b.sweep:5: expected a size" },
-    { "model a\nquant f32\nmode mmap\nworkload complete prompt=x\nengine gpt\n", "b.sweep:5: expected an engine" },
+    { "model a\nquant f32\nmode mmap\nworkload complete prompt=x\nengine gpt\n", "b.sweep:5: expected minillm or llama.cpp after the engine's name" },
+    { "engine a/b minillm\n", "b.sweep:1: expected an engine" },
+    { "engine minillm\nengine head minillm\n", "b.sweep:2: expected one unnamed engine, or several engines each with a name" },
+    { "engine head minillm\nengine llama.cpp\n", "b.sweep:2: expected one unnamed engine" },
+    { "engine head minillm\nengine head minillm\n", "b.sweep:2: expected an engine name not used before, got 'head'" },
+    { "engine head minillm completion=x\n", "b.sweep:1: expected bin=PATH or identity=CLASS, got 'completion=x'" },
+    { "engine pr llama.cpp identity=a|b\n", "b.sweep:1: expected identity=CLASS" },
+    { "order shuffled\n", "b.sweep:1: expected order fixed or order random, got 'shuffled'" },
+    { "seed -3\n", "b.sweep:1: expected a seed" },
     { "model a@q8_0\nquant f32\nmode mmap\nworkload complete prompt=x\n", "expected quants from the quant line after '@', got 'q8_0'" },
     { "quant f32\nmode mmap\nworkload complete prompt=x\n", "b.sweep: expected a 'model' line" },
     { "model a\nquant f32\nworkload complete prompt=x\n", "b.sweep: expected a 'mode' line" },
     { "model a\nquant f32\nmode mmap\n", "b.sweep: expected a 'workload' line" },
 };
+
+/* Named engines: the expansion, the keys, the identity references and the
+ * seeded block order. */
+static void test_engines(void **state)
+{
+    (void)state;
+    struct sweep *s = calloc(1, sizeof *s);
+    struct err e = { "" };
+    const char *text = "engine base minillm bin=./a\nengine head minillm bin=./b\n"
+                       "engine stock llama.cpp\nengine pr llama.cpp completion=./c identity=llama.cpp\n"
+                       "model m\nquant q4_0\nmode mmap no-repack mmap+reclaim\nworkload complete prompt=x\n"
+                       "reps 3\norder random\nseed 7\n";
+    assert_int_equal(sweep_parse(s, "e.sweep", text, &e), STATUS_OK);
+    assert_int_equal(s->n_engines, 4);
+    assert_string_equal(s->engines[1].name, "head");
+    assert_string_equal(s->engines[1].bin, "./b");
+    assert_string_equal(s->engines[3].identity, "llama.cpp");
+    assert_int_equal(s->order_random, 1);
+    assert_int_equal((int)s->seed, 7);
+    assert_int_equal(sweep_block_len(s), 12);
+    assert_int_equal(sweep_n_runs(s), 36);
+    struct sweep_run r;
+    char key[256];
+    sweep_run_at(s, 4, &r); /* rep 0, engine head, mode no-repack */
+    assert_int_equal(r.engine, 1);
+    assert_int_equal(r.mode, 1);
+    sweep_case_key(s, &r, key, sizeof key);
+    assert_string_equal(key, "m|q4_0|complete|t1|warm|no-repack|head");
+    /* minillm: one class across builds and modes, the reference is base mmap */
+    assert_int_equal(sweep_identity_ref(s, &r), 0);
+    assert_int_equal(sweep_repack_ref(s, &r), SIZE_MAX);
+    /* llama.cpp: repack on and off are two groups, both builds in each */
+    sweep_run_at(s, 12 + 9 + 2, &r); /* rep 1, pr, mmap+reclaim */
+    assert_int_equal(sweep_identity_ref(s, &r), 6); /* stock mmap */
+    sweep_run_at(s, 12 + 9 + 1, &r); /* rep 1, pr, no-repack */
+    assert_int_equal(sweep_identity_ref(s, &r), 7); /* stock no-repack */
+    assert_int_equal(sweep_repack_ref(s, &r), 6);
+
+    /* the order: a permutation, references first, same for the same seed */
+    size_t perm[12], again[12], other[12];
+    sweep_block_order(s, 0, perm);
+    assert_int_equal(perm[0], 0);
+    assert_int_equal(perm[1], 6);
+    assert_int_equal(perm[2], 7);
+    int seen[12] = { 0 };
+    for (int k = 0; k < 12; k++)
+        seen[perm[k]]++;
+    for (int k = 0; k < 12; k++)
+        assert_int_equal(seen[k], 1);
+    sweep_block_order(s, 0, again);
+    assert_memory_equal(perm, again, sizeof perm);
+    int moved = 0;
+    for (int k = 0; k < 12; k++)
+        moved += perm[k] != (size_t)k;
+    assert_true(moved > 3);
+    sweep_block_order(s, 12, perm); /* rep 1: no reference, the whole block shuffled */
+    s->seed = 8;
+    sweep_block_order(s, 12, other);
+    assert_memory_not_equal(perm, other, sizeof perm);
+    s->order_random = 0;
+    sweep_block_order(s, 12, perm);
+    for (int k = 0; k < 12; k++)
+        assert_int_equal(perm[k], 12 + k);
+    sweep_free(s);
+
+    /* a lone engine keeps the old keys */
+    assert_int_equal(sweep_parse(s, "e.sweep", "model m\nquant f32\nmode mmap\nworkload complete prompt=x\n", &e),
+                     STATUS_OK);
+    assert_int_equal(s->n_engines, 1);
+    sweep_run_at(s, 0, &r);
+    sweep_case_key(s, &r, key, sizeof key);
+    assert_string_equal(key, "m|f32|complete|t1|warm|mmap");
+    sweep_free(s);
+    free(s);
+}
 
 static void test_bad(void **state)
 {
@@ -163,7 +246,8 @@ static void test_shipped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),  cmocka_unit_test(test_order_abab), cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_good),  cmocka_unit_test(test_order_abab), cmocka_unit_test(test_engines),
+        cmocka_unit_test(test_bad),
         cmocka_unit_test(test_sizes), cmocka_unit_test(test_shipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
