@@ -177,7 +177,7 @@ int compare_dirs(const char *base, const char *new_dir, const struct compare_opt
         fprintf(stderr, "rbench compare: BASE: %s\n", e.msg);
         return 2;
     }
-    if (table_load(&tn, new_dir, &e)) {
+    if (table_load_engine(&tn, new_dir, o->new_engine, &e)) {
         fprintf(stderr, "rbench compare: NEW: %s\n", e.msg);
         table_free(&tb);
         return 2;

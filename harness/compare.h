@@ -19,6 +19,7 @@ struct compare_opts {
     int time_gate;         /* 0: time changes are reported, never fail */
     double time_floor_ms;  /* a slowdown must also exceed this many ms (COMPARE_TIME_FLOOR_MS) */
     int time_any_machine;  /* 1: gate time even when BASE comes from another machine */
+    const char *new_engine; /* NULL, or only this named engine's runs of NEW (keys without it) */
 };
 
 /* Slowdowns smaller than this are run-to-run drift between sessions on a shared

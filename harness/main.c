@@ -2,6 +2,7 @@
  * summarize, check. Only this file prints usage and picks exit codes
  * (0 ok, 1 failure or regression, 2 usage or could not compare). */
 #include "compare.h"
+#include "paired.h"
 #include "merge.h"
 #include "run.h"
 #include "spec.h"
@@ -48,6 +49,13 @@ static const char usage_run[] =
 
 static const char usage_compare[] =
     "usage: rbench compare BASE NEW [options]\n"
+    "       rbench compare --paired A B DIR [--md FILE] [--no-time-gate] [--time-slack PCT]\n"
+    "  --paired A B DIR   two named engines of one sweep run interleaved in DIR: time by the\n"
+    "                     per-pair ratio B/A (median and sign-test interval; a slowdown fails\n"
+    "                     above --time-slack, default 5 %%, when the interval excludes no change),\n"
+    "                     memory and major faults directly, identity across the builds\n"
+    "  --new-engine NAME  compare only NEW's runs of that named engine (e.g. against a\n"
+    "                     single-engine baseline)\n"
     "  --md FILE          also write the markdown report to FILE\n"
     "  --no-time-gate     report time changes but never fail on them\n"
     "  --time-floor MS    a slowdown must also exceed MS milliseconds (default 100)\n"
@@ -161,10 +169,12 @@ static int cmd_compare(int argc, char **argv)
     static const struct option opts[] = {
         { "md", required_argument, NULL, 'm' }, { "no-time-gate", no_argument, NULL, 'T' },
         { "time-floor", required_argument, NULL, 'F' }, { "time-any-machine", no_argument, NULL, 'A' },
-        { NULL, 0, NULL, 0 },
+        { "paired", no_argument, NULL, 'P' },           { "new-engine", required_argument, NULL, 'E' },
+        { "time-slack", required_argument, NULL, 'S' }, { NULL, 0, NULL, 0 },
     };
     struct compare_opts o = { .time_gate = 1, .time_floor_ms = COMPARE_TIME_FLOOR_MS };
-    int c;
+    struct paired_opts po = { .time_slack = 0.05, .time_gate = 1 };
+    int c, paired = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'm')
             o.md_path = optarg;
@@ -172,6 +182,18 @@ static int cmd_compare(int argc, char **argv)
             o.time_gate = 0;
         else if (c == 'A')
             o.time_any_machine = 1;
+        else if (c == 'P')
+            paired = 1;
+        else if (c == 'E')
+            o.new_engine = optarg;
+        else if (c == 'S') {
+            char *end;
+            po.time_slack = strtod(optarg, &end) / 100;
+            if (*end || end == optarg || !(po.time_slack >= 0 && po.time_slack < 10)) {
+                fprintf(stderr, "rbench compare: --time-slack expects a percentage >= 0, got '%s'\n", optarg);
+                return 2;
+            }
+        }
         else if (c == 'F') {
             char *end;
             o.time_floor_ms = strtod(optarg, &end);
@@ -183,6 +205,14 @@ static int cmd_compare(int argc, char **argv)
             fputs(usage_compare, stderr);
             return 2;
         }
+    }
+    if (paired) {
+        if (optind + 3 != argc) {
+            fputs(usage_compare, stderr);
+            return 2;
+        }
+        po.md_path = o.md_path, po.time_gate = o.time_gate;
+        return paired_compare(argv[optind + 2], argv[optind], argv[optind + 1], &po, stdout);
     }
     if (optind + 2 != argc) {
         fputs(usage_compare, stderr);

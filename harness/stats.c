@@ -106,3 +106,26 @@ double stats_mwu_p_greater(const double *a, size_t n_a, const double *b, size_t 
     double z = (u - mean - 0.5) / sqrt(var);
     return 0.5 * erfc(z / sqrt(2));
 }
+
+int stats_median_interval(double *v, size_t n, double alpha, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    /* cdf = P(Bin(n, 1/2) <= j), built term by term */
+    double term = pow(0.5, (double)n), cdf = 0;
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        cdf += term;
+        if (cdf > alpha)
+            break;
+        k = j + 1; /* P(Bin <= k - 1) <= alpha */
+        term = term * (double)(n - j) / (double)(j + 1);
+    }
+    if (k == 0)
+        return 0;
+    *lo = v[k - 1];
+    *hi = v[n - k];
+    return 1;
+}

@@ -14,6 +14,7 @@ const char *const table_fig_names[TABLE_N_FIG] = {
 
 struct fold {
     struct table *t;
+    const char *engine; /* NULL: every run */
     int oom;
 };
 
@@ -31,7 +32,15 @@ static double num(json_t *o, const char *k)
 static struct table_case *case_for(struct fold *f, json_t *o)
 {
     struct table *t = f->t;
+    char key_buf[512];
     const char *key = str(o, "case");
+    if (f->engine) { /* "...|mode|ENGINE" -> "...|mode" */
+        snprintf(key_buf, sizeof key_buf, "%s", key);
+        size_t kl = strlen(key_buf), el = strlen(f->engine);
+        if (kl > el + 1 && key_buf[kl - el - 1] == '|' && strcmp(key_buf + kl - el, f->engine) == 0)
+            key_buf[kl - el - 1] = '\0';
+        key = key_buf;
+    }
     for (size_t i = t->n_cases; i-- > 0;)
         if (strcmp(t->cases[i].key, key) == 0)
             return &t->cases[i];
@@ -81,6 +90,8 @@ static void fold_one(json_t *o, void *ctx)
         return;
     }
     if (strcmp(type, "run") != 0)
+        return;
+    if (f->engine && strcmp(str(o, "engine"), f->engine) != 0)
         return;
     f->t->n_records++;
     struct table_case *c = case_for(f, o);
@@ -156,8 +167,13 @@ static int by_index(const void *x, const void *y)
 
 enum status table_load(struct table *t, const char *dir, struct err *e)
 {
+    return table_load_engine(t, dir, NULL, e);
+}
+
+enum status table_load_engine(struct table *t, const char *dir, const char *engine, struct err *e)
+{
     memset(t, 0, sizeof *t);
-    struct fold f = { t, 0 };
+    struct fold f = { t, engine, 0 };
     if (results_each(dir, 0, fold_one, &f, e)) {
         table_free(t);
         return STATUS_ERR;

@@ -47,6 +47,10 @@ struct table {
 
 /* Loads dir/runs.jsonl. Cases are sorted by their first run index. */
 enum status table_load(struct table *t, const char *dir, struct err *e);
+
+/* The same for one named engine's runs only, its "|ENGINE" cut from the case
+ * keys, so they join with a single-engine directory's cases. */
+enum status table_load_engine(struct table *t, const char *dir, const char *engine, struct err *e);
 void table_free(struct table *t);
 
 /* "pass", "FAIL" (an output differs), "n/a" (nothing to compare). */

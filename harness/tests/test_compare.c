@@ -15,7 +15,17 @@
  *   perplexity text changed            -> 1, "perplexity changed"
  *   an output differs in NEW           -> 1, "identity"
  *   a BASE case missing from NEW       -> 2, "missing from NEW"
- *   a run that failed in NEW           -> 1, "runs failed" */
+ *   a run that failed in NEW           -> 1, "runs failed"
+ * and `rbench compare --paired A B DIR` on one directory holding two named
+ * builds (engine field, keys "...|mode|ENGINE"):
+ *   ratios around 1 (+-10 %)           -> 0
+ *   B 10 % slower in every pair        -> 1, "wall time x1.1"; 0 with --no-time-gate
+ *   B 10 % slower, one pair faster     -> 0 (the interval includes no change)
+ *   B 3 % slower in every pair         -> 0 (under the 5 % slack), 1 with --time-slack 2
+ *   B +30 MiB peak / +40 major faults  -> 1
+ *   B's output differs, same class     -> 1 "identity"; other class -> 0
+ *   an engine not in the directory     -> 2
+ *   --new-engine head against a single-engine BASE -> joins on the plain keys */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +284,138 @@ static void test_perplexity_identity_failures(void **state)
     assert_non_null(strstr(rep, "- m|f32|perplexity|t2|warm|mmap"));
 }
 
+#define AB_REPS 6
+
+struct ab_case {
+    const char *mode;
+    double wall_a[AB_REPS], wall_b[AB_REPS];
+    double rss_a, rss_b, majflt_b;
+    const char *identity_b;
+};
+
+/* tmp/name/runs.jsonl with engines a and b (identity classes cls_a, cls_b),
+ * AB_REPS reps, the two builds' runs of each case side by side. */
+static void fixture_ab(const char *name, const char *cls_a, const char *cls_b, const struct ab_case *cases, int n)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    TFMT(dir, "%s/%s", tmp, name);
+    assert_true(mkdir(dir, 0755) == 0);
+    TFMT(path, "%s/runs.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"type\":\"meta\",\"machine\":{\"host\":\"fx\"},\"engines\":[{\"name\":\"a\",\"kind\":\"minillm\","
+            "\"identity\":\"%s\"},{\"name\":\"b\",\"kind\":\"minillm\",\"identity\":\"%s\"}]}\n",
+            cls_a, cls_b);
+    int index = 0;
+    for (int rep = 0; rep < AB_REPS; rep++)
+        for (int k = 0; k < n; k++)
+            for (int e = 0; e < 2; e++) {
+                const struct ab_case *c = &cases[k];
+                const char *id = e ? (c->identity_b ? c->identity_b : "same") : rep == 0 ? "ref" : "same";
+                fprintf(f,
+                        "{\"type\":\"run\",\"index\":%d,\"case\":\"m|f32|complete|t2|warm|%s|%s\",\"engine\":\"%s\","
+                        "\"mode\":\"%s\",\"rep\":%d,\"status\":\"ok\",\"identity\":\"%s\",\"wall_ns\":%.0f,"
+                        "\"maxrss_kib\":%.0f,\"majflt\":%.0f}\n",
+                        index++, c->mode, e ? "b" : "a", e ? "b" : "a", c->mode, rep, id,
+                        (e ? c->wall_b[rep] : c->wall_a[rep]) * 1e6, (e ? c->rss_b : c->rss_a) * 1024,
+                        e ? c->majflt_b : 0.0);
+            }
+    assert_int_equal(fclose(f), 0);
+}
+
+/* rbench compare --paired a b tmp/name [flag] */
+static int paired(const char *name, const char *a, const char *flag, char *rep, size_t n)
+{
+    char d[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
+    TFMT(d, "%s/%s", tmp, name);
+    TFMT(out, "%s/%s-paired.md", tmp, name);
+    TFMT(err, "%s/%s-paired.err", tmp, name);
+    char *argv[] = { rbench, "compare", "--paired", (char *)a, "b", d, (char *)flag, NULL };
+    struct launch_opts o = { .argv = argv, .stdout_path = out, .stderr_path = err, .timeout_s = 60 };
+    struct launch_result r;
+    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
+    char *text;
+    assert_int_equal(files_read(out, &text, NULL, NULL), STATUS_OK);
+    snprintf(rep, n, "%s", text);
+    free(text);
+    return r.exit_code;
+}
+
+static const struct ab_case ab_same = { "mmap", { 100, 120, 90, 110, 95, 105 }, { 104, 111, 96, 102, 99, 100 },
+                                        500, 500, 0, NULL };
+
+static void ab_variant(const char *name, const struct ab_case *c)
+{
+    struct ab_case cs[2] = { ab_same, *c };
+    cs[0].mode = "read";
+    fixture_ab(name, "minillm", "minillm", cs, 2);
+}
+
+static void test_paired(void **state)
+{
+    (void)state;
+    char rep[16384];
+    ab_variant("ab-same", &ab_same);
+    assert_int_equal(paired("ab-same", "a", NULL, rep, sizeof rep), 0);
+    assert_non_null(strstr(rep, "2 cases, 12 pairs, 0 regressions: no regression"));
+
+    struct ab_case slow = ab_same; /* every pair 8-12 % slower, against a drifting machine */
+    static const double d[AB_REPS] = { 1.10, 1.12, 1.08, 1.11, 1.09, 1.10 };
+    for (int i = 0; i < AB_REPS; i++)
+        slow.wall_b[i] = slow.wall_a[i] * d[i];
+    ab_variant("ab-slow", &slow);
+    assert_int_equal(paired("ab-slow", "a", NULL, rep, sizeof rep), 1);
+    assert_non_null(strstr(rep, "wall time x1.10"));
+    assert_int_equal(paired("ab-slow", "a", "--no-time-gate", rep, sizeof rep), 0);
+
+    struct ab_case mixed = slow; /* one pair faster: the interval's lower bound is below 1 */
+    mixed.wall_b[2] = mixed.wall_a[2] * 0.97;
+    ab_variant("ab-mixed", &mixed);
+    assert_int_equal(paired("ab-mixed", "a", NULL, rep, sizeof rep), 0);
+
+    struct ab_case small = ab_same; /* 2-4 % slower in every pair */
+    for (int i = 0; i < AB_REPS; i++)
+        small.wall_b[i] = small.wall_a[i] * (1.02 + 0.004 * i);
+    ab_variant("ab-small", &small);
+    assert_int_equal(paired("ab-small", "a", NULL, rep, sizeof rep), 0);
+    assert_int_equal(paired("ab-small", "a", "--time-slack=2", rep, sizeof rep), 1);
+
+    struct ab_case fat = ab_same;
+    fat.rss_b = 530, fat.majflt_b = 40;
+    ab_variant("ab-fat", &fat);
+    assert_int_equal(paired("ab-fat", "a", NULL, rep, sizeof rep), 1);
+    assert_non_null(strstr(rep, "peak RSS +30.0 MiB"));
+    assert_non_null(strstr(rep, "major faults 0 -> 40"));
+
+    struct ab_case differs = ab_same;
+    differs.identity_b = "differs";
+    ab_variant("ab-differs", &differs);
+    assert_int_equal(paired("ab-differs", "a", NULL, rep, sizeof rep), 1);
+    assert_non_null(strstr(rep, "identity: 0 run(s) of A and 6 of B differ"));
+    struct ab_case cs[1] = { differs };
+    fixture_ab("ab-own", "minillm", "own", cs, 1); /* a deliberate output change */
+    assert_int_equal(paired("ab-own", "a", NULL, rep, sizeof rep), 0);
+    assert_non_null(strstr(rep, "different identity classes"));
+
+    assert_int_equal(paired("ab-same", "nosuch", NULL, rep, sizeof rep), 2);
+
+    /* one build of an A/B directory against a single-engine baseline */
+    char b[PATH_MAX], c[PATH_MAX], out[PATH_MAX];
+    TFMT(b, "%s/base", tmp);
+    TFMT(c, "%s/ab-same", tmp);
+    TFMT(out, "%s/new-engine.md", tmp);
+    char *argv[] = { rbench, "compare", b, c, "--new-engine", "b", NULL };
+    struct launch_opts o = { .argv = argv, .stdout_path = out };
+    struct launch_result r;
+    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
+    char *text;
+    assert_int_equal(files_read(out, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "| m\\|f32\\|complete\\|t2\\|warm\\|mmap |"));
+    assert_null(strstr(text, "mmap\\|b"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_other_machine),
         cmocka_unit_test(test_perplexity_identity_failures),
+        cmocka_unit_test(test_paired),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

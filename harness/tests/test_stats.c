@@ -45,12 +45,32 @@ static void test_mwu_ties_and_edges(void **state)
     assert_true(stats_mwu_p_greater(a, 0, b, 6) == 1);
 }
 
+/* Sign-test order statistics: n = 5 -> [v(1), v(5)] (P(Bin <= 0) = 1/32);
+ * n = 10 -> [v(2), v(9)] (P(Bin <= 1) = 11/1024, P(Bin <= 2) = 56/1024 > 0.05);
+ * n = 4 -> none (1/16 > 0.05). */
+static void test_median_interval(void **state)
+{
+    (void)state;
+    double lo, hi;
+    double five[] = { 1.3, 0.9, 1.1, 1.0, 1.2 };
+    assert_int_equal(stats_median_interval(five, 5, 0.05, &lo, &hi), 1);
+    assert_true(lo == 0.9 && hi == 1.3);
+    double ten[] = { 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+    assert_int_equal(stats_median_interval(ten, 10, 0.05, &lo, &hi), 1);
+    assert_true(lo == 2 && hi == 9);
+    double four[] = { 1, 2, 3, 4 };
+    assert_int_equal(stats_median_interval(four, 4, 0.05, &lo, &hi), 0);
+    assert_true(isnan(lo) && isnan(hi));
+    assert_int_equal(stats_median_interval(four, 0, 0.05, &lo, &hi), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_median),
         cmocka_unit_test(test_mwu_exact),
         cmocka_unit_test(test_mwu_ties_and_edges),
+        cmocka_unit_test(test_median_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

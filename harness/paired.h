@@ -1,0 +1,31 @@
+/* paired.h: `rbench compare --paired A B DIR`: two engine builds measured
+ * interleaved in one sweep (one results directory), judged pair by pair.
+ *
+ * A pair is the runs of engine A and engine B with the same case (the key
+ * without its engine part) and the same rep: they ran next to each other on
+ * the same machine, so the machine's drift cancels in their ratio.
+ *   time:     per-pair ratio wall_B / wall_A; its median and a sign-test
+ *             interval (stats_median_interval); a slowdown fails when the
+ *             median ratio exceeds 1 + time_slack AND the interval's one-sided
+ *             95 % lower bound exceeds 1 (the interval excludes no change);
+ *   memory:   median peak RSS of B vs A beyond max(1 %, 2 MiB);
+ *   faults:   median major faults of B above A's by more than 16;
+ *   identity: any run of A or B that differs from its identity reference
+ *             (same identity class: byte-identical builds), or B failing
+ *             where A ran. */
+#ifndef RB_PAIRED_H
+#define RB_PAIRED_H
+
+#include <stdio.h>
+
+struct paired_opts {
+    const char *md_path;     /* also write the report here; NULL: no */
+    double time_slack;       /* 0.05: a slowdown must exceed 5 % */
+    int time_gate;           /* 0: report time, never fail on it */
+};
+
+/* Prints the markdown report to out; returns 0 no regression, 1 regression,
+ * 2 could not compare (unreadable dir, unknown engine, no pair). */
+int paired_compare(const char *dir, const char *a, const char *b, const struct paired_opts *o, FILE *out);
+
+#endif
