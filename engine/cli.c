@@ -39,7 +39,9 @@ static void usage_cmd(enum cli_cmd cmd, FILE *f)
         fprintf(f, "usage: minillm complete -m MODEL -p TEXT [-n N] [-t T] [-c C] [mode flags]\n"
                    "  -m MODEL     GGUF model file\n"
                    "  -p TEXT      prompt (BOS is added as the vocab says)\n"
-                   "  -n N         tokens to generate, greedy (default 64; stops early at EOS)\n");
+                   "  -n N         tokens to generate, greedy (default 64; stops early at EOS)\n"
+                   "  --logits-digest  end with a digest of every logit vector's raw bits (identity\n"
+                   "               down to one ulp of any logit)\n");
     else
         fprintf(f, "usage: minillm perplexity -m MODEL -f FILE [-c C] [--chunks N] [-t T] [mode flags]\n"
                    "  -m MODEL     GGUF model file\n"
@@ -91,6 +93,8 @@ enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **arg
             o->load.repack = 0, takes = 0;
         } else if (!strcmp(a, "--reclaim-mmap-source")) {
             o->load.reclaim = RECLAIM_DONTNEED, takes = 0;
+        } else if (!strcmp(a, "--logits-digest") && cmd == CLI_COMPLETE) {
+            o->logits_digest = 1, takes = 0;
         } else if (!v) {
             fprintf(stderr, "minillm: option %s needs a value (or is unknown)\n", a);
             goto bad;

@@ -27,6 +27,7 @@ struct cli_opts {
     int n_chunks;
     int n_pp; /* bench: prompt tokens */
     int reps; /* bench: repetitions */
+    int logits_digest; /* complete: --logits-digest */
     struct load_opts load;
 };
 

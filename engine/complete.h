@@ -18,8 +18,25 @@ struct complete_stats {
     double prompt_s, gen_s;
 };
 
+/* Options beyond the prompt; NULL means all off.
+ * logits_digest: after the text, print "logits fnv1a64 HEX over N vectors of
+ *   V": a digest of the raw bits of every logit vector the run computed (the
+ *   prompt's last position, then one per generated token), so the identity
+ *   gate sees a change of one ulp in any logit, not only in the chosen tokens.
+ * The two test knobs exist to measure the nightly gate (docs/BENCH.md) and
+ * change nothing when 0:
+ *   test_slowdown_pct: after each generation step, spin for that percentage
+ *     of the step's time (a deliberate slowdown; output unchanged);
+ *   test_ulp: the digest sees logit 0 of the first vector one ulp higher (a
+ *     deliberate one-ulp output change). */
+struct complete_opts {
+    int logits_digest;
+    double test_slowdown_pct;
+    int test_ulp;
+};
+
 /* mr may be NULL; it receives the first_token phase after the prompt. */
-enum status complete_run(struct context *c, const char *prompt, int n_predict, FILE *out, struct complete_stats *st,
-                         struct memreport *mr, struct err *e);
+enum status complete_run(struct context *c, const char *prompt, int n_predict, const struct complete_opts *co,
+                         FILE *out, struct complete_stats *st, struct memreport *mr, struct err *e);
 
 #endif

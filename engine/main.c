@@ -88,7 +88,14 @@ static int cmd_complete(int argc, char **argv)
         return 1;
     double t_load = cli_now() - t0;
     struct complete_stats st;
-    int rc = complete_run(&c, o.prompt, o.n_predict, stdout, &st, &mr, &e) ? 1 : 0;
+    /* The test knobs come from the environment (docs/BENCH.md: measuring the nightly gate). */
+    const char *slow = getenv("MINILLM_TEST_SLOWDOWN_PCT"), *ulp = getenv("MINILLM_TEST_ULP");
+    struct complete_opts co = { .logits_digest = o.logits_digest,
+                                .test_slowdown_pct = slow ? strtod(slow, NULL) : 0,
+                                .test_ulp = ulp && *ulp && strcmp(ulp, "0") != 0 };
+    if (co.test_slowdown_pct > 0 || co.test_ulp)
+        fprintf(stderr, "complete: test knobs on: slowdown %.1f %%, ulp %d\n", co.test_slowdown_pct, co.test_ulp);
+    int rc = complete_run(&c, o.prompt, o.n_predict, &co, stdout, &st, &mr, &e) ? 1 : 0;
     if (rc == 0)
         fprintf(stderr, "complete: load %.3f s, prompt %zu tokens %.3f s, generated %d tokens %.3f s (%.2f tok/s)\n",
                 t_load, st.n_prompt, st.prompt_s, st.n_gen, st.gen_s, st.n_gen > 0 ? st.n_gen / st.gen_s : 0.0);

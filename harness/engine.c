@@ -370,6 +370,8 @@ static enum status minillm_command(const struct engine *en, const struct sweep_r
     if (w->kind == SWEEP_WL_COMPLETE) {
         add(c, "complete"), add(c, "-m"), add(c, "%s", model), add(c, "-p"), add(c, "%s", w->prompt);
         add(c, "-n"), add(c, "%d", w->n_predict);
+        if (w->digest)
+            add(c, "--logits-digest");
     } else {
         add(c, "perplexity"), add(c, "-m"), add(c, "%s", model), add(c, "-f"), add(c, "%s", data_file);
         if (w->chunks)

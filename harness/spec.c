@@ -325,6 +325,10 @@ static enum status do_workload(struct sweep *s, const struct line *l, struct err
             free(w->prompt);
             if (!(w->prompt = strdup(v)))
                 return err_set(e, "out of memory");
+        } else if (w->kind == SWEEP_WL_COMPLETE && (v = kv(t, "digest"))) {
+            if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+                return line_err(l, e, "digest=on or digest=off", t);
+            w->digest = strcmp(v, "on") == 0;
         } else if (w->kind == SWEEP_WL_COMPLETE && (v = kv(t, "n"))) {
             if (!parse_int(v, 0, 1 << 20, &n))
                 return line_err(l, e, "n=N with 0 <= N <= 1048576", t);
@@ -337,7 +341,7 @@ static enum status do_workload(struct sweep *s, const struct line *l, struct err
                 return line_err(l, e, "chunks=N with N >= 1", t);
             w->chunks = (int)n;
         } else {
-            return line_err(l, e, w->kind == SWEEP_WL_COMPLETE ? "prompt=\"TEXT\", n=N, ctx=N or name=ID"
+            return line_err(l, e, w->kind == SWEEP_WL_COMPLETE ? "prompt=\"TEXT\", n=N, ctx=N, digest=on|off or name=ID"
                                                                : "file=NAME, ctx=N, chunks=N or name=ID", t);
         }
     }

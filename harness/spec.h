@@ -41,6 +41,7 @@ struct sweep_workload {
     enum sweep_wl kind;
     char *prompt;                 /* complete: owned */
     int n_predict;                /* complete: tokens to generate */
+    int digest;                   /* complete: minillm --logits-digest (identity down to one ulp) */
     char file[SWEEP_PATH_LEN];    /* perplexity: text file (name or path) */
     int ctx;                      /* 0: engine default */
     int chunks;                   /* perplexity: 0 = all */

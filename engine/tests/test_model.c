@@ -100,7 +100,8 @@ static char *run_perplexity(const char *model_path, int n_ctx, int chunks, int t
     return buf;
 }
 
-static char *run_complete(const char *model_path, const char *prompt, int n, int threads)
+static char *run_complete_opts(const char *model_path, const char *prompt, int n, int threads, int repack,
+                               const struct complete_opts *co)
 {
     struct model m;
     struct context c;
@@ -108,6 +109,7 @@ static char *run_complete(const char *model_path, const char *prompt, int n, int
     struct err e = {{0}};
     load_opts_default(&o);
     o.log = NULL;
+    o.repack = repack;
     if (model_load(&m, model_path, &o, &e))
         fail_msg("%s", e.msg);
     if (context_new(&c, &m, 256, threads, &e))
@@ -116,12 +118,44 @@ static char *run_complete(const char *model_path, const char *prompt, int n, int
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     struct complete_stats st;
-    if (complete_run(&c, prompt, n, out, &st, NULL, &e))
+    if (complete_run(&c, prompt, n, co, out, &st, NULL, &e))
         fail_msg("%s", e.msg);
     fclose(out);
     context_free(&c);
     model_free(&m);
     return buf;
+}
+
+static char *run_complete(const char *model_path, const char *prompt, int n, int threads)
+{
+    return run_complete_opts(model_path, prompt, n, threads, 1, NULL);
+}
+
+/* --logits-digest: the same line for every thread count and repack on/off; the
+ * one-ulp knob changes the digest and nothing else; the slowdown knob changes
+ * nothing in the output. */
+static void test_logits_digest(void **state)
+{
+    (void)state;
+    char model[1100];
+    testdata_path(model, sizeof model, "stories260K.gguf");
+    struct complete_opts co = { .logits_digest = 1 };
+    char *a = run_complete_opts(model, "Once upon a time", 12, 1, 1, &co);
+    char *b = run_complete_opts(model, "Once upon a time", 12, 3, 0, &co);
+    assert_string_equal(a, b);
+    const char *line = strstr(a, "logits fnv1a64 ");
+    assert_non_null(line);
+    assert_non_null(strstr(line, " over 12 vectors of 512\n"));
+    char *plain = run_complete(model, "Once upon a time", 12, 2);
+    assert_int_equal(strncmp(a, plain, strlen(plain)), 0); /* the text, then the digest line */
+    struct complete_opts ulp = { .logits_digest = 1, .test_ulp = 1 };
+    char *u = run_complete_opts(model, "Once upon a time", 12, 2, 1, &ulp);
+    assert_string_not_equal(a, u);
+    assert_int_equal(strncmp(u, plain, strlen(plain)), 0);
+    struct complete_opts slow = { .logits_digest = 1, .test_slowdown_pct = 50 };
+    char *sl = run_complete_opts(model, "Once upon a time", 12, 2, 1, &slow);
+    assert_string_equal(a, sl);
+    free(a), free(b), free(plain), free(u), free(sl);
 }
 
 static double final_ppl(const char *text)
@@ -380,6 +414,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_perplexity_matches_llamacpp),
         cmocka_unit_test(test_completion_matches_llamacpp),
+        cmocka_unit_test(test_logits_digest),
         cmocka_unit_test(test_f16_third_party_model),
         cmocka_unit_test(test_quantized_close_to_f32),
         cmocka_unit_test(test_k_quants_match_llamacpp),
