@@ -195,13 +195,15 @@ int compare_dirs(const char *base, const char *new_dir, const struct compare_opt
                 o->time_any_machine ? "compared anyway (--time-any-machine)" : "not compared", why);
     fputc('\n', f);
     report(&tb, &tn, o, time_gate, f, &n_reg, &n_missing, &n_common);
-    int rc = n_common == 0 || n_missing ? 2 : n_reg ? 1 : 0;
+    int rc = n_common == 0 || (n_missing && !o->common_only) ? 2 : n_reg ? 1 : 0;
     fprintf(f, "\n%d cases compared, %d regressions, %d missing: %s\n", n_common, n_reg, n_missing,
             rc == 0 ? "no regression" : rc == 1 ? "REGRESSION" : "could not compare");
     fclose(f);
     fwrite(buf, 1, len, out);
-    if (o->md_path && files_write_atomic(o->md_path, buf, len, &e))
+    if (o->md_path && files_write_atomic(o->md_path, buf, len, &e)) {
         fprintf(stderr, "rbench compare: %s\n", e.msg);
+        rc = 2; /* the report asked for is not there */
+    }
     free(buf);
     table_free(&tb);
     table_free(&tn);

@@ -20,6 +20,7 @@ struct compare_opts {
     double time_floor_ms;  /* a slowdown must also exceed this many ms (COMPARE_TIME_FLOOR_MS) */
     int time_any_machine;  /* 1: gate time even when BASE comes from another machine */
     const char *new_engine; /* NULL, or only this named engine's runs of NEW (keys without it) */
+    int common_only;       /* 1: BASE cases missing from NEW are listed, not "could not compare" */
 };
 
 /* Slowdowns smaller than this are run-to-run drift between sessions on a shared

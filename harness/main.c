@@ -38,7 +38,7 @@ static const char usage_run[] =
     "  --resume           finish an interrupted run dir (--out/--name, else root/latest)\n"
     "  --data-dir DIR     where model/text names are looked up first (also $RB_DATA_DIR)\n"
     "  --cache-dir DIR    quantized/generated models (default: ROOT/cache)\n"
-    "  --shard I/N        run only groups with index %% N == I-1\n"
+    "  --shard I/N        run only groups with index % N == I-1\n"
     "  --reps N           override the sweep's reps\n"
     "  --timeout SEC      override the sweep's per-run timeout\n"
     "  --mem-limit SIZE   run each run in a memory cgroup limited to SIZE (root)\n"
@@ -52,17 +52,18 @@ static const char usage_compare[] =
     "       rbench compare --paired A B DIR [--md FILE] [--no-time-gate] [--time-slack PCT]\n"
     "  --paired A B DIR   two named engines of one sweep run interleaved in DIR: time by the\n"
     "                     per-pair ratio B/A (median and sign-test interval; a slowdown fails\n"
-    "                     above --time-slack, default 5 %%, when the interval excludes no change),\n"
+    "                     above --time-slack, default 5 %, when the interval excludes no change),\n"
     "                     memory and major faults directly, identity across the builds\n"
     "  --new-engine NAME  compare only NEW's runs of that named engine (e.g. against a\n"
     "                     single-engine baseline)\n"
+    "  --common-only      gate the cases both hold; BASE cases missing from NEW are listed only\n"
     "  --md FILE          also write the markdown report to FILE\n"
     "  --no-time-gate     report time changes but never fail on them\n"
     "  --time-floor MS    a slowdown must also exceed MS milliseconds (default 100)\n"
     "  --time-any-machine gate time even when BASE was measured on another machine or boot\n"
     "                     (by default time is then information only)\n"
-    "Hard gates: identity, exact perplexity, peak RSS beyond max(1%%, 2 MiB).\n"
-    "Soft gate: wall time > 5%% and > the floor slower, and Mann-Whitney U p < 0.05 (>= 5 samples each).\n"
+    "Hard gates: identity, exact perplexity, peak RSS beyond max(1%, 2 MiB).\n"
+    "Soft gate: wall time > 5% and > the floor slower, and Mann-Whitney U p < 0.05 (>= 5 samples each).\n"
     "exit: 0 no regression, 1 regression, 2 could not compare (missing cases listed)\n";
 
 static const char usage_merge[] =
@@ -170,7 +171,8 @@ static int cmd_compare(int argc, char **argv)
         { "md", required_argument, NULL, 'm' }, { "no-time-gate", no_argument, NULL, 'T' },
         { "time-floor", required_argument, NULL, 'F' }, { "time-any-machine", no_argument, NULL, 'A' },
         { "paired", no_argument, NULL, 'P' },           { "new-engine", required_argument, NULL, 'E' },
-        { "time-slack", required_argument, NULL, 'S' }, { NULL, 0, NULL, 0 },
+        { "time-slack", required_argument, NULL, 'S' }, { "common-only", no_argument, NULL, 'C' },
+        { NULL, 0, NULL, 0 },
     };
     struct compare_opts o = { .time_gate = 1, .time_floor_ms = COMPARE_TIME_FLOOR_MS };
     struct paired_opts po = { .time_slack = 0.05, .time_gate = 1 };
@@ -186,6 +188,8 @@ static int cmd_compare(int argc, char **argv)
             paired = 1;
         else if (c == 'E')
             o.new_engine = optarg;
+        else if (c == 'C')
+            o.common_only = 1;
         else if (c == 'S') {
             char *end;
             po.time_slack = strtod(optarg, &end) / 100;
