@@ -34,6 +34,9 @@ for f in summary.csv summary.md report.md hyperfine.csv; do
 done
 # The report's images and local paths do not travel with the baseline.
 [ -f "$tmp/report.md" ] && sed -i -e '/^!\[/d' -e '/^\[.*\.svg\](/d' -e 's|run directory: `[^`]*`|run directory: (baseline)|' "$tmp/report.md"
+# The commit the baseline measured: make nightly builds it as BASE.
+jq -r 'select(.type == "meta") | .git_commit // empty' "$src/runs.jsonl" | awk 'NR == 1' >"$tmp/BASE_COMMIT"
+[ -s "$tmp/BASE_COMMIT" ] || rm -f "$tmp/BASE_COMMIT"
 rm -rf "$dst"
 mv "$tmp" "$dst"
 echo "baseline: $(readlink -f "$src" | xargs basename) -> $dst ($(jq -s '[ .[] | select(.type == "run") ] | length' "$dst/runs.jsonl") runs)"
