@@ -243,6 +243,34 @@ int engine_output_complete(const struct engine *en, int engine, enum sweep_wl ki
     return 0;
 }
 
+double engine_gen_ms(const struct engine *en, int engine, const char *err_text)
+{
+    if (!err_text)
+        return -1;
+    if (en->builds[engine].spec->kind == SWEEP_ENGINE_MINILLM) {
+        const char *p = strstr(err_text, "complete: load ");
+        p = p ? strstr(p, "generated ") : NULL;
+        int n;
+        double sec;
+        if (p && sscanf(p, "generated %d tokens %lf s", &n, &sec) == 2 && sec >= 0)
+            return sec * 1000;
+        return -1;
+    }
+    /* "...perf...: eval time = X ms / N runs", not the "prompt eval time" line */
+    for (const char *p = err_text; (p = strstr(p, "eval time =")) != NULL; p++) {
+        const char *bol = p;
+        while (bol > err_text && bol[-1] != '\n')
+            bol--;
+        int prompt = 0;
+        for (const char *q = bol; q + 6 <= p && !prompt; q++)
+            prompt = strncmp(q, "prompt", 6) == 0;
+        double ms;
+        if (!prompt && sscanf(p, "eval time = %lf ms", &ms) == 1 && ms >= 0)
+            return ms;
+    }
+    return -1;
+}
+
 /* ---- data lookup ------------------------------------------------------------ */
 
 enum status engine_find_data(const struct engine *en, const char *name, char *out, size_t n, struct err *e)

@@ -92,4 +92,10 @@ int engine_ppl_in_stderr(const struct engine *en, int engine);
  * complete. err_text: the run's stderr (may be NULL). */
 int engine_output_complete(const struct engine *en, int engine, enum sweep_wl kind, const char *err_text);
 
+/* The generation time the engine reports on stderr, in ms: minillm's
+ * "generated N tokens X s", llama.cpp's "eval time = X ms". Timed inside the
+ * engine, it leaves out loading, whose cost moves with the page cache; -1 when
+ * not found (perplexity runs, or another format). */
+double engine_gen_ms(const struct engine *en, int engine, const char *err_text);
+
 #endif

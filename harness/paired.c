@@ -18,6 +18,7 @@
 /* One side (A or B) of a case: its runs' figures by rep. */
 struct side {
     double wall_ms[MAX_PAIR_REPS], rss_mib[MAX_PAIR_REPS], majflt[MAX_PAIR_REPS];
+    double gen_ms[MAX_PAIR_REPS];      /* the engine's own generation time; -1 when not reported */
     unsigned char have[MAX_PAIR_REPS]; /* 1: an ok run at this rep */
     int n_runs, n_ok, n_differs, n_failed;
     char first_fail[160];
@@ -113,6 +114,8 @@ static void fold_one(json_t *o, void *ctx)
     s->wall_ms[rep] = json_number_value(json_object_get(o, "wall_ns")) / 1e6;
     s->rss_mib[rep] = json_number_value(json_object_get(o, "maxrss_kib")) / 1024;
     s->majflt[rep] = json_number_value(json_object_get(o, "majflt"));
+    json_t *g = json_object_get(o, "gen_ms");
+    s->gen_ms[rep] = g ? json_number_value(g) : -1;
 }
 
 /* ---- the gates ---------------------------------------------------------------- */
@@ -133,32 +136,46 @@ static void add(char *v, size_t n, const char *what)
     snprintf(v + k, n - k, "%s%s", k ? "; " : "", what);
 }
 
-/* Gates one case; fills the time figures; returns 1 on regression. */
-static int gate(const struct pcase *c, const struct paired_opts *o, int same_class, double *ratio, double *lo,
-                double *hi, int *n_pairs, char *v, size_t n)
+/* The per-pair ratios b/a of one time figure (pairs where both are > 0), their
+ * median and interval; a slowdown message and 1 when it fails the rule. */
+struct ratio {
+    double median, lo, hi;
+    int n;
+};
+
+static int time_gate(const struct side *a, const struct side *b, const double *va, const double *vb,
+                     const char *what, const struct paired_opts *o, struct ratio *out, char *v, size_t n)
+{
+    double r[MAX_PAIR_REPS], t[MAX_PAIR_REPS];
+    size_t np = 0;
+    for (int k = 0; k < MAX_PAIR_REPS; k++)
+        if (a->have[k] && b->have[k] && va[k] > 0 && vb[k] > 0)
+            r[np++] = vb[k] / va[k];
+    out->n = (int)np;
+    out->median = out->lo = out->hi = NAN;
+    if (!np)
+        return 0;
+    memcpy(t, r, np * sizeof *t);
+    out->median = stats_median(t, np);
+    stats_median_interval(r, np, ALPHA, &out->lo, &out->hi);
+    if (!(out->median > 1 + o->time_slack && out->lo > 1))
+        return 0;
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s x%.3f (interval %.3f-%.3f, %zu pairs)%s", what, out->median, out->lo, out->hi, np,
+             o->time_gate ? "" : " [time gate off]");
+    add(v, n, msg);
+    return o->time_gate;
+}
+
+/* Gates one case: time (wall, and the engine's own generation time when both
+ * report it), identity, failures, memory, faults; returns 1 on regression. */
+static int gate(const struct pcase *c, const struct paired_opts *o, int same_class, struct ratio *wall,
+                struct ratio *gen, char *v, size_t n)
 {
     const struct side *a = &c->s[0], *b = &c->s[1];
     char msg[400];
-    int reg = 0;
-    double r[MAX_PAIR_REPS];
-    size_t np = 0;
-    for (int k = 0; k < MAX_PAIR_REPS; k++)
-        if (a->have[k] && b->have[k] && a->wall_ms[k] > 0)
-            r[np++] = b->wall_ms[k] / a->wall_ms[k];
-    *n_pairs = (int)np;
-    *ratio = *lo = *hi = NAN;
-    if (np) {
-        double t[MAX_PAIR_REPS];
-        memcpy(t, r, np * sizeof *t);
-        *ratio = stats_median(t, np);
-        stats_median_interval(r, np, ALPHA, lo, hi);
-        if (*ratio > 1 + o->time_slack && *lo > 1) {
-            snprintf(msg, sizeof msg, "wall time x%.3f (interval %.3f-%.3f, %zu pairs)%s", *ratio, *lo, *hi, np,
-                     o->time_gate ? "" : " [time gate off]");
-            add(v, n, msg);
-            reg |= o->time_gate;
-        }
-    }
+    int reg = time_gate(a, b, a->wall_ms, b->wall_ms, "wall time", o, wall, v, n);
+    reg |= time_gate(a, b, a->gen_ms, b->gen_ms, "generation time", o, gen, v, n);
     if (same_class && (a->n_differs || b->n_differs)) {
         snprintf(msg, sizeof msg, "identity: %d run(s) of A and %d of B differ from their reference", a->n_differs,
                  b->n_differs);
@@ -236,26 +253,29 @@ int paired_compare(const char *dir, const char *a, const char *b, const struct p
             same_class ? "same class: A and B must give the same bytes"
                        : "different identity classes: outputs not compared (a deliberate change)",
             100 * o->time_slack);
-    fprintf(m, "| case | pairs | wall ms A → B | ratio B/A | interval | peak RSS MiB A → B | majflt A → B | verdict |\n");
-    fprintf(m, "|---|---:|---|---:|---|---|---|---|\n");
+    fprintf(m, "| case | pairs | wall ms A → B | wall B/A | interval | generation B/A | interval | peak RSS MiB A → B | "
+               "majflt A → B | verdict |\n");
+    fprintf(m, "|---|---:|---|---:|---|---:|---|---|---|---|\n");
     int n_reg = 0, n_pairs_total = 0;
     for (size_t i = 0; i < f.n; i++) {
         const struct pcase *c = &f.cases[i];
         char v[1024] = "";
-        double ratio, lo, hi;
-        int np;
-        int reg = gate(c, o, same_class, &ratio, &lo, &hi, &np, v, sizeof v);
-        n_reg += reg, n_pairs_total += np;
+        struct ratio wall, gen;
+        int reg = gate(c, o, same_class, &wall, &gen, v, sizeof v);
+        n_reg += reg, n_pairs_total += wall.n;
         fputs("| ", m);
         md_escaped(m, c->key);
-        fprintf(m, " | %d | %.0f → %.0f | ", np, median_of(&c->s[0], c->s[0].wall_ms),
+        fprintf(m, " | %d | %.0f → %.0f |", wall.n, median_of(&c->s[0], c->s[0].wall_ms),
                 median_of(&c->s[1], c->s[1].wall_ms));
-        if (isnan(ratio))
-            fputs("- | - |", m);
-        else if (isnan(lo))
-            fprintf(m, "%.3f | (too few pairs) |", ratio);
-        else
-            fprintf(m, "%.3f | %.3f–%.3f |", ratio, lo, hi);
+        const struct ratio *rs[2] = { &wall, &gen };
+        for (int k = 0; k < 2; k++) {
+            if (isnan(rs[k]->median))
+                fputs(" - | - |", m);
+            else if (isnan(rs[k]->lo))
+                fprintf(m, " %.3f | (too few pairs) |", rs[k]->median);
+            else
+                fprintf(m, " %.3f | %.3f–%.3f |", rs[k]->median, rs[k]->lo, rs[k]->hi);
+        }
         fprintf(m, " %.1f → %.1f | %.0f → %.0f | %s%s", median_of(&c->s[0], c->s[0].rss_mib),
                 median_of(&c->s[1], c->s[1].rss_mib), median_of(&c->s[0], c->s[0].majflt),
                 median_of(&c->s[1], c->s[1].majflt), reg ? "**REGRESSION**" : "ok", v[0] ? ": " : "");

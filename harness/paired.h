@@ -4,10 +4,12 @@
  * A pair is the runs of engine A and engine B with the same case (the key
  * without its engine part) and the same rep: they ran next to each other on
  * the same machine, so the machine's drift cancels in their ratio.
- *   time:     per-pair ratio wall_B / wall_A; its median and a sign-test
- *             interval (stats_median_interval); a slowdown fails when the
- *             median ratio exceeds 1 + time_slack AND the interval's one-sided
- *             95 % lower bound exceeds 1 (the interval excludes no change);
+ *   time:     per-pair ratio wall_B / wall_A, and the same for the engine's
+ *             own generation time (gen_ms, when both report it: it leaves out
+ *             loading); each ratio's median and a sign-test interval
+ *             (stats_median_interval); a slowdown fails when the median ratio
+ *             exceeds 1 + time_slack AND the interval's one-sided 95 % lower
+ *             bound exceeds 1 (the interval excludes no change);
  *   memory:   median peak RSS of B vs A beyond max(1 %, 2 MiB);
  *   faults:   median major faults of B above A's by more than 16;
  *   identity: any run of A or B that differs from its identity reference

@@ -56,6 +56,8 @@ json_t *results_run_json(const struct results_run *r)
     set_int(o, "rep", a->rep);
     if (r->attempts > 1)
         set_int(o, "attempts", r->attempts);
+    if (r->gen_ms >= 0 && strcmp(r->status, "ok") == 0)
+        json_object_set_new(o, "gen_ms", json_real(r->gen_ms));
     if (r->repack_note)
         json_object_set_new(o, "repack_changes_output", json_boolean(strcmp(r->repack_note, "differs") == 0));
     json_object_set_new(o, "status", json_string(r->status));

@@ -44,6 +44,7 @@ struct results_run {
     const char *mem_report_path; /* engine's JSON, embedded if it exists */
     const char *stdout_rel, *timeline_rel; /* paths relative to the run dir */
     int attempts;                /* 2 when a first attempt came back incomplete */
+    double gen_ms;               /* the engine's own generation time (engine_gen_ms), -1 if none */
     const char *repack_note;     /* llama.cpp no-repack reference vs repack on: "same" / "differs" / NULL */
 };
 

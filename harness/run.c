@@ -242,12 +242,15 @@ static int launch_once(struct state *st, const struct sweep_run *r, struct engin
     return 0;
 }
 
-/* Whether an ok run printed all its output (llama.cpp's logger can drop the end). */
-static int output_complete(const struct state *st, const struct sweep_run *r, const struct run_paths *p)
+/* Whether an ok run printed all its output (llama.cpp's logger can drop the
+ * end); also takes the engine's own generation time from its stderr. */
+static int output_complete(const struct state *st, const struct sweep_run *r, const struct run_paths *p,
+                           double *gen_ms)
 {
     char *err_text = NULL;
     files_read(p->err_abs, &err_text, NULL, NULL);
     int ok = engine_output_complete(&st->en, r->engine, st->s->workloads[r->workload].kind, err_text);
+    *gen_ms = engine_gen_ms(&st->en, r->engine, err_text);
     free(err_text);
     return ok;
 }
@@ -306,7 +309,7 @@ static int one_run(struct state *st, const struct sweep_run *r)
     const struct sweep *s = st->s;
     struct results_run rec;
     memset(&rec, 0, sizeof rec);
-    rec.sweep = s, rec.at = *r, rec.ppl = -1, rec.status = "error";
+    rec.sweep = s, rec.at = *r, rec.ppl = -1, rec.status = "error", rec.gen_ms = -1;
     struct engine_cmd *cmd = calloc(1, sizeof *cmd);
     struct run_paths *p = calloc(1, sizeof *p);
     struct err e = { "" };
@@ -346,7 +349,7 @@ static int one_run(struct state *st, const struct sweep_run *r)
         }
         if (rc > 0 || strcmp(rec.status, "ok") != 0)
             goto record;
-        if (output_complete(st, r, p))
+        if (output_complete(st, r, p, &rec.gen_ms))
             break;
         if (rec.attempts == 2) { /* counted in the summary; not a failure of the engine under test */
             rec.status = "incomplete";

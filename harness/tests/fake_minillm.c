@@ -182,7 +182,12 @@ int main(int argc, char **argv)
         }
         emit(buf, (size_t)len);
         if (llama && !cut)
-            fprintf(stderr, "common_perf_print:       total time =      12.34 ms /    10 tokens\n");
+            fprintf(stderr, "common_perf_print: prompt eval time =  1.50 ms /  2 tokens\n"
+                            "common_perf_print:        eval time =  7.25 ms /  %d runs\n"
+                            "common_perf_print:       total time =      12.34 ms /    10 tokens\n", n);
+        if (!llama) /* minillm's closing line, with its own generation time */
+            fprintf(stderr, "complete: load 0.001 s, prompt 2 tokens 0.001 s, generated %d tokens 0.00625 s "
+                            "(960.00 tok/s)\n", n);
         return 0;
     }
     if (strcmp(cmd, "perplexity") == 0 && model && opt("-f")) {

@@ -22,6 +22,7 @@
  *   B 10 % slower in every pair        -> 1, "wall time x1.1"; 0 with --no-time-gate
  *   B 10 % slower, one pair faster     -> 0 (the interval includes no change)
  *   B 3 % slower in every pair         -> 0 (under the 5 % slack), 1 with --time-slack 2
+ *   generation time 10 % slower, wall in its noise -> 1, "generation time x1.1"
  *   B +30 MiB peak / +40 major faults  -> 1
  *   B's output differs, same class     -> 1 "identity"; other class -> 0
  *   an engine not in the directory     -> 2
@@ -291,6 +292,7 @@ struct ab_case {
     double wall_a[AB_REPS], wall_b[AB_REPS];
     double rss_a, rss_b, majflt_b;
     const char *identity_b;
+    double gen_a[AB_REPS], gen_b[AB_REPS]; /* the engine's generation time; 0: not reported */
 };
 
 /* tmp/name/runs.jsonl with engines a and b (identity classes cls_a, cls_b),
@@ -316,10 +318,14 @@ static void fixture_ab(const char *name, const char *cls_a, const char *cls_b, c
                 fprintf(f,
                         "{\"type\":\"run\",\"index\":%d,\"case\":\"m|f32|complete|t2|warm|%s|%s\",\"engine\":\"%s\","
                         "\"mode\":\"%s\",\"rep\":%d,\"status\":\"ok\",\"identity\":\"%s\",\"wall_ns\":%.0f,"
-                        "\"maxrss_kib\":%.0f,\"majflt\":%.0f}\n",
+                        "\"maxrss_kib\":%.0f,\"majflt\":%.0f",
                         index++, c->mode, e ? "b" : "a", e ? "b" : "a", c->mode, rep, id,
                         (e ? c->wall_b[rep] : c->wall_a[rep]) * 1e6, (e ? c->rss_b : c->rss_a) * 1024,
                         e ? c->majflt_b : 0.0);
+                double g = e ? c->gen_b[rep] : c->gen_a[rep];
+                if (g > 0)
+                    fprintf(f, ",\"gen_ms\":%.3f", g);
+                fputs("}\n", f);
             }
     assert_int_equal(fclose(f), 0);
 }
@@ -343,7 +349,7 @@ static int paired(const char *name, const char *a, const char *flag, char *rep, 
 }
 
 static const struct ab_case ab_same = { "mmap", { 100, 120, 90, 110, 95, 105 }, { 104, 111, 96, 102, 99, 100 },
-                                        500, 500, 0, NULL };
+                                        500, 500, 0, NULL, { 0 }, { 0 } };
 
 static void ab_variant(const char *name, const struct ab_case *c)
 {
@@ -399,6 +405,15 @@ static void test_paired(void **state)
     assert_non_null(strstr(rep, "different identity classes"));
 
     assert_int_equal(paired("ab-same", "nosuch", NULL, rep, sizeof rep), 2);
+
+    /* wall time inside its noise, the engine's own generation time 10 % slower in every pair */
+    struct ab_case gen = ab_same;
+    for (int i = 0; i < AB_REPS; i++)
+        gen.gen_a[i] = 40 + i, gen.gen_b[i] = (40 + i) * (1.09 + 0.004 * i);
+    ab_variant("ab-gen", &gen);
+    assert_int_equal(paired("ab-gen", "a", NULL, rep, sizeof rep), 1);
+    assert_non_null(strstr(rep, "generation time x1.1"));
+    assert_null(strstr(rep, "wall time x"));
 
     /* one build of an A/B directory against a single-engine baseline */
     char b[PATH_MAX], c[PATH_MAX], out[PATH_MAX];

@@ -407,6 +407,7 @@ static void test_llama_spellings_and_truncation(void **state)
         assert_null(strstr(av, "--load-mode"));
         if (strcmp(mode, "read") == 0)
             assert_non_null(strstr(av, "\"--no-mmap\""));
+        assert_true(fabs(json_number_value(json_object_get(o, "gen_ms")) - 7.25) < 1e-9); /* not "prompt eval" */
         if (strcmp(mode, "mlock") == 0)
             assert_non_null(strstr(av, "\"--mlock\""));
         /* repack changes llama.cpp's output: its own identity group, the change recorded */
@@ -483,6 +484,7 @@ static void test_named_engines(void **state)
         assert_non_null(strstr(sget(o, "case"), sget(o, "engine")));
     }
     assert_int_equal(n_head, 8);
+    assert_true(fabs(json_number_value(json_object_get(json_array_get(a, 0), "gen_ms")) - 6.25) < 1e-9);
     assert_true(head_first >= 1); /* reps 1-3 are shuffled: not always base first (seed 3) */
     json_decref(a);
 
