@@ -325,6 +325,9 @@ static enum status do_workload(struct sweep *s, const struct line *l, struct err
             free(w->prompt);
             if (!(w->prompt = strdup(v)))
                 return err_set(e, "out of memory");
+        } else if ((v = kv(t, "models"))) {
+            if (!*v || copy_str(l, w->models, sizeof w->models, v, e))
+                return line_err(l, e, "models=NAME[,NAME...]", t);
         } else if (w->kind == SWEEP_WL_COMPLETE && (v = kv(t, "digest"))) {
             if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
                 return line_err(l, e, "digest=on or digest=off", t);
@@ -341,8 +344,8 @@ static enum status do_workload(struct sweep *s, const struct line *l, struct err
                 return line_err(l, e, "chunks=N with N >= 1", t);
             w->chunks = (int)n;
         } else {
-            return line_err(l, e, w->kind == SWEEP_WL_COMPLETE ? "prompt=\"TEXT\", n=N, ctx=N, digest=on|off or name=ID"
-                                                               : "file=NAME, ctx=N, chunks=N or name=ID", t);
+            return line_err(l, e, w->kind == SWEEP_WL_COMPLETE ? "prompt=\"TEXT\", n=N, ctx=N, digest=on|off, models=A,B or name=ID"
+                                                               : "file=NAME, ctx=N, chunks=N, models=A,B or name=ID", t);
         }
     }
     if (w->kind == SWEEP_WL_COMPLETE && !w->prompt)
@@ -475,6 +478,29 @@ static enum status resolve_model_quants(struct sweep *s, struct err *e)
     return STATUS_OK;
 }
 
+/* A workload's models=A,B -> the mask of those model axis entries (named as
+ * the model line names them, without @quants). */
+static enum status resolve_workload_models(struct sweep *s, struct err *e)
+{
+    for (int k = 0; k < s->n_workloads; k++) {
+        struct sweep_workload *w = &s->workloads[k];
+        if (!w->models[0])
+            continue;
+        char list[SWEEP_PATH_LEN];
+        snprintf(list, sizeof list, "%s", w->models);
+        for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+            int m = 0;
+            while (m < s->n_models && strcmp(s->models[m], name) != 0)
+                m++;
+            if (m == s->n_models)
+                return err_set(e, "%s: workload %s: expected models from the model line in models=, got '%s'", s->path,
+                               w->name, name);
+            w->model_mask |= 1u << m;
+        }
+    }
+    return STATUS_OK;
+}
+
 /* ---- parse entry points --------------------------------------------------- */
 
 struct directive {
@@ -531,7 +557,7 @@ static enum status parse_body(struct sweep *s, const char *path, const char *tex
         return err_set(e, "%s: expected a 'mode' line", path);
     if (!s->n_workloads)
         return err_set(e, "%s: expected a 'workload' line", path);
-    if (resolve_model_quants(s, e))
+    if (resolve_model_quants(s, e) || resolve_workload_models(s, e))
         return STATUS_ERR;
     if (!s->n_threads)
         s->threads[s->n_threads++] = 1;
@@ -615,15 +641,19 @@ size_t sweep_n_runs(const struct sweep *s)
 
 int sweep_run_selected(const struct sweep *s, const struct sweep_run *r)
 {
-    return (s->model_quants[r->model] >> r->quant) & 1u;
+    uint32_t wm = s->workloads[r->workload].model_mask;
+    return ((s->model_quants[r->model] >> r->quant) & 1u) && (!wm || ((wm >> r->model) & 1u));
 }
 
 size_t sweep_n_selected(const struct sweep *s)
 {
-    size_t n = 0, per = sweep_n_runs(s) / ((size_t)s->n_models * (size_t)s->n_quants);
+    size_t n = 0, per = sweep_n_runs(s) / ((size_t)s->n_models * (size_t)s->n_quants * (size_t)s->n_workloads);
     for (int m = 0; m < s->n_models; m++)
         for (int q = 0; q < s->n_quants; q++)
-            n += (s->model_quants[m] >> q) & 1u ? per : 0;
+            for (int w = 0; w < s->n_workloads; w++) {
+                uint32_t wm = s->workloads[w].model_mask;
+                n += ((s->model_quants[m] >> q) & 1u) && (!wm || ((wm >> m) & 1u)) ? per : 0;
+            }
     return n;
 }
 

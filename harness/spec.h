@@ -45,6 +45,8 @@ struct sweep_workload {
     char file[SWEEP_PATH_LEN];    /* perplexity: text file (name or path) */
     int ctx;                      /* 0: engine default */
     int chunks;                   /* perplexity: 0 = all */
+    char models[SWEEP_PATH_LEN];  /* models=A,B: only these models ("" = all), as the model line names them */
+    uint32_t model_mask;          /* resolved from models: bit m = model axis entry m; 0 = all */
 };
 
 #define SWEEP_MAX_ENGINES 8
@@ -118,8 +120,9 @@ enum status sweep_size_parse(const char *text, uint64_t *bytes, struct err *e);
 size_t sweep_n_runs(const struct sweep *s);
 
 /* Whether r is run at all: a model written NAME@q4_0,q8_0 runs only in those
- * quants. Selection depends on model and quant only, so a group is either
- * whole or absent. */
+ * quants, and a workload with models=A,B only on those models. Selection
+ * depends on model, quant and workload only, so a group is either whole or
+ * absent. */
 int sweep_run_selected(const struct sweep *s, const struct sweep_run *r);
 size_t sweep_n_selected(const struct sweep *s);
 

@@ -119,6 +119,7 @@ static const struct bad bads[] = {
     { "engine pr llama.cpp identity=a|b\n", "b.sweep:1: expected identity=CLASS" },
     { "order shuffled\n", "b.sweep:1: expected order fixed or order random, got 'shuffled'" },
     { "seed -3\n", "b.sweep:1: expected a seed" },
+    { "model a\nquant f32\nmode mmap\nworkload complete prompt=x models=c\n", "workload complete: expected models from the model line in models=, got 'c'" },
     { "model a@q8_0\nquant f32\nmode mmap\nworkload complete prompt=x\n", "expected quants from the quant line after '@', got 'q8_0'" },
     { "quant f32\nmode mmap\nworkload complete prompt=x\n", "b.sweep: expected a 'model' line" },
     { "model a\nquant f32\nworkload complete prompt=x\n", "b.sweep: expected a 'mode' line" },
@@ -187,6 +188,24 @@ static void test_engines(void **state)
     sweep_block_order(s, 12, perm);
     for (int k = 0; k < 12; k++)
         assert_int_equal(perm[k], 12 + k);
+    sweep_free(s);
+
+    /* a workload restricted to some models: whole groups selected or not */
+    assert_int_equal(sweep_parse(s, "e.sweep",
+                                 "model a b@q4_0\nquant f32 q4_0\nmode mmap read\nworkload complete prompt=x models=b\n"
+                                 "workload perplexity file=f\nreps 2\n",
+                                 &e),
+                     STATUS_OK);
+    assert_int_equal(sweep_n_selected(s), (2 + 1) * 4 + 1 * 4); /* perplexity: a f32, a q4_0, b q4_0; complete: b q4_0 */
+    size_t n_sel = 0;
+    for (size_t i = 0; i < sweep_n_runs(s); i++) {
+        sweep_run_at(s, i, &r);
+        if (sweep_run_selected(s, &r)) {
+            n_sel++;
+            assert_true(r.workload == 1 || r.model == 1);
+        }
+    }
+    assert_int_equal(n_sel, sweep_n_selected(s));
     sweep_free(s);
 
     /* a lone engine keeps the old keys */
