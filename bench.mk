@@ -79,3 +79,20 @@ microbench: microbench-tools $(MICROBENCH)
 	ln -sfn $$(basename $$out) results/microbench/latest.json && echo "microbench: wrote $$out"
 
 -include $(MB_OBJ:.o=.d)
+
+# llama.cpp, stock and with PR #24156 (scripts/llamacpp/reclaim-mmap-source.patch),
+# built side by side into $RB_CACHE_DIR/llama.cpp and llama.cpp-pr24156 (npm
+# registry source; ~4 minutes each on 2 cores, reused once built).
+.PHONY: llamacpp bench-llamacpp bench-llamacpp-run
+llamacpp:
+	@scripts/setup.sh llamacpp
+	@scripts/get-llamacpp.sh
+
+# One sweep, three engines: harness/sweeps/llamacpp.sweep, the PR's table from
+# llama.cpp itself and a plot per engine x mode (scripts/bench-llamacpp.sh).
+bench-llamacpp:
+	@scripts/setup.sh bench llamacpp
+	@$(MAKE) --no-print-directory bench-llamacpp-run
+
+bench-llamacpp-run: $(MINILLM) $(RBENCH) data
+	@$(BENCH_ENV) scripts/bench-llamacpp.sh
