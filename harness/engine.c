@@ -157,9 +157,9 @@ static void init_build(struct engine_build *b, const struct sweep_engine_spec *s
         first_line(b->llama_completion, "--version", b->version, sizeof b->version, tmp_dir, 1, NULL, NULL);
         /* The help text says which spellings this build takes. */
         static const char *const probes[] = { "--reclaim-mmap-source", "--load-mode", "--no-mmap", "--mlock",
-                                              "--no-repack" };
+                                              "--no-repack", "--log-verbosity" };
         int *found[] = { &b->llama_has_reclaim, &b->llama_load_mode, &b->llama_no_mmap, &b->llama_mlock,
-                         &b->llama_no_repack };
+                         &b->llama_no_repack, &b->llama_verbosity };
         for (size_t i = 0; i < sizeof probes / sizeof *probes; i++)
             first_line(b->llama_completion, "--help", dummy, sizeof dummy, tmp_dir, 1, probes[i], found[i]);
         add_file(b, b->llama_completion);
@@ -481,6 +481,8 @@ static void llama_command(const struct engine *en, const struct sweep_run *r, co
         add(c, "--no-repack");
     if (md->reclaim == SWEEP_RECLAIM_DONTNEED)
         add(c, "--reclaim-mmap-source");
+    if (b->llama_verbosity) /* the buffer sizes (CPU_REPACK) are logged at level 4; stdout is the same */
+        add(c, "-lv"), add(c, "4");
 }
 
 enum status engine_command(const struct engine *en, const struct sweep_run *r, const char *model_path,

@@ -27,6 +27,8 @@ struct engine_build {
     int llama_load_mode;                   /* --load-mode none|mlock|mmap+mlock in --help */
     int llama_no_mmap, llama_mlock;        /* the older --no-mmap / --mlock spellings */
     int llama_no_repack;                   /* --no-repack in --help */
+    int llama_verbosity;                   /* --log-verbosity in --help: runs get -lv 4, which logs the
+                                              CPU_REPACK buffer size (level 3 does not, in current builds) */
     char version[256];
     char digest[17];                       /* xxh64 of the version line and every file below, hex */
     int n_files;                           /* the binaries, and for llama.cpp every lib*.so* beside them */
