@@ -84,12 +84,23 @@ clean:
 	rm -rf build
 
 help:
-	@echo "make            build build/release/minillm (and rbench)"
-	@echo "make test       build, fetch/verify test data, run every test (release)"
-	@echo "make asan       the same tests under ASan + UBSan (build/asan)"
-	@echo "make bench      the default benchmark sweep"
-	@echo "make bench-pr   llama.cpp PR #24156's table on same-shape models"
-	@echo "make clean      remove build/"
+	@echo "make                build build/release/minillm and rbench"
+	@echo "make deps           install what the build, tests and bench need (scripts/setup.sh; DEPS_GROUPS=ci|llamacpp|all)"
+	@echo "make test           set up, build, fetch/verify test data, run every test (release)"
+	@echo "make asan           the same tests under ASan + UBSan (build/asan)"
+	@echo "make bench          the default benchmark sweep, compare with the baseline, plots, report"
+	@echo "make nightly        A/B: the baseline's commit and HEAD interleaved in one sweep, paired gates"
+	@echo "make baseline       bless results/latest (or RUN=DIR) as this machine class's baseline"
+	@echo "make plots          redraw the plots and report of results/latest (or RUN=DIR)"
+	@echo "make microbench     Google Benchmark microbenchmarks to results/microbench/"
+	@echo "make bench-pr       llama.cpp PR #24156's table on same-shape models, minillm only"
+	@echo "make llamacpp       build stock llama.cpp and llama.cpp + PR #24156 side by side"
+	@echo "make bench-llamacpp one sweep, three engines: the PR's table from llama.cpp itself"
+	@echo "make fuzz           each libFuzzer target for SECONDS (60); make fuzz-ci: 20 s each"
+	@echo "make fuzz-regress   replay the fuzz seeds and reproducers"
+	@echo "make valgrind       a small completion and perplexity under memcheck"
+	@echo "make data           find/verify/download the test data into build/data"
+	@echo "make clean          remove build/"
 	@echo "VARIANT=debug|asan|release selects the build directory build/\$$VARIANT"
 
 -include $(ENGINE_OBJ:.o=.d) $(BUILD)/engine/main.d
