@@ -173,6 +173,21 @@ def main(argv):
         print("\nThe PR's own figures (real models, GiB):\n")
         print("\n".join(pr_rows))
 
+    print("\n## The per-mapping view at each run's peak (/proc/<pid>/smaps, completion, first ok run)\n")
+    print("| model | engine | mode | VmRSS MiB | model file Rss MiB | other files MiB | anonymous MiB | largest anonymous mappings (Rss MiB) |")
+    print("|---|---|---|---:|---:|---:|---:|---|")
+    for mq in models:
+        wl = complete_wl(mq)
+        for eng in engines:
+            for mode in ("mmap", "mmap+reclaim", "no-repack"):
+                rs = [r for r in ok_runs((mq, wl, eng, mode)) if (r.get("smaps") or {}).get("peak")]
+                if not rs:
+                    continue
+                p = rs[0]["smaps"]["peak"]
+                big = ", ".join(f'{a["rss_kib"] / 1024:.0f}' for a in p.get("largest_anon", []))
+                print(f'| {mq} | {eng} | {mode} | {p["vm_rss_kib"] / 1024:.1f} | {p["top_file_rss_kib"] / 1024:.1f} | '
+                      f'{(p["file_rss_kib"] - p["top_file_rss_kib"]) / 1024:.1f} | {p["anon_rss_kib"] / 1024:.1f} | {big} |')
+
     print("\n## minillm beside llama.cpp, every mode both run (completion, peak RSS MiB, median)\n")
     llama = [e for e in engines if kind.get(e) == "llama.cpp"]
     mini = [e for e in engines if kind.get(e) == "minillm"]
