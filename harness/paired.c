@@ -136,46 +136,40 @@ static void add(char *v, size_t n, const char *what)
     snprintf(v + k, n - k, "%s%s", k ? "; " : "", what);
 }
 
-/* The per-pair ratios b/a of one time figure (pairs where both are > 0), their
- * median and interval; a slowdown message and 1 when it fails the rule. */
+/* The per-pair ratios vb/va of one time figure (pairs where both are > 0),
+ * appended to out (room for MAX_PAIR_REPS); returns how many. */
+static size_t ratios(const struct side *a, const struct side *b, const double *va, const double *vb, double *out)
+{
+    size_t np = 0;
+    for (int k = 0; k < MAX_PAIR_REPS; k++)
+        if (a->have[k] && b->have[k] && va[k] > 0 && vb[k] > 0)
+            out[np++] = vb[k] / va[k];
+    return np;
+}
+
 struct ratio {
     double median, lo, hi;
     int n;
 };
 
-static int time_gate(const struct side *a, const struct side *b, const double *va, const double *vb,
-                     const char *what, const struct paired_opts *o, struct ratio *out, char *v, size_t n)
+/* Median and sign-test interval at alpha of r[0..n) (reordered). */
+static void summarize(double *r, size_t n, double alpha, struct ratio *out)
 {
-    double r[MAX_PAIR_REPS], t[MAX_PAIR_REPS];
-    size_t np = 0;
-    for (int k = 0; k < MAX_PAIR_REPS; k++)
-        if (a->have[k] && b->have[k] && va[k] > 0 && vb[k] > 0)
-            r[np++] = vb[k] / va[k];
-    out->n = (int)np;
+    out->n = (int)n;
     out->median = out->lo = out->hi = NAN;
-    if (!np)
-        return 0;
-    memcpy(t, r, np * sizeof *t);
-    out->median = stats_median(t, np);
-    stats_median_interval(r, np, ALPHA, &out->lo, &out->hi);
-    if (!(out->median > 1 + o->time_slack && out->lo > 1))
-        return 0;
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s x%.3f (interval %.3f-%.3f, %zu pairs)%s", what, out->median, out->lo, out->hi, np,
-             o->time_gate ? "" : " [time gate off]");
-    add(v, n, msg);
-    return o->time_gate;
+    if (!n)
+        return;
+    out->median = stats_median(r, n); /* sorts r */
+    stats_median_interval(r, n, alpha, &out->lo, &out->hi);
 }
 
-/* Gates one case: time (wall, and the engine's own generation time when both
- * report it), identity, failures, memory, faults; returns 1 on regression. */
-static int gate(const struct pcase *c, const struct paired_opts *o, int same_class, struct ratio *wall,
-                struct ratio *gen, char *v, size_t n)
+/* Gates one case on what does not need pooling: identity, failures, memory,
+ * faults; returns 1 on regression. */
+static int gate(const struct pcase *c, int same_class, char *v, size_t n)
 {
     const struct side *a = &c->s[0], *b = &c->s[1];
     char msg[400];
-    int reg = time_gate(a, b, a->wall_ms, b->wall_ms, "wall time", o, wall, v, n);
-    reg |= time_gate(a, b, a->gen_ms, b->gen_ms, "generation time", o, gen, v, n);
+    int reg = 0;
     if (same_class && (a->n_differs || b->n_differs)) {
         snprintf(msg, sizeof msg, "identity: %d run(s) of A and %d of B differ from their reference", a->n_differs,
                  b->n_differs);
@@ -247,34 +241,119 @@ int paired_compare(const char *dir, const char *a, const char *b, const struct p
         free(f.cases);
         return 2;
     }
-    fprintf(m, "# rbench compare --paired %s %s\n\n- run: `%s`\n- identity: %s\n- time: per-pair ratio B/A; a slowdown "
-               "fails above %.0f %% when the sign-test interval's 95 %% lower bound is above 1\n\n",
+    /* Time is judged per group (model, quant, workload, threads): the pairs of
+     * all its cases pooled, one test per group and figure, each at
+     * ALPHA / (number of tests), so a night's false-alarm rate stays <= ALPHA. */
+    struct pgroup {
+        char key[512];
+        double r[2][MAX_PAIR_REPS * 8];
+        size_t n[2];
+    } *gs = calloc(f.n ? f.n : 1, sizeof *gs);
+    if (!gs) {
+        fclose(m);
+        free(buf);
+        free(f.cases);
+        return 2;
+    }
+    size_t n_groups = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        const struct pcase *c = &f.cases[i];
+        char gk[512];
+        snprintf(gk, sizeof gk, "%s", c->key);
+        for (int cut = 0; cut < 2; cut++) { /* drop "|cache|mode" */
+            char *bar = strrchr(gk, '|');
+            if (bar)
+                *bar = '\0';
+        }
+        size_t g = 0;
+        while (g < n_groups && strcmp(gs[g].key, gk) != 0)
+            g++;
+        if (g == n_groups)
+            snprintf(gs[n_groups++].key, sizeof gs->key, "%s", gk);
+        double tmp[MAX_PAIR_REPS];
+        const double *va[2] = { c->s[0].wall_ms, c->s[0].gen_ms }, *vb[2] = { c->s[1].wall_ms, c->s[1].gen_ms };
+        for (int k = 0; k < 2; k++) {
+            size_t np = ratios(&c->s[0], &c->s[1], va[k], vb[k], tmp);
+            size_t room = sizeof gs->r[k] / sizeof *gs->r[k] - gs[g].n[k];
+            np = np < room ? np : room;
+            memcpy(gs[g].r[k] + gs[g].n[k], tmp, np * sizeof *tmp);
+            gs[g].n[k] += np;
+        }
+    }
+    int n_tests = 0;
+    for (size_t g = 0; g < n_groups; g++)
+        n_tests += (gs[g].n[0] > 0) + (gs[g].n[1] > 0);
+    double alpha = n_tests ? ALPHA / n_tests : ALPHA;
+
+    fprintf(m, "# rbench compare --paired %s %s\n\n- run: `%s`\n- identity: %s\n- time: per-pair ratio B/A of wall "
+               "time and of the engine's own generation time, pooled per group (the modes of a model, quant, "
+               "workload); a slowdown fails when the median ratio is above %.2f and the sign-test interval's "
+               "one-sided lower bound at %.4f (%.2f over %d tests) is above 1\n\n",
             a, b, dir,
             same_class ? "same class: A and B must give the same bytes"
                        : "different identity classes: outputs not compared (a deliberate change)",
-            100 * o->time_slack);
-    fprintf(m, "| case | pairs | wall ms A → B | wall B/A | interval | generation B/A | interval | peak RSS MiB A → B | "
+            1 + o->time_slack, alpha, ALPHA, n_tests);
+    fprintf(m, "## Time, per group\n\n| group | pairs | wall B/A | lower bound | generation B/A | lower bound | verdict |\n"
+               "|---|---:|---:|---:|---:|---:|---|\n");
+    int n_reg = 0, n_pairs_total = 0;
+    for (size_t g = 0; g < n_groups; g++) {
+        struct ratio rs[2];
+        char v[512] = "";
+        int reg = 0;
+        static const char *const what[2] = { "wall time", "generation time" };
+        for (int k = 0; k < 2; k++) {
+            summarize(gs[g].r[k], gs[g].n[k], alpha, &rs[k]);
+            if (rs[k].n && rs[k].median > 1 + o->time_slack && rs[k].lo > 1) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "%s x%.3f (lower bound %.3f, %d pairs)%s", what[k], rs[k].median, rs[k].lo,
+                         rs[k].n, o->time_gate ? "" : " [time gate off]");
+                add(v, sizeof v, msg);
+                reg |= o->time_gate;
+            }
+        }
+        n_reg += reg, n_pairs_total += rs[0].n;
+        fputs("| ", m);
+        md_escaped(m, gs[g].key);
+        fprintf(m, " | %d |", rs[0].n);
+        for (int k = 0; k < 2; k++) {
+            if (isnan(rs[k].median))
+                fputs(" - | - |", m);
+            else if (isnan(rs[k].lo))
+                fprintf(m, " %.3f | (too few pairs) |", rs[k].median);
+            else
+                fprintf(m, " %.3f | %.3f |", rs[k].median, rs[k].lo);
+        }
+        fprintf(m, " %s%s", reg ? "**REGRESSION**" : "ok", v[0] ? ": " : "");
+        md_escaped(m, v);
+        fputs(" |\n", m);
+    }
+    free(gs);
+
+    fprintf(m, "\n## Per case (time for information: median ratio and its 90 %% interval)\n\n"
+               "| case | pairs | wall ms A → B | wall B/A | interval | generation B/A | interval | peak RSS MiB A → B | "
                "majflt A → B | verdict |\n");
     fprintf(m, "|---|---:|---|---:|---|---:|---|---|---|---|\n");
-    int n_reg = 0, n_pairs_total = 0;
     for (size_t i = 0; i < f.n; i++) {
         const struct pcase *c = &f.cases[i];
         char v[1024] = "";
-        struct ratio wall, gen;
-        int reg = gate(c, o, same_class, &wall, &gen, v, sizeof v);
-        n_reg += reg, n_pairs_total += wall.n;
+        int reg = gate(c, same_class, v, sizeof v);
+        n_reg += reg;
         fputs("| ", m);
         md_escaped(m, c->key);
-        fprintf(m, " | %d | %.0f → %.0f |", wall.n, median_of(&c->s[0], c->s[0].wall_ms),
+        double tmp[MAX_PAIR_REPS];
+        struct ratio rs[2];
+        const double *va[2] = { c->s[0].wall_ms, c->s[0].gen_ms }, *vb[2] = { c->s[1].wall_ms, c->s[1].gen_ms };
+        for (int k = 0; k < 2; k++)
+            summarize(tmp, ratios(&c->s[0], &c->s[1], va[k], vb[k], tmp), ALPHA, &rs[k]);
+        fprintf(m, " | %d | %.0f → %.0f |", rs[0].n, median_of(&c->s[0], c->s[0].wall_ms),
                 median_of(&c->s[1], c->s[1].wall_ms));
-        const struct ratio *rs[2] = { &wall, &gen };
         for (int k = 0; k < 2; k++) {
-            if (isnan(rs[k]->median))
+            if (isnan(rs[k].median))
                 fputs(" - | - |", m);
-            else if (isnan(rs[k]->lo))
-                fprintf(m, " %.3f | (too few pairs) |", rs[k]->median);
+            else if (isnan(rs[k].lo))
+                fprintf(m, " %.3f | (too few pairs) |", rs[k].median);
             else
-                fprintf(m, " %.3f | %.3f–%.3f |", rs[k]->median, rs[k]->lo, rs[k]->hi);
+                fprintf(m, " %.3f | %.3f–%.3f |", rs[k].median, rs[k].lo, rs[k].hi);
         }
         fprintf(m, " %.1f → %.1f | %.0f → %.0f | %s%s", median_of(&c->s[0], c->s[0].rss_mib),
                 median_of(&c->s[1], c->s[1].rss_mib), median_of(&c->s[0], c->s[0].majflt),
@@ -283,7 +362,7 @@ int paired_compare(const char *dir, const char *a, const char *b, const struct p
         fputs(" |\n", m);
     }
     int rc = n_pairs_total == 0 ? 2 : n_reg ? 1 : 0;
-    fprintf(m, "\n%zu cases, %d pairs, %d regressions: %s\n", f.n, n_pairs_total, n_reg,
+    fprintf(m, "\n%zu groups, %zu cases, %d pairs, %d regressions: %s\n", n_groups, f.n, n_pairs_total, n_reg,
             rc == 0 ? "no regression" : rc == 1 ? "REGRESSION" : "could not compare (no pair)");
     fclose(m);
     fwrite(buf, 1, len, out);

@@ -6,10 +6,12 @@
  * the same machine, so the machine's drift cancels in their ratio.
  *   time:     per-pair ratio wall_B / wall_A, and the same for the engine's
  *             own generation time (gen_ms, when both report it: it leaves out
- *             loading); each ratio's median and a sign-test interval
- *             (stats_median_interval); a slowdown fails when the median ratio
- *             exceeds 1 + time_slack AND the interval's one-sided 95 % lower
- *             bound exceeds 1 (the interval excludes no change);
+ *             loading), pooled over the cases of a group (model, quant,
+ *             workload, threads); a group's slowdown fails when the median
+ *             ratio exceeds 1 + time_slack AND the sign-test interval's
+ *             one-sided lower bound (stats_median_interval) at 0.05 / (number
+ *             of group x figure tests) exceeds 1, so a night's chance of any
+ *             false alarm stays under 5 %;
  *   memory:   median peak RSS of B vs A beyond max(1 %, 2 MiB);
  *   faults:   median major faults of B above A's by more than 16;
  *   identity: any run of A or B that differs from its identity reference
