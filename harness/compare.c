@@ -79,16 +79,6 @@ static int gate_case(const struct table_case *b, const struct table_case *c, con
     return reg;
 }
 
-/* '|' inside a markdown cell must be escaped. */
-static void md_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '|')
-            fputc('\\', f);
-        fputc(*s, f);
-    }
-}
-
 static void fmt_change(FILE *f, double a, double b, const char *num)
 {
     if (isnan(a) || isnan(b)) {
@@ -138,7 +128,7 @@ static void report(const struct table *tb, const struct table *tn, const struct 
         int reg = gate_case(b, c, o, time_gate, v, sizeof v, &p);
         *n_reg += reg;
         fputs("| ", f);
-        md_escaped(f, b->key);
+        table_md_cell(f, b->key);
         fmt_change(f, median_of(b, FIG_MAXRSS_MIB), median_of(c, FIG_MAXRSS_MIB), "%.1f");
         fmt_change(f, median_of(b, FIG_WALL_MS), median_of(c, FIG_WALL_MS), "%.0f");
         if (isnan(p))
@@ -150,7 +140,7 @@ static void report(const struct table *tb, const struct table *tn, const struct 
         else
             fputs(" | -", f);
         fprintf(f, " | %s | %s%s", table_verdict(c), reg ? "**REGRESSION**" : "ok", v[0] ? ": " : "");
-        md_escaped(f, v);
+        table_md_cell(f, v);
         fputs(" |\n", f);
     }
     for (size_t i = 0; i < tb->n_cases; i++)

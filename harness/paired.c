@@ -4,6 +4,7 @@
 #include "files.h"
 #include "results.h"
 #include "stats.h"
+#include "table.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -163,6 +164,19 @@ static void summarize(double *r, size_t n, double alpha, struct ratio *out)
     stats_median_interval(r, n, alpha, &out->lo, &out->hi);
 }
 
+/* Two table cells: the median ratio and its lower bound (or whole interval). */
+static void ratio_cells(FILE *m, const struct ratio *r, int interval)
+{
+    if (isnan(r->median))
+        fputs(" - | - |", m);
+    else if (isnan(r->lo))
+        fprintf(m, " %.3f | (too few pairs) |", r->median);
+    else if (interval)
+        fprintf(m, " %.3f | %.3f–%.3f |", r->median, r->lo, r->hi);
+    else
+        fprintf(m, " %.3f | %.3f |", r->median, r->lo);
+}
+
 /* Gates one case on what does not need pooling: identity, failures, memory,
  * faults; returns 1 on regression. */
 static int gate(const struct pcase *c, int same_class, char *v, size_t n)
@@ -195,15 +209,6 @@ static int gate(const struct pcase *c, int same_class, char *v, size_t n)
 }
 
 /* ---- the report ------------------------------------------------------------- */
-
-static void md_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '|')
-            fputc('\\', f);
-        fputc(*s, f);
-    }
-}
 
 static int by_index(const void *x, const void *y)
 {
@@ -313,18 +318,12 @@ int paired_compare(const char *dir, const char *a, const char *b, const struct p
         }
         n_reg += reg, n_pairs_total += rs[0].n;
         fputs("| ", m);
-        md_escaped(m, gs[g].key);
+        table_md_cell(m, gs[g].key);
         fprintf(m, " | %d |", rs[0].n);
-        for (int k = 0; k < 2; k++) {
-            if (isnan(rs[k].median))
-                fputs(" - | - |", m);
-            else if (isnan(rs[k].lo))
-                fprintf(m, " %.3f | (too few pairs) |", rs[k].median);
-            else
-                fprintf(m, " %.3f | %.3f |", rs[k].median, rs[k].lo);
-        }
+        for (int k = 0; k < 2; k++)
+            ratio_cells(m, &rs[k], 0);
         fprintf(m, " %s%s", reg ? "**REGRESSION**" : "ok", v[0] ? ": " : "");
-        md_escaped(m, v);
+        table_md_cell(m, v);
         fputs(" |\n", m);
     }
     free(gs);
@@ -339,7 +338,7 @@ int paired_compare(const char *dir, const char *a, const char *b, const struct p
         int reg = gate(c, same_class, v, sizeof v);
         n_reg += reg;
         fputs("| ", m);
-        md_escaped(m, c->key);
+        table_md_cell(m, c->key);
         double tmp[MAX_PAIR_REPS];
         struct ratio rs[2];
         const double *va[2] = { c->s[0].wall_ms, c->s[0].gen_ms }, *vb[2] = { c->s[1].wall_ms, c->s[1].gen_ms };
@@ -347,18 +346,12 @@ int paired_compare(const char *dir, const char *a, const char *b, const struct p
             summarize(tmp, ratios(&c->s[0], &c->s[1], va[k], vb[k], tmp), ALPHA, &rs[k]);
         fprintf(m, " | %d | %.0f → %.0f |", rs[0].n, median_of(&c->s[0], c->s[0].wall_ms),
                 median_of(&c->s[1], c->s[1].wall_ms));
-        for (int k = 0; k < 2; k++) {
-            if (isnan(rs[k].median))
-                fputs(" - | - |", m);
-            else if (isnan(rs[k].lo))
-                fprintf(m, " %.3f | (too few pairs) |", rs[k].median);
-            else
-                fprintf(m, " %.3f | %.3f–%.3f |", rs[k].median, rs[k].lo, rs[k].hi);
-        }
+        for (int k = 0; k < 2; k++)
+            ratio_cells(m, &rs[k], 1);
         fprintf(m, " %.1f → %.1f | %.0f → %.0f | %s%s", median_of(&c->s[0], c->s[0].rss_mib),
                 median_of(&c->s[1], c->s[1].rss_mib), median_of(&c->s[0], c->s[0].majflt),
                 median_of(&c->s[1], c->s[1].majflt), reg ? "**REGRESSION**" : "ok", v[0] ? ": " : "");
-        md_escaped(m, v);
+        table_md_cell(m, v);
         fputs(" |\n", m);
     }
     int rc = n_pairs_total == 0 ? 2 : n_reg ? 1 : 0;

@@ -211,3 +211,12 @@ const struct table_case *table_find(const struct table *t, const char *key)
             return &t->cases[i];
     return NULL;
 }
+
+void table_md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -55,6 +56,9 @@ void table_free(struct table *t);
 
 /* "pass", "FAIL" (an output differs), "n/a" (nothing to compare). */
 const char *table_verdict(const struct table_case *c);
+
+/* Writes s as a markdown table cell's text ('|' escaped). */
+void table_md_cell(FILE *f, const char *s);
 
 /* Finds a case by key; NULL when absent. */
 const struct table_case *table_find(const struct table *t, const char *key);
