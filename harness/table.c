@@ -182,7 +182,8 @@ enum status table_load_engine(struct table *t, const char *dir, const char *engi
         table_free(t);
         return err_set(e, "out of memory reading %s", dir);
     }
-    qsort(t->cases, t->n_cases, sizeof *t->cases, by_index);
+    if (t->n_cases) /* qsort(NULL, 0) is undefined */
+        qsort(t->cases, t->n_cases, sizeof *t->cases, by_index);
     return STATUS_OK;
 }
 

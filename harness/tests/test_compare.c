@@ -15,6 +15,7 @@
  *   perplexity text changed            -> 1, "perplexity changed"
  *   an output differs in NEW           -> 1, "identity"
  *   a BASE case missing from NEW       -> 2, "missing from NEW"
+ *   a meta line and no run             -> 2 (no qsort of nothing under UBSan)
  *   a run that failed in NEW           -> 1, "runs failed"
  * and `rbench compare --paired A B DIR` on one directory holding two named
  * builds (engine field, keys "...|mode|ENGINE"):
@@ -280,6 +281,9 @@ static void test_perplexity_identity_failures(void **state)
     variant("failed", &here, 1, failed);
     assert_int_equal(compare("base", "failed", NULL, rep, sizeof rep), 1);
     assert_non_null(strstr(rep, "runs failed: rep 0 exit 1"));
+
+    fixture("meta-only", &here, base_cases, 0); /* no run at all: could not compare, no crash */
+    assert_int_equal(compare("meta-only", "meta-only", NULL, rep, sizeof rep), 2);
 
     fixture("partial", &here, base_cases, N_BASE - 1);
     assert_int_equal(compare("base", "partial", NULL, rep, sizeof rep), 2);
