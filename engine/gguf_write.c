@@ -10,6 +10,7 @@
 #include "gguf_write.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -86,23 +87,34 @@ enum status gguf_writer_open(struct gguf_writer *w, const char *path, struct err
     memset(w, 0, sizeof *w);
     w->fd = -1;
     w->alignment = GGUF_DEFAULT_ALIGNMENT;
+    /* Only a regular file (or nothing) is replaced: renaming over a device node,
+     * a directory or a FIFO would destroy it. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+        return err_set(e, "gguf_write: %s exists and is not a regular file; refusing to replace it", path);
     size_t n = strlen(path);
     w->path = malloc(n + 1);
-    w->tmp_path = malloc(n + 5);
+    w->tmp_path = malloc(n + 12);
     if (!w->path || !w->tmp_path) {
         gguf_writer_free(w);
         return err_set(e, "gguf_write: out of memory");
     }
     memcpy(w->path, path, n + 1);
-    memcpy(w->tmp_path, path, n);
-    memcpy(w->tmp_path + n, ".tmp", 5);
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A fresh temporary name (O_EXCL): a stale PATH.tmp, or one that is a
+     * symlink to the input, is never opened, truncated or followed. */
+    snprintf(w->tmp_path, n + 12, "%s.tmpXXXXXX", path);
+    w->fd = mkstemp(w->tmp_path);
     if (w->fd < 0) {
-        err_set(e, "gguf_write: cannot create %s: %s", w->tmp_path, strerror(errno));
+        err_set(e, "gguf_write: cannot create a temporary file beside %s: %s", path, strerror(errno));
         gguf_writer_free(w);
         return STATUS_ERR;
     }
     w->created = 1;
+    if (fcntl(w->fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(w->fd, 0644) != 0) {
+        err_set(e, "gguf_write: %s: %s", w->tmp_path, strerror(errno));
+        gguf_writer_free(w);
+        return STATUS_ERR;
+    }
     return STATUS_OK;
 }
 

@@ -305,6 +305,11 @@ enum status quantize_file(const char *in, const char *out, const char *type_name
         err_set(e, "quantize: %s is not a regular file", in);
         goto out;
     }
+    struct stat so;
+    if (stat(out, &so) == 0 && so.st_dev == sb.st_dev && so.st_ino == sb.st_ino) {
+        err_set(e, "quantize: %s is the input file %s; refusing to replace it", out, in);
+        goto out;
+    }
     size = (size_t)sb.st_size;
     if (size == 0) {
         err_set(e, "quantize: %s is empty", in);

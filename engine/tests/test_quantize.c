@@ -693,9 +693,62 @@ static void test_errors(void **state)
     assert_non_null(strstr(e.msg, "q4_k_m"));
 }
 
+/* Nothing lost: a stale OUT.tmp that is the input (or a symlink to it) is
+ * never opened, OUT == IN and a non-regular OUT are refused, and the input's
+ * bytes are the same afterwards. */
+static void test_input_never_destroyed(void **state)
+{
+    (void)state;
+    struct tmpdir td;
+    tmpdir_make(&td);
+    char src[600], in[700], out[700], stale[800], link_out[700], link_tmp[800];
+    data_path("stories260K.gguf", src, sizeof src);
+    size_t n_src;
+    uint8_t *orig = read_path(src, &n_src);
+    /* the input named OUT.tmp, as an interrupted run would leave it */
+    snprintf(in, sizeof in, "%s/a.gguf.tmp", td.dir);
+    snprintf(out, sizeof out, "%s/a.gguf", td.dir);
+    FILE *fp = fopen(in, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(orig, 1, n_src, fp), n_src);
+    assert_int_equal(fclose(fp), 0);
+    struct err e;
+    assert_int_equal(quantize_file(in, out, "q8_0", NULL, &e), STATUS_OK);
+    size_t n_after;
+    uint8_t *after = read_path(in, &n_after);
+    assert_int_equal(n_after, n_src);
+    assert_memory_equal(after, orig, n_src);
+    free(after);
+    /* a stale OUT.tmp symlink to the input */
+    snprintf(link_out, sizeof link_out, "%s/o.gguf", td.dir);
+    snprintf(link_tmp, sizeof link_tmp, "%s.tmp", link_out);
+    assert_int_equal(symlink(in, link_tmp), 0);
+    assert_int_equal(quantize_file(in, link_out, "q4_0", NULL, &e), STATUS_OK);
+    after = read_path(in, &n_after);
+    assert_int_equal(n_after, n_src);
+    assert_memory_equal(after, orig, n_src);
+    free(after);
+    /* OUT is IN: refused, IN unchanged */
+    assert_int_equal(quantize_file(in, in, "q8_0", NULL, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "is the input file"));
+    after = read_path(in, &n_after);
+    assert_memory_equal(after, orig, n_src);
+    free(after);
+    /* OUT is a directory (not a regular file): refused */
+    snprintf(stale, sizeof stale, "%s/d.gguf", td.dir);
+    assert_int_equal(mkdir(stale, 0755), 0);
+    assert_int_equal(quantize_file(in, stale, "q8_0", NULL, &e), STATUS_ERR);
+    assert_non_null(strstr(e.msg, "not a regular file"));
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", td.dir);
+    assert_int_equal(system(cmd), 0);
+    free(orig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_input_never_destroyed),
         cmocka_unit_test(test_stories_q8_0),
         cmocka_unit_test(test_stories_q4_0),
         cmocka_unit_test(test_stories_f16),
