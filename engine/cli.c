@@ -105,6 +105,12 @@ enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **arg
         } else if (!strcmp(a, "-f") && cmd == CLI_PERPLEXITY) {
             o->text_file = v;
         } else if (!strcmp(a, "--mem-report")) {
+            struct stat mst; /* replaced by rename at the end: only a regular file, or nothing */
+            if (lstat(v, &mst) == 0 && !S_ISREG(mst.st_mode)) {
+                fprintf(stderr, "minillm: --mem-report %s exists and is not a regular file (a symlink, device or "
+                                "directory); refusing to replace it\n", v);
+                goto bad;
+            }
             o->mem_report = v;
         } else if (!strcmp(a, "-p") && cmd == CLI_BENCH) {
             if (parse_int(a, v, 0, 1 << 16, &n))

@@ -241,10 +241,15 @@ enum status memreport_write(const struct memreport *r, struct err *e)
     char *tmp = malloc(n);
     if (!tmp)
         return err_set(e, "mem-report: out of memory");
-    snprintf(tmp, n, "%s.tmp", r->out_path);
-    FILE *f = fopen(tmp, "w");
+    snprintf(tmp, n, "%s.tmpXXXXXX", r->out_path); /* a fresh name: no stale file or symlink is followed */
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 && fchmod(fd, 0644) == 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        err_set(e, "mem-report: cannot write %s: %s", tmp, strerror(errno));
+        err_set(e, "mem-report: cannot write %s: %s", r->out_path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         free(tmp);
         return STATUS_ERR;
     }
