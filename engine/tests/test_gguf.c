@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -671,6 +672,18 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* How many files are named PATH + suffix + anything. */
+static int count_prefixed(const char *path, const char *suffix)
+{
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s%s*", path, suffix);
+    glob_t g;
+    int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+    if (n)
+        globfree(&g);
+    return n;
+}
+
 static uint8_t *read_path(const char *path, size_t *size)
 {
     FILE *fp = fopen(path, "rb");
@@ -877,8 +890,9 @@ static void test_writer_round_trip(void **state)
     static const uint32_t aligns[] = {0, 64, 4096};
     for (size_t a = 0; a < 3; a++) {
         write_rt_file(path, aligns[a]);
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path); /* no temporary left: the old name nor a fresh one */
         assert_false(file_exists(tmp));
+        assert_int_equal(count_prefixed(path, ".tmp"), 0);
         size_t size;
         uint8_t *buf = read_path(path, &size);
         check_rt_file(buf, size, aligns[a]);
@@ -1038,6 +1052,8 @@ static void test_writer_errors(void **state)
             fail_msg("writer case %d: message '%s' lacks '%s'", c, e.msg, wcase_expect[c]);
         /* a failed writer refuses everything but free */
         assert_int_equal(gguf_writer_finish(&w, &e), STATUS_ERR);
+        snprintf(tmp, sizeof tmp, "%s", w.tmp_path); /* PATH.tmpXXXXXX, a fresh name */
+        assert_int_equal(strncmp(tmp, path, strlen(path)), 0);
         assert_true(file_exists(tmp));
         gguf_writer_free(&w);
         assert_false(file_exists(tmp));
@@ -1050,7 +1066,7 @@ static void test_writer_errors(void **state)
     struct gguf_writer w;
     struct err e;
     assert_int_equal(gguf_writer_open(&w, missing, &e), STATUS_ERR);
-    assert_non_null(strstr(e.msg, "/no/such/dir/m.gguf.tmp"));
+    assert_non_null(strstr(e.msg, "/no/such/dir/m.gguf"));
     assert_non_null(strstr(e.msg, "No such file or directory"));
     gguf_writer_free(&w);
 
@@ -1062,6 +1078,7 @@ static void test_writer_errors(void **state)
     void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     OK(gguf_writer_open(&w, path, &e));
+    snprintf(tmp, sizeof tmp, "%s", w.tmp_path);
     uint64_t ne[2] = {1024, 256};
     OK(gguf_writer_add_tensor(&w, "big", 2, ne, GGML_TYPE_F32, &e));
     OK(gguf_writer_write_header(&w, &e));
