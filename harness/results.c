@@ -258,8 +258,29 @@ enum status results_each(const char *dir, int trim, void (*fn)(json_t *obj, void
     if (trim && files_trim_torn(path, e))
         return STATUS_ERR;
     char *text;
-    if (files_read(path, &text, NULL, e))
+    size_t len;
+    if (files_read(path, &text, &len, e))
         return STATUS_ERR;
+    /* Strict: a NUL byte, or (when not trimming, as compare and merge read) a
+     * last line without its newline, is a damaged file, never a shorter one. */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (const char *q = text; q < nul; q++)
+            line += *q == '\n';
+        err_set(e, "%s:%d: a NUL byte at offset %zu: the file is damaged", path, line, (size_t)(nul - text));
+        free(text);
+        return STATUS_ERR;
+    }
+    if (!trim && len && text[len - 1] != '\n') {
+        int line = 1;
+        for (size_t i = 0; i < len; i++)
+            line += text[i] == '\n';
+        err_set(e, "%s:%d: the last line has no newline (cut short by a crash? rbench run --resume trims it)", path,
+                line);
+        free(text);
+        return STATUS_ERR;
+    }
     char *end = strrchr(text, '\n'); /* a torn last line is not a record yet */
     if (end)
         end[1] = '\0';

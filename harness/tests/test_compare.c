@@ -16,6 +16,7 @@
  *   an output differs in NEW           -> 1, "identity"
  *   a BASE case missing from NEW       -> 2, "missing from NEW"
  *   a meta line and no run             -> 2 (no qsort of nothing under UBSan)
+ *   a NUL byte in BASE, a torn last line in NEW -> 2, the line named
  *   a run that failed in NEW           -> 1, "runs failed"
  * and `rbench compare --paired A B DIR` on one directory holding two named
  * builds (engine field, keys "...|mode|ENGINE"):
@@ -281,6 +282,35 @@ static void test_perplexity_identity_failures(void **state)
     variant("failed", &here, 1, failed);
     assert_int_equal(compare("base", "failed", NULL, rep, sizeof rep), 1);
     assert_non_null(strstr(rep, "runs failed: rep 0 exit 1"));
+
+    /* damaged files are errors naming the line, never a shorter file */
+    char path[PATH_MAX], errp[PATH_MAX], *text;
+    size_t n;
+    fixture("nul", &here, base_cases, N_BASE);
+    TFMT(path, "%s/nul/runs.jsonl", tmp);
+    assert_int_equal(files_read(path, &text, &n, NULL), STATUS_OK);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (long)(n / 2), SEEK_SET), 0);
+    assert_int_equal(fputc(0, fp), 0);
+    assert_int_equal(fclose(fp), 0);
+    free(text);
+    assert_int_equal(compare("nul", "same", NULL, rep, sizeof rep), 2);
+    TFMT(errp, "%s/nul-same.err", tmp);
+    assert_int_equal(files_read(errp, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "a NUL byte at offset"));
+    free(text);
+    fixture("torn", &here, base_cases, N_BASE);
+    TFMT(path, "%s/torn/runs.jsonl", tmp);
+    assert_int_equal(files_read(path, &text, &n, NULL), STATUS_OK);
+    assert_int_equal(truncate(path, (off_t)n - 10), 0);
+    free(text);
+    assert_int_equal(compare("same", "torn", NULL, rep, sizeof rep), 2);
+    TFMT(errp, "%s/same-torn.err", tmp);
+    assert_int_equal(files_read(errp, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "NEW:"));
+    assert_non_null(strstr(text, "the last line has no newline"));
+    free(text);
 
     fixture("meta-only", &here, base_cases, 0); /* no run at all: could not compare, no crash */
     assert_int_equal(compare("meta-only", "meta-only", NULL, rep, sizeof rep), 2);
