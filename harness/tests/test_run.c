@@ -231,6 +231,30 @@ static void test_kill9_resume(void **state)
     assert_int_equal(count_lines(jsonl), 1 + 24);
 }
 
+/* --resume refuses a directory started by another build of the engine. */
+static void test_resume_other_build(void **state)
+{
+    (void)state;
+    char copy[PATH_MAX], path[PATH_MAX], text[1024], cmd[3 * PATH_MAX];
+    TFMT(copy, "%s/fake-copy", tmp);
+    TFMT(cmd, "cp '%s' '%s'", fake, copy);
+    assert_int_equal(system(cmd), 0);
+    TFMT(path, "%s/rb.sweep", tmp);
+    TFMT(text, "engine minillm bin=%s\nmodel tiny\nquant f32\nmode mmap\nworkload complete prompt=\"x\" n=1\n", copy);
+    assert_int_equal(testenv_write(path, text), 0);
+    assert_int_equal(rb_run("rb", "rb", NULL), 0);
+    FILE *f = fopen(copy, "ab"); /* "rebuild" it: the bytes change */
+    assert_non_null(f);
+    fputc(0, f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rb_run("rb", "rb", "--resume"), 2);
+    char log[PATH_MAX], *out;
+    TFMT(log, "%s/rb.log", tmp);
+    assert_int_equal(files_read(log, &out, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(out, "was run with another build of engine 1"));
+    free(out);
+}
+
 /* The gates themselves are tested on fixtures (test_compare.c); this is the one
  * end-to-end time check: the same sweep twice, the second 400 ms slower per run
  * with the same work otherwise, gated with a 20 ms floor. The margin is
@@ -582,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_perturb_fails_gate),
         cmocka_unit_test(test_crash_and_timeout_recorded),
         cmocka_unit_test(test_kill9_resume),
+        cmocka_unit_test(test_resume_other_build),
         cmocka_unit_test(test_compare_gates),
         cmocka_unit_test(test_cold_cache),
         cmocka_unit_test(test_mem_limit_oom),
