@@ -350,8 +350,10 @@ enum status engine_prepare_model(const struct engine *en, int model, int quant, 
         return STATUS_ERR;
     if (access(out, R_OK) == 0)
         return STATUS_OK;
-    char tmp[SWEEP_PATH_LEN + 16];
-    snprintf(tmp, sizeof tmp, "%s.part", out);
+    /* A name of this process's own: two sweeps preparing the same model at
+     * once each write their own part and rename it into place (same bytes). */
+    char tmp[SWEEP_PATH_LEN + 32];
+    snprintf(tmp, sizeof tmp, "%s.part%ld", out, (long)getpid());
     char *argv[9];
     if (gen) {
         char *a[] = { (char *)en->minillm, "gen", "--shape", (char *)m + 4, "--type", (char *)q, tmp, NULL };

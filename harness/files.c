@@ -3,6 +3,7 @@
 #include "files.h"
 
 #include <errno.h>
+#include <sys/file.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,4 +153,25 @@ int files_exist(const char *path)
 {
     struct stat st;
     return lstat(path, &st) == 0;
+}
+
+enum status files_lock_dir(const char *dir, int *fd, struct err *e)
+{
+    char path[4096];
+    *fd = -1;
+    if (files_join(path, sizeof path, dir, ".rbench.lock", e))
+        return STATUS_ERR;
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (f < 0)
+        return err_set(e, "%s: %s", path, strerror(errno));
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        close(f);
+        return err_set(e, "%s: %s", dir,
+                       busy ? "in use by another rbench (a run, a resume or a merge); wait for it or use another "
+                              "--name"
+                            : strerror(errno));
+    }
+    *fd = f;
+    return STATUS_OK;
 }

@@ -31,4 +31,9 @@ enum status files_trim_torn(const char *path, struct err *e);
 /* 1 if the path exists (any type), else 0. */
 int files_exist(const char *path);
 
+/* Takes the lock of a results directory (DIR/.rbench.lock, flock exclusive,
+ * not waiting) for the caller's whole life: *fd holds it; close it (or exit)
+ * to release. Fails naming the directory when another rbench holds it. */
+enum status files_lock_dir(const char *dir, int *fd, struct err *e);
+
 #endif

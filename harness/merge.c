@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct collect {
     json_t *meta;       /* first shard's meta */
@@ -73,6 +74,17 @@ enum status merge_dirs(const char *out, const char *const *dirs, size_t n_dirs, 
 {
     struct collect c = { NULL, json_array(), 0, NULL };
     enum status st = STATUS_OK;
+    int lock = -1;
+    char rj[4096];
+    /* OUT is a new directory: never one that holds a run (merging onto it would
+     * replace its runs); it stays locked while it is written. */
+    st = files_mkdirs(out, e);
+    if (!st)
+        st = files_lock_dir(out, &lock, e);
+    if (!st)
+        st = files_join(rj, sizeof rj, out, "runs.jsonl", e);
+    if (!st && files_exist(rj))
+        st = err_set(e, "%s already holds a run; merge into a new directory", out);
     for (size_t i = 0; i < n_dirs && !st; i++)
         st = results_each(dirs[i], 0, on_line, &c, e);
     if (!st && !c.meta)
@@ -123,5 +135,7 @@ enum status merge_dirs(const char *out, const char *const *dirs, size_t n_dirs, 
     free(v);
     json_decref(c.meta);
     json_decref(c.runs);
+    if (lock >= 0)
+        close(lock);
     return st;
 }

@@ -37,6 +37,7 @@ struct state {
     char prep_error[640];
     struct cgroup cg;
     int use_cgroup;
+    int lock_fd;               /* the results directory's lock, held for the whole run */
 };
 
 static unsigned char done_code(const char *status)
@@ -456,7 +457,8 @@ int run_sweep(const struct run_opts *o)
         s->reps = o->reps;
     if (o->mem_limit_bytes)
         s->mem_limit_bytes = o->mem_limit_bytes, s->cgroup = 1;
-    if (pick_dir(st, &e))
+    st->lock_fd = -1;
+    if (pick_dir(st, &e) || files_lock_dir(st->dir, &st->lock_fd, &e))
         goto fail;
     size_t n_runs = sweep_n_runs(s);
     if (!(st->done = calloc(n_runs ? n_runs : 1, 1))) {
@@ -614,6 +616,8 @@ out:
     if (st) {
         free(st->done);
         json_decref(st->meta_engines);
+        if (st->lock_fd >= 0)
+            close(st->lock_fd);
     }
     free(st);
     free(s);

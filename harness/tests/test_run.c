@@ -22,6 +22,8 @@
 #include <math.h>
 #include <jansson.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -551,11 +553,53 @@ static void test_shard_merge(void **state)
     assert_int_equal(json_array_size(m), 16);
     json_decref(m);
     assert_int_equal(rb_compare("whole", "merged", "--no-time-gate", rep, sizeof rep), 0);
+    /* merging onto a directory that holds a run would replace it: refused, runs kept */
+    lo.argv = argv;
+    assert_int_equal(launch_run(&lo, &r, NULL), STATUS_OK);
+    assert_int_equal(r.exit_code, 1);
+    char *text;
+    assert_int_equal(files_read(log, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "already holds a run"));
+    free(text);
+    m = runs_of("merged");
+    assert_int_equal(json_array_size(m), 16);
+    json_decref(m);
     /* merging a shard with itself duplicates runs: refused */
-    char *dup[] = { rbench, "merge", out, d1, d1, NULL };
+    char out2[PATH_MAX];
+    TFMT(out2, "%s/merged-dup", tmp);
+    char *dup[] = { rbench, "merge", out2, d1, d1, NULL };
     lo.argv = dup;
     assert_int_equal(launch_run(&lo, &r, NULL), STATUS_OK);
     assert_int_equal(r.exit_code, 1);
+    assert_int_equal(files_read(log, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "appears twice"));
+    free(text);
+}
+
+/* A results directory is locked for a run's whole life: a second rbench into
+ * it (run, resume or merge) is refused, not interleaved. */
+static void test_dir_locked(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], lockp[PATH_MAX], log[PATH_MAX], *text;
+    TFMT(dir, "%s/locked", tmp);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    TFMT(lockp, "%s/.rbench.lock", dir);
+    int fd = open(lockp, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0); /* as another rbench would hold it */
+    write_sweep("locked", "tiny", "mmap", "");
+    assert_int_equal(rb_run("locked", "locked", NULL), 2);
+    TFMT(log, "%s/locked.log", tmp);
+    assert_int_equal(files_read(log, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "in use by another rbench"));
+    free(text);
+    char jsonl[PATH_MAX];
+    TFMT(jsonl, "%s/runs.jsonl", dir);
+    assert_false(files_exist(jsonl));
+    close(fd); /* released: the run goes ahead */
+    assert_int_equal(rb_run("locked", "locked", NULL), 0);
+    assert_true(files_exist(jsonl));
 }
 
 /* rbench itself stays small, so what it launches is measured small. */
@@ -614,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_llama_spellings_and_truncation),
         cmocka_unit_test(test_named_engines),
         cmocka_unit_test(test_shard_merge),
+        cmocka_unit_test(test_dir_locked),
         cmocka_unit_test(test_true_through_rbench),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
