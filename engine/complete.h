@@ -23,6 +23,8 @@ struct complete_stats {
  *   V": a digest of the raw bits of every logit vector the run computed (the
  *   prompt's last position, then one per generated token), so the identity
  *   gate sees a change of one ulp in any logit, not only in the chosen tokens.
+ *   It is one byte-wise pass over each logit vector inside the generation loop,
+ *   so the reported generation time includes it (both sides of an A/B alike).
  * The two test knobs exist to measure the nightly gate (docs/BENCH.md) and
  * change nothing when 0:
  *   test_slowdown_pct: after each generation step, spin for that percentage

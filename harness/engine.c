@@ -38,28 +38,27 @@ static void pick(char *dst, const char *sweep_value, const char *env, const char
         snprintf(dst, SWEEP_PATH_LEN, "%s", name);
 }
 
-/* First line of `bin args` (stdout, else stderr) into out; "" on failure. */
-static void first_line(const char *bin, const char *arg, char *out, size_t n, const char *tmp_dir, int whole_has,
-                       const char *needle, int *found)
+/* The output of `bin arg` (stdout, and stderr too when both), as a heap
+ * string the caller frees; NULL when it could not run. */
+static char *probe_output(const char *bin, const char *arg, const char *tmp_dir, int both)
 {
-    char path[SWEEP_PATH_LEN];
-    out[0] = '\0';
+    char path[SWEEP_PATH_LEN], *text = NULL;
     if (files_join(path, sizeof path, tmp_dir, ".engine-probe.txt", NULL))
-        return;
+        return NULL;
     char *argv[] = { (char *)bin, (char *)arg, NULL };
-    struct launch_opts o = { .argv = argv, .stdout_path = path, .stderr_path = whole_has ? path : NULL, .timeout_s = 30 };
+    struct launch_opts o = { .argv = argv, .stdout_path = path, .stderr_path = both ? path : NULL, .timeout_s = 30 };
     struct launch_result r;
-    if (launch_run(&o, &r, NULL) == STATUS_OK) {
-        char *text;
-        if (files_read(path, &text, NULL, NULL) == STATUS_OK) {
-            size_t k = strcspn(text, "\n");
-            snprintf(out, n, "%.*s", (int)(k < n ? k : n - 1), text);
-            if (found)
-                *found = needle && strstr(text, needle) != NULL;
-            free(text);
-        }
-    }
+    if (launch_run(&o, &r, NULL) != STATUS_OK || files_read(path, &text, NULL, NULL) != STATUS_OK)
+        text = NULL;
     unlink(path);
+    return text;
+}
+
+/* The first line of text into out ("" when text is NULL). */
+static void first_line_of(const char *text, char *out, size_t n)
+{
+    size_t k = text ? strcspn(text, "\n") : 0;
+    snprintf(out, n, "%.*s", (int)(k < n ? k : n - 1), text ? text : "");
 }
 
 static int binary_stat(const char *bin, long long *size, long long *mtime_ns)
@@ -148,20 +147,25 @@ static void init_build(struct engine_build *b, const struct sweep_engine_spec *s
     b->spec = spec;
     if (spec->kind == SWEEP_ENGINE_MINILLM) {
         pick(b->minillm, spec->bin, "RB_MINILLM", self_dir, "minillm");
-        first_line(b->minillm, "--version", b->version, sizeof b->version, tmp_dir, 0, NULL, NULL);
+        char *v = probe_output(b->minillm, "--version", tmp_dir, 0);
+        first_line_of(v, b->version, sizeof b->version);
+        free(v);
         add_file(b, b->minillm);
     } else {
         pick(b->llama_completion, spec->completion, "LLAMA_COMPLETION", self_dir, "llama-completion");
         pick(b->llama_perplexity, spec->perplexity, "LLAMA_PERPLEXITY", self_dir, "llama-perplexity");
-        char dummy[8];
-        first_line(b->llama_completion, "--version", b->version, sizeof b->version, tmp_dir, 1, NULL, NULL);
-        /* The help text says which spellings this build takes. */
+        char *v = probe_output(b->llama_completion, "--version", tmp_dir, 1);
+        first_line_of(v, b->version, sizeof b->version);
+        free(v);
+        /* One --help says which spellings this build takes. */
+        char *help = probe_output(b->llama_completion, "--help", tmp_dir, 1);
         static const char *const probes[] = { "--reclaim-mmap-source", "--load-mode", "--no-mmap", "--mlock",
                                               "--no-repack", "--log-verbosity" };
         int *found[] = { &b->llama_has_reclaim, &b->llama_load_mode, &b->llama_no_mmap, &b->llama_mlock,
                          &b->llama_no_repack, &b->llama_verbosity };
         for (size_t i = 0; i < sizeof probes / sizeof *probes; i++)
-            first_line(b->llama_completion, "--help", dummy, sizeof dummy, tmp_dir, 1, probes[i], found[i]);
+            *found[i] = help && strstr(help, probes[i]) != NULL;
+        free(help);
         add_file(b, b->llama_completion);
         add_file(b, b->llama_perplexity);
         add_build_libs(b, b->llama_completion);

@@ -105,15 +105,16 @@ static void fixture(const char *name, const struct fx_machine *m, const struct f
     assert_int_equal(fclose(f), 0);
 }
 
-/* rbench compare tmp/base tmp/new [flag]; the report in rep, the exit code returned. */
-static int compare(const char *base, const char *new_dir, const char *flag, char *rep, size_t n)
+/* Runs rbench with argv (NULL-terminated, after "rbench"), stdout to tmp/NAME.md and
+ * stderr to tmp/NAME.err; the report in rep, the exit code returned. */
+static int run_rbench(const char *name, char **args, char *rep, size_t n)
 {
-    char b[PATH_MAX], c[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
-    TFMT(b, "%s/%s", tmp, base);
-    TFMT(c, "%s/%s", tmp, new_dir);
-    TFMT(out, "%s/%s-%s.md", tmp, base, new_dir);
-    TFMT(err, "%s/%s-%s.err", tmp, base, new_dir);
-    char *argv[] = { rbench, "compare", b, c, (char *)flag, NULL };
+    char out[PATH_MAX], err[PATH_MAX];
+    TFMT(out, "%s/%s.md", tmp, name);
+    TFMT(err, "%s/%s.err", tmp, name);
+    char *argv[12] = { rbench };
+    for (int i = 0; args[i] && i < 10; i++)
+        argv[i + 1] = args[i];
     struct launch_opts o = { .argv = argv, .stdout_path = out, .stderr_path = err, .timeout_s = 60 };
     struct launch_result r;
     assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
@@ -122,6 +123,17 @@ static int compare(const char *base, const char *new_dir, const char *flag, char
     snprintf(rep, n, "%s", text);
     free(text);
     return r.exit_code;
+}
+
+/* rbench compare tmp/base tmp/new [flag]; reports in tmp/base-new.{md,err}. */
+static int compare(const char *base, const char *new_dir, const char *flag, char *rep, size_t n)
+{
+    char b[PATH_MAX], c[PATH_MAX], name[256];
+    TFMT(b, "%s/%s", tmp, base);
+    TFMT(c, "%s/%s", tmp, new_dir);
+    TFMT(name, "%s-%s", base, new_dir);
+    char *args[] = { "compare", b, c, (char *)flag, NULL };
+    return run_rbench(name, args, rep, n);
 }
 
 static const struct fx_case base_cases[] = {
@@ -369,19 +381,11 @@ static void fixture_ab(const char *name, const char *cls_a, const char *cls_b, c
 /* rbench compare --paired a b tmp/name [flag] */
 static int paired(const char *name, const char *a, const char *flag, char *rep, size_t n)
 {
-    char d[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
+    char d[PATH_MAX], out[256];
     TFMT(d, "%s/%s", tmp, name);
-    TFMT(out, "%s/%s-paired.md", tmp, name);
-    TFMT(err, "%s/%s-paired.err", tmp, name);
-    char *argv[] = { rbench, "compare", "--paired", (char *)a, "b", d, (char *)flag, NULL };
-    struct launch_opts o = { .argv = argv, .stdout_path = out, .stderr_path = err, .timeout_s = 60 };
-    struct launch_result r;
-    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
-    char *text;
-    assert_int_equal(files_read(out, &text, NULL, NULL), STATUS_OK);
-    snprintf(rep, n, "%s", text);
-    free(text);
-    return r.exit_code;
+    TFMT(out, "%s-paired", name);
+    char *args[] = { "compare", "--paired", (char *)a, "b", d, (char *)flag, NULL };
+    return run_rbench(out, args, rep, n);
 }
 
 static const struct ab_case ab_same = { "mmap", { 100, 120, 90, 110, 95, 105 }, { 104, 111, 96, 102, 99, 100 },
@@ -454,19 +458,13 @@ static void test_paired(void **state)
     assert_null(strstr(rep, "wall time x"));
 
     /* one build of an A/B directory against a single-engine baseline */
-    char b[PATH_MAX], c[PATH_MAX], out[PATH_MAX];
+    char b[PATH_MAX], c[PATH_MAX];
     TFMT(b, "%s/base", tmp);
     TFMT(c, "%s/ab-same", tmp);
-    TFMT(out, "%s/new-engine.md", tmp);
-    char *argv[] = { rbench, "compare", b, c, "--new-engine", "b", NULL };
-    struct launch_opts o = { .argv = argv, .stdout_path = out };
-    struct launch_result r;
-    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
-    char *text;
-    assert_int_equal(files_read(out, &text, NULL, NULL), STATUS_OK);
-    assert_non_null(strstr(text, "| m\\|f32\\|complete\\|t2\\|warm\\|mmap |"));
-    assert_null(strstr(text, "mmap\\|b"));
-    free(text);
+    char *args[] = { "compare", b, c, "--new-engine", "b", NULL };
+    run_rbench("new-engine", args, rep, sizeof rep);
+    assert_non_null(strstr(rep, "| m\\|f32\\|complete\\|t2\\|warm\\|mmap |"));
+    assert_null(strstr(rep, "mmap\\|b"));
 }
 
 int main(void)
