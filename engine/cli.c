@@ -68,6 +68,149 @@ static enum status parse_int(const char *opt, const char *s, long lo, long hi, l
     return STATUS_OK;
 }
 
+/* Every option: its name, the commands that take it (a bit per enum cli_cmd)
+ * and whether a value follows. An option missing here is unknown. */
+#define ALL_CMDS (1u << CLI_COMPLETE | 1u << CLI_PERPLEXITY | 1u << CLI_BENCH)
+static const struct cli_opt {
+    const char *name;
+    unsigned cmds;
+    int takes_value;
+} cli_opts_table[] = {
+    {"--no-mmap", ALL_CMDS, 0},
+    {"--mlock", ALL_CMDS, 0},
+    {"--no-repack", ALL_CMDS, 0},
+    {"--reclaim-mmap-source", ALL_CMDS, 0},
+    {"--logits-digest", 1u << CLI_COMPLETE, 0},
+    {"-m", ALL_CMDS, 1},
+    {"-p", 1u << CLI_COMPLETE | 1u << CLI_BENCH, 1},
+    {"-f", 1u << CLI_PERPLEXITY, 1},
+    {"--mem-report", ALL_CMDS, 1},
+    {"-r", 1u << CLI_BENCH, 1},
+    {"-n", 1u << CLI_COMPLETE | 1u << CLI_BENCH, 1},
+    {"-t", ALL_CMDS, 1},
+    {"-c", ALL_CMDS, 1},
+    {"--chunks", 1u << CLI_PERPLEXITY, 1},
+    {"--load", ALL_CMDS, 1},
+    {"--reclaim", ALL_CMDS, 1},
+    {"--reclaim-at", ALL_CMDS, 1},
+};
+
+static const struct cli_opt *cli_opt_find(enum cli_cmd cmd, const char *a)
+{
+    for (size_t k = 0; k < sizeof cli_opts_table / sizeof *cli_opts_table; k++)
+        if (!strcmp(cli_opts_table[k].name, a) && (cli_opts_table[k].cmds & (1u << cmd)))
+            return &cli_opts_table[k];
+    return NULL;
+}
+
+/* One of `names` (NULL-terminated), as its index; -1 after printing the choices. */
+static int choice(const char *opt, const char *v, const char *const *names, const char *expects)
+{
+    for (int k = 0; names[k]; k++)
+        if (!strcmp(v, names[k]))
+            return k;
+    fprintf(stderr, "minillm: %s expects %s, got '%s'\n", opt, expects, v);
+    return -1;
+}
+
+/* Applies option `a` (known to be valid for cmd) with value v (NULL for a flag). */
+static enum status cli_apply(struct cli_opts *o, enum cli_cmd cmd, const char *a, const char *v)
+{
+    static const char *const loads[] = {"mmap", "read", NULL};
+    static const char *const reclaims[] = {"off", "dontneed", "evict", NULL};
+    static const char *const ats[] = {"load", "end", NULL};
+    long n;
+    int k;
+    if (!strcmp(a, "--no-mmap"))
+        o->load.load = LOAD_READ;
+    else if (!strcmp(a, "--mlock"))
+        o->load.mlock = 1;
+    else if (!strcmp(a, "--no-repack"))
+        o->load.repack = 0;
+    else if (!strcmp(a, "--reclaim-mmap-source"))
+        o->load.reclaim = RECLAIM_DONTNEED;
+    else if (!strcmp(a, "--logits-digest"))
+        o->logits_digest = 1;
+    else if (!strcmp(a, "-m"))
+        o->model = v;
+    else if (!strcmp(a, "-p") && cmd == CLI_COMPLETE)
+        o->prompt = v;
+    else if (!strcmp(a, "-f"))
+        o->text_file = v;
+    else if (!strcmp(a, "--mem-report")) {
+        struct stat mst; /* replaced by rename at the end: only a regular file, or nothing */
+        if (lstat(v, &mst) == 0 && !S_ISREG(mst.st_mode)) {
+            fprintf(stderr, "minillm: --mem-report %s exists and is not a regular file (a symlink, device or "
+                            "directory); refusing to replace it\n", v);
+            return STATUS_ERR;
+        }
+        o->mem_report = v;
+    } else if (!strcmp(a, "-p")) { /* bench */
+        if (parse_int(a, v, 0, 1 << 16, &n))
+            return STATUS_ERR;
+        o->n_pp = (int)n;
+    } else if (!strcmp(a, "-r")) {
+        if (parse_int(a, v, 1, 64, &n))
+            return STATUS_ERR;
+        o->reps = (int)n;
+    } else if (!strcmp(a, "-n")) {
+        if (parse_int(a, v, 0, 1 << 20, &n))
+            return STATUS_ERR;
+        o->n_predict = (int)n;
+    } else if (!strcmp(a, "-t")) {
+        if (parse_int(a, v, 1, 256, &n))
+            return STATUS_ERR;
+        o->n_threads = (int)n;
+    } else if (!strcmp(a, "-c")) {
+        if (parse_int(a, v, 8, 1 << 24, &n))
+            return STATUS_ERR;
+        o->n_ctx = (int32_t)n;
+    } else if (!strcmp(a, "--chunks")) {
+        if (parse_int(a, v, 1, INT_MAX, &n))
+            return STATUS_ERR;
+        o->n_chunks = (int)n;
+    } else if (!strcmp(a, "--load")) {
+        if ((k = choice(a, v, loads, "mmap or read")) < 0)
+            return STATUS_ERR;
+        o->load.load = k ? LOAD_READ : LOAD_MMAP;
+    } else if (!strcmp(a, "--reclaim")) {
+        if ((k = choice(a, v, reclaims, "off, dontneed or evict")) < 0)
+            return STATUS_ERR;
+        o->load.reclaim = k == 0 ? RECLAIM_OFF : k == 1 ? RECLAIM_DONTNEED : RECLAIM_EVICT;
+    } else if (!strcmp(a, "--reclaim-at")) {
+        if ((k = choice(a, v, ats, "load or end")) < 0)
+            return STATUS_ERR;
+        o->load.reclaim_at = k ? RECLAIM_AT_END : RECLAIM_AT_LOAD;
+    }
+    return STATUS_OK;
+}
+
+/* The required options and the defaults that depend on other options. */
+static enum status cli_finish(struct cli_opts *o, enum cli_cmd cmd)
+{
+    if (!o->model) {
+        fprintf(stderr, "minillm: -m MODEL is required\n");
+        return STATUS_ERR;
+    }
+    if (cmd == CLI_COMPLETE && !o->prompt) {
+        fprintf(stderr, "minillm: -p TEXT is required\n");
+        return STATUS_ERR;
+    }
+    if (cmd == CLI_PERPLEXITY && !o->text_file) {
+        fprintf(stderr, "minillm: -f FILE is required\n");
+        return STATUS_ERR;
+    }
+    if (cmd == CLI_PERPLEXITY && !o->n_ctx)
+        o->n_ctx = 512;
+    if (cmd == CLI_BENCH && !o->n_ctx)
+        o->n_ctx = o->n_pp + o->n_predict > 512 ? o->n_pp + o->n_predict : 512;
+    if (cmd == CLI_BENCH && o->n_pp + o->n_predict == 0) {
+        fprintf(stderr, "minillm: bench: -p and -n are both 0: nothing to measure\n");
+        return STATUS_ERR;
+    }
+    return STATUS_OK;
+}
+
 enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
@@ -79,118 +222,23 @@ enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **arg
     o->n_threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        int takes = 1;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage_cmd(cmd, stdout);
-            exit(0);
-        } else if (!strcmp(a, "--no-mmap")) {
-            o->load.load = LOAD_READ, takes = 0;
-        } else if (!strcmp(a, "--mlock")) {
-            o->load.mlock = 1, takes = 0;
-        } else if (!strcmp(a, "--no-repack")) {
-            o->load.repack = 0, takes = 0;
-        } else if (!strcmp(a, "--reclaim-mmap-source")) {
-            o->load.reclaim = RECLAIM_DONTNEED, takes = 0;
-        } else if (!strcmp(a, "--logits-digest") && cmd == CLI_COMPLETE) {
-            o->logits_digest = 1, takes = 0;
-        } else if (!v) {
-            fprintf(stderr, "minillm: option %s needs a value (or is unknown)\n", a);
-            goto bad;
-        } else if (!strcmp(a, "-m")) {
-            o->model = v;
-        } else if (!strcmp(a, "-p") && cmd == CLI_COMPLETE) {
-            o->prompt = v;
-        } else if (!strcmp(a, "-f") && cmd == CLI_PERPLEXITY) {
-            o->text_file = v;
-        } else if (!strcmp(a, "--mem-report")) {
-            struct stat mst; /* replaced by rename at the end: only a regular file, or nothing */
-            if (lstat(v, &mst) == 0 && !S_ISREG(mst.st_mode)) {
-                fprintf(stderr, "minillm: --mem-report %s exists and is not a regular file (a symlink, device or "
-                                "directory); refusing to replace it\n", v);
-                goto bad;
-            }
-            o->mem_report = v;
-        } else if (!strcmp(a, "-p") && cmd == CLI_BENCH) {
-            if (parse_int(a, v, 0, 1 << 16, &n))
-                goto bad;
-            o->n_pp = (int)n;
-        } else if (!strcmp(a, "-r") && cmd == CLI_BENCH) {
-            if (parse_int(a, v, 1, 64, &n))
-                goto bad;
-            o->reps = (int)n;
-        } else if (!strcmp(a, "-n") && cmd != CLI_PERPLEXITY) {
-            if (parse_int(a, v, 0, 1 << 20, &n))
-                goto bad;
-            o->n_predict = (int)n;
-        } else if (!strcmp(a, "-t")) {
-            if (parse_int(a, v, 1, 256, &n))
-                goto bad;
-            o->n_threads = (int)n;
-        } else if (!strcmp(a, "-c")) {
-            if (parse_int(a, v, 8, 1 << 24, &n))
-                goto bad;
-            o->n_ctx = (int32_t)n;
-        } else if (!strcmp(a, "--chunks") && cmd == CLI_PERPLEXITY) {
-            if (parse_int(a, v, 1, INT_MAX, &n))
-                goto bad;
-            o->n_chunks = (int)n;
-        } else if (!strcmp(a, "--load")) {
-            if (!strcmp(v, "mmap"))
-                o->load.load = LOAD_MMAP;
-            else if (!strcmp(v, "read"))
-                o->load.load = LOAD_READ;
-            else {
-                fprintf(stderr, "minillm: --load expects mmap or read, got '%s'\n", v);
-                goto bad;
-            }
-        } else if (!strcmp(a, "--reclaim")) {
-            if (!strcmp(v, "off"))
-                o->load.reclaim = RECLAIM_OFF;
-            else if (!strcmp(v, "dontneed"))
-                o->load.reclaim = RECLAIM_DONTNEED;
-            else if (!strcmp(v, "evict"))
-                o->load.reclaim = RECLAIM_EVICT;
-            else {
-                fprintf(stderr, "minillm: --reclaim expects off, dontneed or evict, got '%s'\n", v);
-                goto bad;
-            }
-        } else if (!strcmp(a, "--reclaim-at")) {
-            if (!strcmp(v, "load"))
-                o->load.reclaim_at = RECLAIM_AT_LOAD;
-            else if (!strcmp(v, "end"))
-                o->load.reclaim_at = RECLAIM_AT_END;
-            else {
-                fprintf(stderr, "minillm: --reclaim-at expects load or end, got '%s'\n", v);
-                goto bad;
-            }
-        } else {
-            fprintf(stderr, "minillm: unknown option '%s'\n", a);
-            goto bad;
+            o->help = 1;
+            return STATUS_OK;
         }
-        i += takes;
+        const struct cli_opt *opt = cli_opt_find(cmd, a);
+        const char *v = opt && opt->takes_value ? argv[i + 1] : NULL; /* argv[argc] is NULL */
+        if (!opt)
+            fprintf(stderr, "minillm: unknown option '%s'\n", a);
+        else if (opt->takes_value && !v)
+            fprintf(stderr, "minillm: option %s needs a value\n", a);
+        if (!opt || (opt->takes_value && !v) || cli_apply(o, cmd, a, v))
+            goto bad;
+        i += opt->takes_value;
     }
-    if (!o->model) {
-        fprintf(stderr, "minillm: -m MODEL is required\n");
+    if (cli_finish(o, cmd))
         goto bad;
-    }
-    if (cmd == CLI_COMPLETE && !o->prompt) {
-        fprintf(stderr, "minillm: -p TEXT is required\n");
-        goto bad;
-    }
-    if (cmd == CLI_PERPLEXITY && !o->text_file) {
-        fprintf(stderr, "minillm: -f FILE is required\n");
-        goto bad;
-    }
-    if (cmd == CLI_PERPLEXITY && !o->n_ctx)
-        o->n_ctx = 512;
-    if (cmd == CLI_BENCH && !o->n_ctx)
-        o->n_ctx = o->n_pp + o->n_predict > 512 ? o->n_pp + o->n_predict : 512;
-    if (cmd == CLI_BENCH && o->n_pp + o->n_predict == 0) {
-        fprintf(stderr, "minillm: bench: -p and -n are both 0: nothing to measure\n");
-        goto bad;
-    }
     return STATUS_OK;
 bad:
     usage_cmd(cmd, stderr);
@@ -272,11 +320,16 @@ int cli_info(int argc, char **argv)
             close(fd);
         return 1;
     }
+    if (!S_ISREG(sb.st_mode) || sb.st_size == 0) {
+        fprintf(stderr, "minillm: %s %s\n", path, S_ISREG(sb.st_mode) ? "is empty" : "is not a regular file");
+        close(fd);
+        return 1;
+    }
     size_t size = (size_t)sb.st_size;
-    void *map = size ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (map == MAP_FAILED) {
-        fprintf(stderr, "minillm: cannot map %s (%zu bytes): %s\n", path, size, size ? strerror(errno) : "empty file");
+        fprintf(stderr, "minillm: cannot map %s (%zu bytes): %s\n", path, size, strerror(errno));
         return 1;
     }
     struct gguf_file f;
@@ -310,8 +363,24 @@ int cli_info(int argc, char **argv)
                gguf_ggml_type_name(t->type), shape, f.data_offset + t->offset, t->n_bytes,
                rp ? "repacked" : "in place");
     }
+    /* the same checks a load makes (config, tokenizer, every tensor's name,
+     * type and shape), without placing a weight: a file complete refuses is
+     * refused here too, and gets no memory plan */
+    struct load_opts lo;
+    load_opts_default(&lo);
+    lo.load = LOAD_READ;
+    lo.check_only = 1;
+    lo.log = NULL;
+    struct model chk;
+    if (model_load(&chk, path, &lo, &e)) {
+        fprintf(stderr, "minillm: %s cannot be loaded: %s\n", path, e.msg);
+        gguf_free(&f);
+        munmap(map, size);
+        return 1;
+    }
+    model_free(&chk);
     struct model_config cfg;
-    if (f.n_tensors && model_config_read(&cfg, &f, &e) == STATUS_OK) {
+    if (model_config_read(&cfg, &f, &e) == STATUS_OK) {
         int32_t n_ctx = cfg.n_ctx_train < 4096 ? cfg.n_ctx_train : 4096;
         struct gguf_kv const *toks;
         cfg.n_vocab = gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &toks, NULL) == STATUS_OK

@@ -28,12 +28,13 @@ struct cli_opts {
     int n_pp; /* bench: prompt tokens */
     int reps; /* bench: repetitions */
     int logits_digest; /* complete: --logits-digest */
+    int help;          /* -h/--help was given and the usage printed */
     struct load_opts load;
 };
 
-/* Returns STATUS_ERR after printing the problem (exit code 2) or the help (exit 0 is
- * signalled by cli_opts.model == NULL and help printed: callers exit 2 either way
- * except for --help, which exits the process with 0). */
+/* Returns STATUS_ERR after printing the problem and the usage (the caller
+ * exits 2). On -h/--help it prints the usage to stdout, sets o->help and
+ * returns STATUS_OK: the caller exits 0. */
 enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **argv);
 
 /* Resolves the default context and checks it against the model's trained context. */

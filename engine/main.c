@@ -80,6 +80,8 @@ static int cmd_complete(int argc, char **argv)
     struct err e = {{0}};
     if (cli_parse(&o, CLI_COMPLETE, argc, argv))
         return 2;
+    if (o.help)
+        return 0;
     struct model m;
     struct context c;
     struct memreport mr;
@@ -110,6 +112,8 @@ static int cmd_perplexity(int argc, char **argv)
     struct err e = {{0}};
     if (cli_parse(&o, CLI_PERPLEXITY, argc, argv))
         return 2;
+    if (o.help)
+        return 0;
     struct model m;
     struct context c;
     struct memreport mr;
@@ -127,6 +131,8 @@ static int cmd_bench(int argc, char **argv)
     struct err e = {{0}};
     if (cli_parse(&o, CLI_BENCH, argc, argv))
         return 2;
+    if (o.help)
+        return 0;
     struct model m;
     struct context c;
     if (model_load(&m, o.model, &o.load, &e)) {

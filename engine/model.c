@@ -573,7 +573,15 @@ enum status model_load(struct model *m, const char *path, const struct load_opts
         err_set(e, "model: out of memory");
         goto fail;
     }
-    if (bind_all(m, norms, e) || place(m, norms, n_norms, e))
+    if (bind_all(m, norms, e))
+        goto fail;
+    if (o->check_only) {
+        gguf_free(&m->gguf);
+        free(hdr);
+        free(norms);
+        return STATUS_OK;
+    }
+    if (place(m, norms, n_norms, e))
         goto fail;
     m->output_norm = norms[0].data;
     for (int l = 0; l < m->cfg.n_layer; l++) {

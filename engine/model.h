@@ -27,6 +27,9 @@ struct load_opts {
     enum load_mode load;
     int mlock;
     int repack; /* 1: repack eligible weights (default) */
+    int check_only; /* 1: read the header, config, tokenizer and tensor table and
+                     * check them as a load would, then stop before placing any
+                     * weight (what `minillm info` runs; use with LOAD_READ) */
     enum reclaim_mode reclaim;
     enum reclaim_at reclaim_at;
     FILE *log; /* diagnostics (stderr); NULL for silence */

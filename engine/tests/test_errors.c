@@ -228,8 +228,9 @@ static void put_le32(uint8_t *p, uint32_t v)
 }
 
 /* stories260K rewritten through the writer with general.architecture set to
- * `arch` and tensor `tensor` stored as `type` (its bytes zeroed). */
-static void put_variant(const char *name, const char *arch, const char *tensor, uint32_t type)
+ * `arch`, tensor `tensor` stored as `type` (its bytes zeroed) and, when
+ * n_layer > 0, llama.block_count set to it. */
+static void put_variant(const char *name, const char *arch, const char *tensor, uint32_t type, uint32_t n_layer)
 {
     size_t size;
     uint8_t *buf = load("stories260K.gguf", &size);
@@ -243,6 +244,8 @@ static void put_variant(const char *name, const char *arch, const char *tensor, 
     for (uint64_t i = 0; i < f.n_kv; i++) {
         if (arch && gguf_str_eq(f.kv[i].key, "general.architecture"))
             assert_int_equal(gguf_writer_add_str(&w, "general.architecture", arch, &e), STATUS_OK);
+        else if (n_layer && gguf_str_eq(f.kv[i].key, "llama.block_count"))
+            assert_int_equal(gguf_writer_add_u32(&w, "llama.block_count", n_layer, &e), STATUS_OK);
         else
             assert_int_equal(gguf_writer_add_kv(&w, &f.kv[i], &e), STATUS_OK);
     }
@@ -312,9 +315,10 @@ static int setup(void **state)
     free(c);
     free(buf);
 
-    put_variant("arch-gpt2.gguf", "gpt2", NULL, 0);
-    put_variant("type-q5_1.gguf", NULL, "blk.0.attn_q.weight", GGML_TYPE_Q5_1);
-    put_variant("type-bf16.gguf", NULL, "blk.1.ffn_up.weight", GGML_TYPE_BF16);
+    put_variant("arch-gpt2.gguf", "gpt2", NULL, 0, 0);
+    put_variant("type-q5_1.gguf", NULL, "blk.0.attn_q.weight", GGML_TYPE_Q5_1, 0);
+    put_variant("type-bf16.gguf", NULL, "blk.1.ffn_up.weight", GGML_TYPE_BF16, 0);
+    put_variant("block-count.gguf", NULL, NULL, 0, 1000000);
 
     char path[1200];
     snprintf(path, sizeof path, "%s/unreadable.gguf", tmp_dir);
@@ -323,6 +327,11 @@ static int setup(void **state)
     close(fd);
     snprintf(path, sizeof path, "%s/fifo.gguf", tmp_dir);
     assert_int_equal(mkfifo(path, 0644), 0); /* opening it for reading must not block */
+    snprintf(path, sizeof path, "%s/huge.txt", tmp_dir); /* sparse: 1 GiB + 1, no disk used */
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (1L << 30) + 1), 0);
+    close(fd);
     put("short.txt", "Once upon a time there was a cat.\n", 34);
     put("empty.txt", "", 0);
     return 0;
@@ -353,7 +362,15 @@ static void test_model_files(void **state)
         {"model is a directory", COMPLETE("@T"), 1, "@T is not a regular file", 0, 0, 0},
         {"empty model", COMPLETE("@T/empty.gguf"), 1, "@T/empty.gguf is empty", 0, 0, 0},
         {"model is a FIFO", COMPLETE("@T/fifo.gguf"), 1, "@T/fifo.gguf is not a regular file", 0, 0, 0},
-        {"info on a FIFO", {"info", "@T/fifo.gguf", NULL}, 1, "cannot map @T/fifo.gguf", 0, 0, 0},
+        {"info on a FIFO", {"info", "@T/fifo.gguf", NULL}, 1, "@T/fifo.gguf is not a regular file", 0, 0, 0},
+        {"info on a device", {"info", "/dev/zero", NULL}, 1, "/dev/zero is not a regular file", 0, 0, 0},
+        {"info on an empty file", {"info", "@T/empty.gguf", NULL}, 1, "@T/empty.gguf is empty", 0, 0, 0},
+        /* info parses these headers fine; it must still refuse what a load refuses */
+        {"info, unsupported architecture", {"info", "@T/arch-gpt2.gguf", NULL}, 1,
+         "cannot be loaded: model: unsupported architecture 'gpt2'", 0, 0, 0},
+        {"info, unsupported tensor type", {"info", "@T/type-q5_1.gguf", NULL}, 1, "cannot be loaded", 0, 0, 0},
+        {"info, block_count beyond the tensors", {"info", "@T/block-count.gguf", NULL}, 1,
+         "cannot be loaded: model: block_count", 0, 0, 0},
         {"truncated in the magic", COMPLETE("@T/trunc-magic.gguf"), 1, "truncated file", 0, 0, 0},
         {"truncated in the counts", COMPLETE("@T/trunc-counts.gguf"), 1, "truncated file", 0, 0, 0},
         {"truncated in the KVs", COMPLETE("@T/trunc-kv.gguf"), 1, "larger than the file could hold", 0, 0, 0},
@@ -405,7 +422,16 @@ static void test_context_and_text(void **state)
         {"missing text", {"perplexity", "-m", "@D/stories260K.gguf", "-f", "@T/none.txt", NULL}, 1,
          "cannot open @T/none.txt", 0, 0, 0},
         {"text is a directory", {"perplexity", "-m", "@D/stories260K.gguf", "-f", "@T", "-c", "128", NULL}, 1,
-         "@T", 0, 0, 0},
+         "@T is not a regular file", 0, 0, 0},
+        {"text is a FIFO (must not block)",
+         {"perplexity", "-m", "@D/stories260K.gguf", "-f", "@T/fifo.gguf", "-c", "128", NULL}, 1,
+         "@T/fifo.gguf is not a regular file", 0, 0, 0},
+        {"text is /dev/zero (must not grow without bound)",
+         {"perplexity", "-m", "@D/stories260K.gguf", "-f", "/dev/zero", "-c", "128", NULL}, 1,
+         "/dev/zero is not a regular file", 0, 0, 0},
+        {"text above the size limit",
+         {"perplexity", "-m", "@D/stories260K.gguf", "-f", "@T/huge.txt", "-c", "128", NULL}, 1,
+         "the text limit is 1024 MiB", 0, 0, 0},
     };
     run_cases(cases, sizeof cases / sizeof *cases);
 }
@@ -433,6 +459,7 @@ static void test_cli_values(void **state)
          0},
         {"unknown option", C("--turbo", "1"), 2, "unknown option '--turbo'", 0, 0, 0},
         {"option without its value", C("-n"), 2, "option -n needs a value", 0, 0, 0},
+        {"unknown option, last", C("--bogus"), 2, "unknown option '--bogus'", 0, 0, 0},
         {"-f is not a complete option", C("-f", "x.txt"), 2, "unknown option '-f'", 0, 0, 0},
         {"complete without -m", {"complete", "-p", "x", NULL}, 2, "-m MODEL is required", 0, 0, 0},
         {"complete without -p", {"complete", "-m", "@D/stories260K.gguf", NULL}, 2, "-p TEXT is required", 0, 0, 0},
