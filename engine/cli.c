@@ -51,7 +51,10 @@ static void usage_cmd(enum cli_cmd cmd, FILE *f)
                "  -c C         context length (default %s; at most the model's context_length)\n"
                "  --load mmap|read, --no-mmap, --mlock, --no-repack\n"
                "  --reclaim off|dontneed|evict, --reclaim-mmap-source, --reclaim-at load|end\n"
-               "  --mem-report FILE   JSON memory report (phases and plan)\n",
+               "  --mem-report FILE   JSON memory report (phases and plan)\n"
+               "  --no-memory-check   skip the check that refuses, before allocating, memory the\n"
+               "               limits cannot hold (RLIMIT_AS, the memory cgroup less its reclaimable\n"
+               "               file cache, MemAvailable): the kernel decides instead\n",
             cmd == CLI_PERPLEXITY ? "512" : cmd == CLI_BENCH ? "max(512, p + n)" : "min(4096, context_length)");
 }
 
@@ -81,6 +84,7 @@ static const struct cli_opt {
     {"--no-repack", ALL_CMDS, 0},
     {"--reclaim-mmap-source", ALL_CMDS, 0},
     {"--logits-digest", 1u << CLI_COMPLETE, 0},
+    {"--no-memory-check", ALL_CMDS, 0},
     {"-m", ALL_CMDS, 1},
     {"-p", 1u << CLI_COMPLETE | 1u << CLI_BENCH, 1},
     {"-f", 1u << CLI_PERPLEXITY, 1},
@@ -131,6 +135,8 @@ static enum status cli_apply(struct cli_opts *o, enum cli_cmd cmd, const char *a
         o->load.reclaim = RECLAIM_DONTNEED;
     else if (!strcmp(a, "--logits-digest"))
         o->logits_digest = 1;
+    else if (!strcmp(a, "--no-memory-check"))
+        o->load.memory_check = 0;
     else if (!strcmp(a, "-m"))
         o->model = v;
     else if (!strcmp(a, "-p") && cmd == CLI_COMPLETE)

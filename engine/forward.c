@@ -95,7 +95,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     context_sizes(cfg, n_ctx, &kv_bytes, &scratch_bytes);
     char what[96];
     snprintf(what, sizeof what, "the KV cache for -c %d", n_ctx);
-    if (memlimit_check(kv_bytes + scratch_bytes, what, e))
+    if (m->opts.memory_check && memlimit_check(kv_bytes + scratch_bytes, what, e))
         return STATUS_ERR;
     c->n_batch = (int)B;
     c->x = calloc(B * ne, sizeof(float));

@@ -43,7 +43,18 @@ static uint64_t read_field(const char *path, const char *key, uint64_t scale)
     return v;
 }
 
-/* This process's cgroup limit less its usage, v2 or v1. */
+/* The cgroup's page cache on the file LRU lists (memory.stat, bytes): clean
+ * file pages, the model's own mapping among them, that the kernel can drop
+ * under the limit. Shared memory and locked pages sit on other lists and are
+ * not counted. 0 if memory.stat cannot be read. */
+static uint64_t file_lru(const char *stat_path, const char *active, const char *inactive)
+{
+    uint64_t a = read_field(stat_path, active, 1), i = read_field(stat_path, inactive, 1);
+    return (a == UINT64_MAX ? 0 : a) + (i == UINT64_MAX ? 0 : i);
+}
+
+/* This process's cgroup limit less its usage, v2 or v1; the usage counts the
+ * reclaimable file cache as free. */
 static uint64_t cgroup_headroom(void)
 {
     FILE *f = fopen("/proc/self/cgroup", "r");
@@ -58,22 +69,27 @@ static uint64_t cgroup_headroom(void)
             continue;
         *c1 = *c2 = 0;
         const char *ctrl = c1 + 1, *cg = c2 + 1;
-        uint64_t lim = UINT64_MAX, use = 0;
+        uint64_t lim = UINT64_MAX, use = 0, file = 0;
         if (!strcmp(line, "0") && !*ctrl) { /* v2 */
             snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", cg);
             lim = read_u64_file(path);
             snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.current", cg);
             use = read_u64_file(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.stat", cg);
+            file = file_lru(path, "active_file ", "inactive_file ");
         } else if (strstr(ctrl, "memory")) { /* v1 */
             snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg);
             lim = read_u64_file(path);
             snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.usage_in_bytes", cg);
             use = read_u64_file(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.stat", cg);
+            file = file_lru(path, "total_active_file ", "total_inactive_file ");
         }
         if (lim == UINT64_MAX || lim >= (UINT64_C(1) << 60))
             continue; /* unlimited */
         if (use == UINT64_MAX)
             use = 0;
+        use = use > file ? use - file : 0; /* the kernel evicts clean file cache before it OOM-kills */
         uint64_t r = lim > use ? lim - use : 0;
         if (r < room)
             room = r;
@@ -110,6 +126,6 @@ enum status memlimit_check(uint64_t need, const char *what, struct err *e)
     uint64_t room = memlimit_headroom(&which);
     if (need <= room)
         return STATUS_OK;
-    return err_set(e, "not enough memory: %s needs %.1f MiB but %s leaves %.1f MiB", what,
-                   (double)need / 1048576.0, which, (double)room / 1048576.0);
+    return err_set(e, "not enough memory: %s needs %.1f MiB but %s leaves %.1f MiB (--no-memory-check skips this "
+                      "check)", what, (double)need / 1048576.0, which, (double)room / 1048576.0);
 }

@@ -2,7 +2,9 @@
  *
  * The tightest of three limits is taken: RLIMIT_AS (less what the process
  * already maps), the memory cgroup's limit (v2 memory.max, or v1
- * memory.limit_in_bytes, of this process's cgroup; less its current usage),
+ * memory.limit_in_bytes, of this process's cgroup; less its current usage,
+ * where the cgroup's clean file cache on the LRU lists counts as free, since
+ * the kernel evicts it before it OOM-kills),
  * and MemAvailable. A load that would exceed it fails with a message naming
  * the limit, instead of being OOM-killed later. */
 #ifndef MEMLIMIT_H

@@ -29,6 +29,7 @@ void load_opts_default(struct load_opts *o)
     memset(o, 0, sizeof *o);
     o->load = LOAD_MMAP;
     o->repack = 1;
+    o->memory_check = 1;
     o->reclaim = RECLAIM_OFF;
     o->reclaim_at = RECLAIM_AT_LOAD;
     o->log = stderr;
@@ -380,7 +381,7 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
     char what[160];
     snprintf(what, sizeof what, "loading %s (%s%s)", m->path, m->opts.load == LOAD_READ ? "read" : "mmap",
              repack_total ? ", repacked weights" : "");
-    if (memlimit_check(anon, what, e))
+    if (m->opts.memory_check && memlimit_check(anon, what, e))
         goto done;
 
     if (repack_total) {

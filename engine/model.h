@@ -27,6 +27,7 @@ struct load_opts {
     enum load_mode load;
     int mlock;
     int repack; /* 1: repack eligible weights (default) */
+    int memory_check; /* 1: refuse allocations the limits cannot hold (memlimit.h; default) */
     int check_only; /* 1: read the header, config, tokenizer and tensor table and
                      * check them as a load would, then stop before placing any
                      * weight (what `minillm info` runs; use with LOAD_READ) */
