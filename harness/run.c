@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -90,8 +91,25 @@ static int pick_dir(struct state *st, struct err *e)
             snprintf(name, sizeof name, "%s-%s-shard%dof%d", stamp, base, o->shard_i, o->shard_n);
         else
             snprintf(name, sizeof name, "%s-%s", stamp, base);
-        if (files_join(tmp, sizeof tmp, o->results_root, name, e))
+        /* unique: two runs started in the same second get NAME and NAME-2
+         * (mkdir is atomic, so exactly one of them creates each) */
+        if (files_mkdirs(o->results_root, e))
             return -1;
+        for (int k = 1;; k++) {
+            char uniq[PATH_MAX + 16];
+            if (k == 1)
+                snprintf(uniq, sizeof uniq, "%s", name);
+            else
+                snprintf(uniq, sizeof uniq, "%s-%d", name, k);
+            if (files_join(tmp, sizeof tmp, o->results_root, uniq, e))
+                return -1;
+            if (mkdir(tmp, 0777) == 0)
+                break;
+            if (errno != EEXIST || k == 1000) {
+                err_set(e, "cannot create %s: %s", tmp, strerror(errno));
+                return -1;
+            }
+        }
     }
     if (files_mkdirs(tmp, e))
         return -1;

@@ -602,6 +602,47 @@ static void test_dir_locked(void **state)
     assert_true(files_exist(jsonl));
 }
 
+/* An automatic results name is unique: when NAME is taken (another run
+ * started in the same second), the run goes to NAME-2 and leaves NAME alone. */
+static void test_unique_names(void **state)
+{
+    (void)state;
+    write_sweep("uniq", "tiny", "mmap", "");
+    char root[PATH_MAX], d[PATH_MAX], sp[PATH_MAX], log[PATH_MAX], latest[PATH_MAX], target[PATH_MAX] = "";
+    TFMT(root, "%s/uniq-results", tmp);
+    assert_int_equal(mkdir(root, 0755), 0);
+    time_t now = time(NULL);
+    for (int k = 0; k < 4; k++) { /* this second and the next three: taken */
+        char stamp[32];
+        time_t t = now + k;
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime(&t));
+        TFMT(d, "%s/%s-uniq", root, stamp);
+        assert_int_equal(mkdir(d, 0755), 0);
+    }
+    TFMT(sp, "%s/uniq.sweep", tmp);
+    TFMT(log, "%s/uniq.log", tmp);
+    char *argv[] = { rbench, "run", sp, "--results", root, "--data-dir", tmp, "--progress", "plain", "--quiet",
+                     "--no-history", NULL };
+    struct launch_opts o = { .argv = argv, .stdout_path = log, .stderr_path = log, .timeout_s = 120 };
+    struct launch_result r;
+    assert_int_equal(launch_run(&o, &r, NULL), STATUS_OK);
+    assert_int_equal(r.exit_code, 0);
+    TFMT(latest, "%s/latest", root);
+    assert_true(readlink(latest, target, sizeof target - 1) > 0);
+    printf("# taken: 4 names from this second on; the run went to %s\n", target);
+    size_t n = strlen(target);
+    assert_true(n > 2 && strcmp(target + n - 2, "-2") == 0);
+    for (int k = 0; k < 4; k++) {
+        char stamp[32], jsonl[PATH_MAX];
+        time_t t = now + k;
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime(&t));
+        TFMT(jsonl, "%s/%s-uniq/runs.jsonl", root, stamp);
+        assert_false(files_exist(jsonl));
+    }
+    TFMT(d, "%s/%s/runs.jsonl", root, target);
+    assert_true(files_exist(d));
+}
+
 /* rbench itself stays small, so what it launches is measured small. */
 static void test_true_through_rbench(void **state)
 {
@@ -659,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_named_engines),
         cmocka_unit_test(test_shard_merge),
         cmocka_unit_test(test_dir_locked),
+        cmocka_unit_test(test_unique_names),
         cmocka_unit_test(test_true_through_rbench),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
