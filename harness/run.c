@@ -320,6 +320,22 @@ static int gate_run(struct state *st, const struct sweep_run *r, struct results_
     return failed;
 }
 
+/* Whether a failed run failed because the disk was full (ENOSPC, EDQUOT, or
+ * EFBIG under RLIMIT_FSIZE) rather than through the engine: its stderr says
+ * so. Such a run is not a result; it is not recorded, so --resume reruns it. */
+static int hit_full_disk(const struct run_paths *p)
+{
+    static const char *const says[] = { "No space left on device", "Disk quota exceeded", "File too large" };
+    char *text = NULL;
+    if (files_read(p->err_abs, &text, NULL, NULL))
+        return 0;
+    int full = 0;
+    for (size_t k = 0; k < sizeof says / sizeof *says && !full; k++)
+        full = strstr(text, says[k]) != NULL;
+    free(text);
+    return full;
+}
+
 /* Runs one point and appends its record; returns 1 if it failed or differs,
  * -1 if rbench was interrupted (nothing recorded), -2 if the record could not
  * be written (disk full: the sweep must stop), 0 otherwise. */
@@ -364,6 +380,12 @@ static int one_run(struct state *st, const struct sweep_run *r)
         rc = launch_once(st, r, cmd, p, &rec);
         if (rc < 0) {
             failed = -1;
+            goto done;
+        }
+        if (rc == 0 && strcmp(rec.status, "exit") == 0 && hit_full_disk(p)) {
+            fprintf(stderr, "rbench: run %zu: the engine hit a full disk (see %s); not recorded\n", r->index,
+                    p->err_rel);
+            failed = -2;
             goto done;
         }
         if (rc > 0 || strcmp(rec.status, "ok") != 0)

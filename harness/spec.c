@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #define MAX_WORDS 64
@@ -211,6 +212,9 @@ static enum status do_model(struct sweep *s, const struct line *l, struct err *e
             return STATUS_ERR;
         if (strcmp(l->words[i], "gen:") == 0)
             return line_err(l, e, "a shape after gen:", l->words[i]);
+        for (int j = 0; j < s->n_models; j++) /* a repeat would be merged into one case key */
+            if (strcmp(s->models[j], l->words[i]) == 0)
+                return line_err(l, e, "a model not listed before", l->words[i]);
         if (copy_str(l, s->models[s->n_models], SWEEP_PATH_LEN, l->words[i], e))
             return STATUS_ERR;
         s->model_quants[s->n_models++] = UINT32_MAX; /* narrowed after parsing */
@@ -237,6 +241,9 @@ static enum status do_quant(struct sweep *s, const struct line *l, struct err *e
             return line_err(l, e, "a quant: f32 f16 q8_0 q4_0 q4_k q6_k q4_k_m", l->words[i]);
         if (room(l, s->n_quants, e))
             return STATUS_ERR;
+        for (int k = 0; k < s->n_quants; k++)
+            if (strcmp(s->quants[k], q) == 0)
+                return line_err(l, e, "a quant not listed before", l->words[i]);
         memcpy(s->quants[s->n_quants++], q, n + 1);
     }
     return STATUS_OK;
@@ -368,6 +375,9 @@ static enum status do_threads(struct sweep *s, const struct line *l, struct err 
             return line_err(l, e, "a thread count 1..1024", l->words[i]);
         if (room(l, s->n_threads, e))
             return STATUS_ERR;
+        for (int j = 0; j < s->n_threads; j++)
+            if (s->threads[j] == (int)n)
+                return line_err(l, e, "a thread count not listed before", l->words[i]);
         s->threads[s->n_threads++] = (int)n;
     }
     return STATUS_OK;
@@ -583,6 +593,9 @@ enum status sweep_parse(struct sweep *s, const char *path, const char *text, str
 enum status sweep_load(struct sweep *s, const char *path, struct err *e)
 {
     memset(s, 0, sizeof *s);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return err_set(e, "%s: not a regular file (a sweep is a text file; see harness/sweeps/)", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return err_set(e, "%s: %s", path, strerror(errno));

@@ -20,6 +20,7 @@
  *                     their closing lines, as llama.cpp's unflushed logger does
  *   FAKE_REPACK_CHANGES=1 (llama mode) --no-repack changes the output */
 #include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +167,13 @@ int main(int argc, char **argv)
     }
     const char *model = opt("-m");
     const char *report = opt("--mem-report");
-    if (report && write_file(report, "{\"phases\": [{\"name\": \"start\", \"vm_rss\": 1}], \"plan\": {\"file_bytes\": 10}}\n"))
-        return 4;
+    if (report && (getenv("FAKE_DISK_FULL") ||
+                   write_file(report, "{\"phases\": [{\"name\": \"start\", \"vm_rss\": 1}], \"plan\": {\"file_bytes\": 10}}\n"))) {
+        /* FAKE_DISK_FULL: as minillm says it when the disk is full */
+        fprintf(stderr, "minillm: mem-report: cannot write %s: %s\n", report,
+                getenv("FAKE_DISK_FULL") ? "No space left on device" : strerror(errno));
+        return 1;
+    }
     fprintf(stderr, "fake: %s on %s\n", cmd, model ? model : "?");
     char buf[4096];
     int len;

@@ -602,6 +602,34 @@ static void test_dir_locked(void **state)
     assert_true(files_exist(jsonl));
 }
 
+/* A run whose engine hit a full disk is not a result: the sweep stops
+ * without recording it, and --resume reruns it (the rest is kept). */
+static void test_disk_full_rerun(void **state)
+{
+    (void)state;
+    write_sweep("dfull", "tiny", "mmap read", "");
+    setenv("FAKE_DISK_FULL", "1", 1);
+    int rc = rb_run("dfull", "dfull", NULL);
+    unsetenv("FAKE_DISK_FULL");
+    assert_int_equal(rc, 1);
+    char log[PATH_MAX], *text;
+    TFMT(log, "%s/dfull.log", tmp);
+    assert_int_equal(files_read(log, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "hit a full disk"));
+    assert_non_null(strstr(text, "--resume"));
+    free(text);
+    json_t *a = runs_of("dfull");
+    assert_int_equal(json_array_size(a), 0); /* the first run stopped the sweep, unrecorded */
+    json_decref(a);
+    assert_int_equal(rb_run("dfull", "dfull", "--resume"), 0);
+    a = runs_of("dfull");
+    assert_int_equal(json_array_size(a), 8); /* 2 quants x 2 workloads x 2 modes, each once */
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o) assert_string_equal(sget(o, "status"), "ok");
+    json_decref(a);
+}
+
 /* An automatic results name is unique: when NAME is taken (another run
  * started in the same second), the run goes to NAME-2 and leaves NAME alone. */
 static void test_unique_names(void **state)
@@ -701,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_shard_merge),
         cmocka_unit_test(test_dir_locked),
         cmocka_unit_test(test_unique_names),
+        cmocka_unit_test(test_disk_full_rerun),
         cmocka_unit_test(test_true_through_rbench),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -101,6 +101,9 @@ static const struct bad bads[] = {
     { "model a\nquant f32\nmode mmap+fast\n", "b.sweep:3: expected mode parts" },
     { "model a\nquant f32\nmode mmap+read\n", "at most one of mmap/read" },
     { "model a\nquant f32\nmode mmap mmap\n", "b.sweep:3: expected a mode not listed before" },
+    { "model a b a\nquant f32\n", "b.sweep:1: expected a model not listed before, got 'a'" },
+    { "model a\nquant f32 q8_0 Q8_0\n", "b.sweep:2: expected a quant not listed before, got 'Q8_0'" },
+    { "model a\nquant f32\nmode mmap\nworkload complete prompt=x\nthreads 1 2 1\n", "b.sweep:5: expected a thread count not listed before, got '1'" },
     { "model a\nquant f32\nmode mmap\nworkload complete n=3\n", "b.sweep:4: expected prompt=" },
     { "model a\nquant f32\nmode mmap\nworkload complete prompt=\"x\n", "b.sweep:4: expected a closing" },
     { "model a\nquant f32\nmode mmap\nworkload perplexity ctx=12\n", "b.sweep:4: expected file=NAME" },
@@ -229,6 +232,14 @@ static void test_bad(void **state)
         if (!strstr(e.msg, bads[i].msg))
             fail_msg("case %zu: got \"%s\", want \"%s\"", i, e.msg, bads[i].msg);
         sweep_free(s); /* harmless after a failed parse */
+    }
+    /* a directory, or a device, is named as such (not "read error") */
+    static const char *const not_files[] = { ".", "/dev/zero" };
+    for (size_t i = 0; i < 2; i++) {
+        struct err e = { "" };
+        assert_int_equal(sweep_load(s, not_files[i], &e), STATUS_ERR);
+        if (!strstr(e.msg, "not a regular file"))
+            fail_msg("%s: got \"%s\"", not_files[i], e.msg);
     }
     free(s);
 }
