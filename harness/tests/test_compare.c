@@ -197,6 +197,17 @@ static void test_identical(void **state)
     assert_null(strstr(rep, "time not compared"));
 }
 
+/* --md onto a path that cannot be written: exit 2, not a silent 0. */
+static void test_md_unwritable(void **state)
+{
+    (void)state;
+    char rep[16384], b[PATH_MAX], md[PATH_MAX];
+    TFMT(b, "%s/base", tmp);
+    TFMT(md, "%s/no-such-dir/report.md", tmp);
+    char *args[] = { "compare", b, b, "--md", md, NULL };
+    assert_int_equal(run_rbench("md-unwritable", args, rep, sizeof rep), 2);
+}
+
 static void test_memory(void **state)
 {
     (void)state;
@@ -471,6 +482,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identical),
+        cmocka_unit_test(test_md_unwritable),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_other_machine),
