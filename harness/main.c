@@ -3,6 +3,7 @@
  * (0 ok, 1 failure or regression, 2 usage or could not compare). */
 #include "compare.h"
 #include "paired.h"
+#include "limit.h"
 #include "merge.h"
 #include "run.h"
 #include "spec.h"
@@ -27,6 +28,7 @@ static const char usage_main[] =
     "  merge OUT DIR...   merge shard directories of one sweep into OUT\n"
     "  summarize DIR      rewrite DIR's summary.csv and summary.md\n"
     "  check SWEEP...     parse sweep files and print their expansion size\n"
+    "  limit SWEEP        the smallest memory-cgroup limit at which each case completes\n"
     "\n"
     "`rbench COMMAND --help` describes each. Docs: docs/HARNESS.md.\n";
 
@@ -46,6 +48,29 @@ static const char usage_run[] =
     "  --no-history       do not append to ROOT/history.csv\n"
     "  --quiet            no summary table on stdout\n"
     "exit: 0 all runs ok and identical, 1 failures, 2 could not run\n";
+
+static const char usage_limit[] =
+    "usage: rbench limit SWEEP [options]\n"
+    "  Finds, for each case of the sweep (reps ignored), the smallest memory-cgroup\n"
+    "  limit at which the run completes: exit 0, output identical to a run without a\n"
+    "  limit, wall time within --slowdown times its. Bisection from the unconstrained\n"
+    "  cgroup peak, then one confirmation run at the minimum. Root (or a delegated\n"
+    "  cgroup): v1 memory.limit_in_bytes or v2 memory.max, swap off. The sweep's\n"
+    "  `cache warm|cold` axis says where the model's page cache is charged: cold\n"
+    "  evicts it before each probe (the run pays for what it reads), warm reads it\n"
+    "  first from rbench (outside the run's cgroup). minillm runs get --no-memory-check.\n"
+    "  --results DIR      results root (default: results)\n"
+    "  --name NAME        directory name under the root (default: UTC time + limit + sweep)\n"
+    "  --out DIR          the directory itself\n"
+    "  --data-dir DIR     where model/text names are looked up first (also $RB_DATA_DIR)\n"
+    "  --cache-dir DIR    quantized/generated models (default: ROOT/cache)\n"
+    "  --curve N          also run a ladder of N limits, from the unconstrained peak\n"
+    "                     down to 95%% of the minimum (default: none)\n"
+    "  --tolerance PCT    stop bisecting within PCT %% of the limit (default 1) ...\n"
+    "  --tolerance-mib M  ... or M MiB, whichever is larger (default 8)\n"
+    "  --slowdown X       slower than X times the unconstrained run does not complete (10)\n"
+    "writes probes.jsonl (every probe), minlimit.csv, curve.csv, limit.json\n"
+    "exit: 0 every case found its minimum, 1 some did not, 2 could not start\n";
 
 static const char usage_compare[] =
     "usage: rbench compare BASE NEW [options]\n"
@@ -163,6 +188,50 @@ static int cmd_run(int argc, char **argv)
     }
     o.sweep_path = argv[optind];
     return run_sweep(&o);
+}
+
+static int cmd_limit(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "results", required_argument, NULL, 'R' },   { "name", required_argument, NULL, 'n' },
+        { "out", required_argument, NULL, 'o' },       { "data-dir", required_argument, NULL, 'd' },
+        { "cache-dir", required_argument, NULL, 'c' }, { "curve", required_argument, NULL, 'C' },
+        { "tolerance", required_argument, NULL, 'T' }, { "tolerance-mib", required_argument, NULL, 'M' },
+        { "slowdown", required_argument, NULL, 'S' },  { NULL, 0, NULL, 0 },
+    };
+    static char self[PATH_MAX];
+    struct limit_opts o = { .results_root = "results", .tol_pct = 1.0, .tol_bytes = 8u << 20, .slowdown = 10.0 };
+    self_dir(self, sizeof self);
+    o.self_dir = self;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        double v = optarg ? strtod(optarg, &end) : 0;
+        int bad = strchr("CTMS", c) && optarg && (end == optarg || *end); /* the numeric ones */
+        switch (c) {
+        case 'R': o.results_root = optarg; break;
+        case 'n': o.name = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'd': o.data_dir = optarg; break;
+        case 'c': o.cache_dir = optarg; break;
+        case 'C': bad |= !(v >= 2 && v <= 100) || v != (int)v; o.curve_steps = (int)v; break;
+        case 'T': bad |= !(v > 0 && v < 50); o.tol_pct = v; break;
+        case 'M': bad |= !(v >= 1 && v < 1e6); o.tol_bytes = (uint64_t)(v * 1048576.0); break;
+        case 'S': bad |= !(v > 1 && v < 1000); o.slowdown = v; break;
+        default: fputs(usage_limit, stderr); return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "rbench limit: bad value '%s' (--curve 2..100, --tolerance 0..50, --tolerance-mib >= 1, "
+                            "--slowdown > 1)\n", optarg);
+            return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        fputs(usage_limit, stderr);
+        return 2;
+    }
+    o.sweep_path = argv[optind];
+    return limit_run(&o);
 }
 
 static int cmd_compare(int argc, char **argv)
@@ -295,6 +364,7 @@ int main(int argc, char **argv)
         const char *u = strcmp(cmd, "run") == 0       ? usage_run
                         : strcmp(cmd, "compare") == 0 ? usage_compare
                         : strcmp(cmd, "merge") == 0   ? usage_merge
+                        : strcmp(cmd, "limit") == 0   ? usage_limit
                                                       : usage_main;
         fputs(u, stdout);
         return 0;
@@ -309,6 +379,8 @@ int main(int argc, char **argv)
         return cmd_summarize(argc, argv);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc, argv);
+    if (strcmp(cmd, "limit") == 0)
+        return cmd_limit(argc, argv);
     fprintf(stderr, "rbench: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

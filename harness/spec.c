@@ -179,14 +179,17 @@ static enum status do_engine(struct sweep *s, const struct line *l, struct err *
         } else if ((v = kv(w, "perplexity")) && en->kind == SWEEP_ENGINE_LLAMACPP) {
             if (copy_str(l, en->perplexity, sizeof en->perplexity, v, e))
                 return STATUS_ERR;
+        } else if ((v = kv(w, "modes"))) {
+            if (!*v || copy_str(l, en->modes, sizeof en->modes, v, e))
+                return line_err(l, e, "modes=MODE[,MODE...]", w);
         } else if ((v = kv(w, "identity"))) {
             if (!engine_name_ok(v))
                 return line_err(l, e, "identity=CLASS (letters, digits, _ - .)", w);
             snprintf(en->identity, sizeof en->identity, "%s", v);
         } else {
             return line_err(l, e,
-                            en->kind == SWEEP_ENGINE_MINILLM ? "bin=PATH or identity=CLASS"
-                                                             : "completion=PATH, perplexity=PATH or identity=CLASS",
+                            en->kind == SWEEP_ENGINE_MINILLM ? "bin=PATH, modes=LIST or identity=CLASS"
+                                                             : "completion=PATH, perplexity=PATH, modes=LIST or identity=CLASS",
                             w);
         }
     }
@@ -488,6 +491,28 @@ static enum status resolve_model_quants(struct sweep *s, struct err *e)
     return STATUS_OK;
 }
 
+/* An engine's modes=A,B -> the mask of those mode axis entries. */
+static enum status resolve_engine_modes(struct sweep *s, struct err *e)
+{
+    for (int k = 0; k < s->n_engines; k++) {
+        struct sweep_engine_spec *en = &s->engines[k];
+        if (!en->modes[0])
+            continue;
+        char list[SWEEP_PATH_LEN];
+        snprintf(list, sizeof list, "%s", en->modes);
+        for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+            int m = 0;
+            while (m < s->n_modes && strcmp(s->modes[m].name, name) != 0)
+                m++;
+            if (m == s->n_modes)
+                return err_set(e, "%s: engine %s: expected modes from the mode line in modes=, got '%s'", s->path,
+                               en->name[0] ? en->name : sweep_engine_kind_name(en->kind), name);
+            en->mode_mask |= 1u << m;
+        }
+    }
+    return STATUS_OK;
+}
+
 /* A workload's models=A,B -> the mask of those model axis entries (named as
  * the model line names them, without @quants). */
 static enum status resolve_workload_models(struct sweep *s, struct err *e)
@@ -567,7 +592,7 @@ static enum status parse_body(struct sweep *s, const char *path, const char *tex
         return err_set(e, "%s: expected a 'mode' line", path);
     if (!s->n_workloads)
         return err_set(e, "%s: expected a 'workload' line", path);
-    if (resolve_model_quants(s, e) || resolve_workload_models(s, e))
+    if (resolve_model_quants(s, e) || resolve_workload_models(s, e) || resolve_engine_modes(s, e))
         return STATUS_ERR;
     if (!s->n_threads)
         s->threads[s->n_threads++] = 1;
@@ -652,15 +677,27 @@ size_t sweep_n_runs(const struct sweep *s)
     return sweep_n_groups(s) * (size_t)s->n_caches * (size_t)s->reps * sweep_block_len(s);
 }
 
+/* Whether engine k runs mode m (its modes= list, or every mode). */
+static int engine_runs_mode(const struct sweep *s, int k, int m)
+{
+    uint32_t mm = s->engines[k].mode_mask;
+    return !mm || ((mm >> m) & 1u);
+}
+
 int sweep_run_selected(const struct sweep *s, const struct sweep_run *r)
 {
     uint32_t wm = s->workloads[r->workload].model_mask;
-    return ((s->model_quants[r->model] >> r->quant) & 1u) && (!wm || ((wm >> r->model) & 1u));
+    return ((s->model_quants[r->model] >> r->quant) & 1u) && (!wm || ((wm >> r->model) & 1u)) &&
+           engine_runs_mode(s, r->engine, r->mode);
 }
 
 size_t sweep_n_selected(const struct sweep *s)
 {
-    size_t n = 0, per = sweep_n_runs(s) / ((size_t)s->n_models * (size_t)s->n_quants * (size_t)s->n_workloads);
+    size_t pairs = 0;
+    for (int k = 0; k < s->n_engines; k++)
+        for (int m = 0; m < s->n_modes; m++)
+            pairs += (size_t)engine_runs_mode(s, k, m);
+    size_t n = 0, per = (size_t)s->n_threads * (size_t)s->n_caches * (size_t)s->reps * pairs;
     for (int m = 0; m < s->n_models; m++)
         for (int q = 0; q < s->n_quants; q++)
             for (int w = 0; w < s->n_workloads; w++) {
@@ -713,7 +750,7 @@ static size_t first_in_class(const struct sweep *s, int engine, int variant)
         if (strcmp(s->engines[k].identity, s->engines[engine].identity) != 0)
             continue;
         for (int m = 0; m < s->n_modes; m++)
-            if (repack_variant(s, k, m) == variant)
+            if (engine_runs_mode(s, k, m) && repack_variant(s, k, m) == variant)
                 return (size_t)k * (size_t)s->n_modes + (size_t)m;
     }
     return SIZE_MAX;

@@ -59,6 +59,8 @@ struct sweep_engine_spec {
     char bin[SWEEP_PATH_LEN];       /* minillm binary; "" = default */
     char completion[SWEEP_PATH_LEN]; /* llama.cpp binaries; "" = env */
     char perplexity[SWEEP_PATH_LEN];
+    char modes[SWEEP_PATH_LEN];     /* modes=A,B: this engine runs only these modes ("" = all) */
+    uint32_t mode_mask;             /* resolved from modes: bit m = mode axis entry m; 0 = all */
     char identity[64];              /* identity class (default: the kind): engines of one
                                        class must give the same bytes */
 };

@@ -118,8 +118,10 @@ static const struct bad bads[] = {
     { "engine minillm\nengine head minillm\n", "b.sweep:2: expected one unnamed engine, or several engines each with a name" },
     { "engine head minillm\nengine llama.cpp\n", "b.sweep:2: expected one unnamed engine" },
     { "engine head minillm\nengine head minillm\n", "b.sweep:2: expected an engine name not used before, got 'head'" },
-    { "engine head minillm completion=x\n", "b.sweep:1: expected bin=PATH or identity=CLASS, got 'completion=x'" },
+    { "engine head minillm completion=x\n", "b.sweep:1: expected bin=PATH, modes=LIST or identity=CLASS, got 'completion=x'" },
     { "engine pr llama.cpp identity=a|b\n", "b.sweep:1: expected identity=CLASS" },
+    { "engine a minillm modes=mmap,rd\nengine b minillm\nmodel m\nquant f32\nmode mmap read\nworkload complete prompt=x\n", "engine a: expected modes from the mode line in modes=, got 'rd'" },
+    { "engine a minillm modes=\n", "b.sweep:1: expected modes=MODE[,MODE...]" },
     { "order shuffled\n", "b.sweep:1: expected order fixed or order random, got 'shuffled'" },
     { "seed -3\n", "b.sweep:1: expected a seed" },
     { "model a\nquant f32\nmode mmap\nworkload complete prompt=x models=c\n", "workload complete: expected models from the model line in models=, got 'c'" },
@@ -206,6 +208,32 @@ static void test_engines(void **state)
         if (sweep_run_selected(s, &r)) {
             n_sel++;
             assert_true(r.workload == 1 || r.model == 1);
+        }
+    }
+    assert_int_equal(n_sel, sweep_n_selected(s));
+    sweep_free(s);
+
+    /* an engine restricted to some modes: its other modes are not selected,
+     * and its class's reference is a mode it runs */
+    assert_int_equal(sweep_parse(s, "e.sweep",
+                                 "engine stock llama.cpp\nengine pr llama.cpp identity=llama.cpp modes=mmap+reclaim,read\n"
+                                 "engine mini minillm modes=read\nmodel m\nquant f32\nmode mmap mmap+reclaim read\n"
+                                 "workload complete prompt=x\nreps 2\n",
+                                 &e),
+                     STATUS_OK);
+    assert_int_equal(sweep_n_selected(s), (3 + 2 + 1) * 2);
+    n_sel = 0;
+    for (size_t i = 0; i < sweep_n_runs(s); i++) {
+        sweep_run_at(s, i, &r);
+        n_sel += (size_t)sweep_run_selected(s, &r);
+        if (r.engine == 1 && r.mode == 0)
+            assert_false(sweep_run_selected(s, &r));
+        if (r.engine == 2 && sweep_run_selected(s, &r)) {
+            size_t ref = sweep_identity_ref(s, &r);
+            struct sweep_run rr;
+            sweep_run_at(s, ref, &rr);
+            assert_int_equal(rr.engine, 2); /* mini read, not the unselected mini mmap */
+            assert_int_equal(rr.mode, 2);
         }
     }
     assert_int_equal(n_sel, sweep_n_selected(s));
