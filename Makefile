@@ -96,6 +96,7 @@ help:
 	@echo "make bench-pr       llama.cpp PR #24156's table on same-shape models, minillm only"
 	@echo "make llamacpp       build stock llama.cpp and llama.cpp + PR #24156 side by side"
 	@echo "make bench-llamacpp one sweep, three engines: the PR's table from llama.cpp itself"
+	@echo "make bench-memlimit  the smallest memory-cgroup limit per case and mode, cold and warm cache (root)"
 	@echo "make fuzz           each libFuzzer target for SECONDS (60); make fuzz-ci: 20 s each"
 	@echo "make fuzz-regress   replay the fuzz seeds and reproducers"
 	@echo "make valgrind       a small completion and perplexity under memcheck"

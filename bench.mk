@@ -96,3 +96,15 @@ bench-llamacpp:
 
 bench-llamacpp-run: $(MINILLM) $(RBENCH) data
 	@$(BENCH_ENV) scripts/bench-llamacpp.sh
+
+# What reclaim buys under a memory limit: per case of harness/sweeps/memlimit.sweep
+# (cold cache) and memlimit-warm.sweep (warm), the smallest memory-cgroup limit at
+# which the run completes identically, the cost curve, a table and plots
+# (scripts/bench-memlimit.sh; root). llama.cpp is included when make llamacpp built it.
+.PHONY: bench-memlimit bench-memlimit-run
+bench-memlimit:
+	@scripts/setup.sh bench
+	@$(MAKE) --no-print-directory bench-memlimit-run
+
+bench-memlimit-run: $(MINILLM) $(RBENCH) data
+	@$(BENCH_ENV) scripts/bench-memlimit.sh

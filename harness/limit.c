@@ -307,7 +307,12 @@ record:;
                           (json_int_t)p->read_bytes, "maxrss_kib", (json_int_t)p->maxrss_kib, "cgroup_peak_bytes",
                           (json_int_t)p->cg_peak, "reason", p->reason, "cgroup", st->cg.v2 ? "v2" : "v1", "argv",
                           c->argv_text);
-    char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    size_t n_dump = dump ? strlen(dump) : 0;
+    char *line = dump ? malloc(n_dump + 2) : NULL;
+    if (line)
+        memcpy(line, dump, n_dump), line[n_dump] = '\n', line[n_dump + 1] = '\0';
+    free(dump);
     if (!line || files_append_line(st->probes, line, &e))
         fprintf(stderr, "rbench limit: cannot record probe %zu: %s\n", id, line ? e.msg : "out of memory");
     free(line);
@@ -551,6 +556,13 @@ int limit_run(const struct limit_opts *o)
         memset(c, 0, sizeof *c);
         c->r = r;
         sweep_case_key(&st->s, &r, c->key, sizeof c->key);
+        const char *changed = engine_binary_changed(&st->en);
+        if (changed) {
+            fprintf(stderr, "rbench limit: %s changed during the search (rebuilt?); stopping so one result does not "
+                            "mix two builds\n", changed);
+            rc = 1;
+            goto out;
+        }
         fprintf(stderr, "rbench limit: [%d/%d] %s\n", ++k_case, n_cases, c->key);
         int pr = prepare_case(st, c, &e);
         if (pr < 0) {
