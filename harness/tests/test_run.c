@@ -347,6 +347,88 @@ static void test_mem_limit_oom(void **state)
     json_decref(a);
 }
 
+/* rbench limit on the fake engine, which touches 96 MiB (48 MiB under
+ * reclaim): each case's minimum is found to within the tolerance (a probe
+ * just below it failed), confirmed by a run at it, and is larger for the mode
+ * that touches more; every probe is recorded. */
+static void test_limit_search(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    char sp[PATH_MAX], out[PATH_MAX], log[PATH_MAX], path[PATH_MAX], *text;
+    TFMT(sp, "%s/limit.sweep", tmp);
+    char body[2048];
+    TFMT(body, "engine minillm bin=%s\nmodel tiny\nquant f32\nmode mmap mmap+reclaim\n"
+               "workload complete prompt=\"Hello there\" n=6\ncache cold\n", fake);
+    assert_int_equal(testenv_write(sp, body), 0);
+    TFMT(out, "%s/limit-out", tmp);
+    TFMT(log, "%s/limit.log", tmp);
+    setenv("FAKE_ALLOC_MIB", "96", 1);
+    setenv("FAKE_SLEEP_MS", "100", 1); /* a reference long enough that the slowdown bound is not noise */
+    char *argv[] = { rbench, "limit", sp, "--out", out, "--data-dir", tmp, "--curve", "3", "--slowdown", "50", NULL };
+    struct launch_opts lo = { .argv = argv, .stdout_path = log, .stderr_path = log, .timeout_s = 300 };
+    struct launch_result r;
+    assert_int_equal(launch_run(&lo, &r, NULL), STATUS_OK);
+    clear_env();
+    assert_int_equal(files_read(log, &text, NULL, NULL), STATUS_OK);
+    if (strstr(text, "no memory cgroup controller")) {
+        free(text);
+        skip();
+    }
+    if (r.exit_code != 0)
+        fail_msg("rbench limit exit %d:\n%s", r.exit_code, text);
+    free(text);
+    TFMT(path, "%s/minlimit.csv", out);
+    assert_int_equal(files_read(path, &text, NULL, NULL), STATUS_OK);
+    assert_non_null(strstr(text, "engine,model,quant,mode,workload,threads,cache,min_limit_mib,peak_mib,"));
+    double min[2] = { 0, 0 }, peak[2] = { 0, 0 };
+    int rows = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char mode[64];
+        double mn, pk;
+        if (sscanf(l, "minillm,tiny,f32,%63[^,],complete,1,cold,%lf,%lf", mode, &mn, &pk) != 3)
+            continue;
+        int k = strcmp(mode, "mmap") == 0 ? 0 : 1;
+        min[k] = mn, peak[k] = pk, rows++;
+        assert_non_null(strstr(l, "\"found\""));
+        assert_non_null(strstr(l, "--no-memory-check")); /* the argv, as run */
+    }
+    free(text);
+    printf("# minimum: mmap %.0f MiB (peak %.1f), mmap+reclaim %.0f MiB (peak %.1f)\n", min[0], peak[0], min[1],
+           peak[1]);
+    assert_int_equal(rows, 2);
+    assert_true(min[0] >= 96 && min[0] <= peak[0] + 1);
+    assert_true(min[1] >= 48 && min[1] <= peak[1] + 1);
+    assert_true(min[0] - min[1] > 30); /* 48 MiB less touched */
+    /* the probes: a reference per case, an oom, a confirmation at each
+     * minimum that completed, and a failure within the tolerance below it */
+    TFMT(path, "%s/probes.jsonl", out);
+    assert_int_equal(files_read(path, &text, NULL, NULL), STATUS_OK);
+    int refs = 0, ooms = 0, confirmed[2] = { 0, 0 }, bracketed[2] = { 0, 0 }, curve = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(l, 0, NULL);
+        assert_non_null(o);
+        int k = strcmp(sget(o, "mode"), "mmap") == 0 ? 0 : 1;
+        double lim = json_number_value(json_object_get(o, "limit_mib"));
+        const char *ph = sget(o, "phase"), *stt = sget(o, "status");
+        refs += strcmp(ph, "reference") == 0;
+        ooms += strcmp(stt, "oom") == 0;
+        curve += strcmp(ph, "curve") == 0;
+        if (strcmp(ph, "confirm") == 0 && strcmp(stt, "ok") == 0 && fabs(lim - min[k]) < 0.5)
+            confirmed[k] = 1;
+        if (strcmp(stt, "ok") != 0 && lim < min[k] && lim >= min[k] - 8.5)
+            bracketed[k] = 1;
+        json_decref(o);
+    }
+    free(text);
+    assert_int_equal(refs, 2);
+    assert_true(ooms > 0);
+    assert_int_equal(curve, 6);
+    assert_true(confirmed[0] && confirmed[1]);
+    assert_true(bracketed[0] && bracketed[1]);
+}
+
 static void test_llama_adapter(void **state)
 {
     (void)state;
@@ -723,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_compare_gates),
         cmocka_unit_test(test_cold_cache),
         cmocka_unit_test(test_mem_limit_oom),
+        cmocka_unit_test(test_limit_search),
         cmocka_unit_test(test_llama_adapter),
         cmocka_unit_test(test_llama_spellings_and_truncation),
         cmocka_unit_test(test_named_engines),
