@@ -2,6 +2,7 @@
  * Sections: init, data lookup, model preparation, command lines. */
 #include "engine.h"
 #include "files.h"
+#include "gate.h"
 #include "launch.h"
 
 #include <errno.h>
@@ -508,4 +509,27 @@ enum status engine_command(const struct engine *en, const struct sweep_run *r, c
     if (!skip[0] && cmd->argc >= ENGINE_MAX_ARGS)
         return err_set(e, "command line too long");
     return STATUS_OK;
+}
+
+enum status engine_identity_text(const struct engine *en, int engine, enum sweep_wl kind, const char *out_path,
+                                 const char *err_path, char **text, size_t *len, uint64_t *hash, struct err *e)
+{
+    char *out, *err_text = NULL;
+    size_t n_out, n_err = 0;
+    if (files_read(out_path, &out, &n_out, e))
+        return STATUS_ERR;
+    if (hash)
+        *hash = XXH64(out, n_out, 0);
+    if (kind == SWEEP_WL_PERPLEXITY && engine_ppl_in_stderr(en, engine) &&
+        files_read(err_path, &err_text, &n_err, NULL) == STATUS_OK) {
+        char *both = realloc(out, n_out + n_err + 1);
+        if (both) {
+            memcpy(both + n_out, err_text, n_err + 1);
+            out = both, n_out += n_err;
+        }
+    }
+    free(err_text);
+    enum status rc = gate_identity_text(kind, out, n_out, text, len, e);
+    free(out);
+    return rc;
 }

@@ -8,6 +8,7 @@
 #define RB_ENGINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "spec.h"
@@ -86,6 +87,13 @@ const char *engine_binary_changed(const struct engine *en);
 /* Whether the identity text of a perplexity run is found in stdout only
  * (minillm) or in stdout followed by stderr (llama.cpp logs there). */
 int engine_ppl_in_stderr(const struct engine *en, int engine);
+
+/* The identity text (gate.h) of a finished run of engine `engine` from its
+ * saved stdout (out_path) and, for a perplexity run of an engine that logs
+ * its values there (llama.cpp), its stderr (err_path) after it. hash, when
+ * not NULL, gets the xxh64 of the stdout. */
+enum status engine_identity_text(const struct engine *en, int engine, enum sweep_wl kind, const char *out_path,
+                                 const char *err_path, char **text, size_t *len, uint64_t *hash, struct err *e);
 
 /* Whether a finished llama.cpp run printed all it meant to: its async logger is
  * not flushed at exit, so an exit 0 can come with output cut short. Complete

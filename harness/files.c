@@ -3,6 +3,7 @@
 #include "files.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -174,4 +175,24 @@ enum status files_lock_dir(const char *dir, int *fd, struct err *e)
     }
     *fd = f;
     return STATUS_OK;
+}
+
+enum status files_mkdir_unique(const char *root, const char *name, char *out, size_t n, struct err *e)
+{
+    if (files_mkdirs(root, e))
+        return STATUS_ERR;
+    for (int k = 1; k <= 1000; k++) {
+        char uniq[PATH_MAX];
+        if (k == 1)
+            snprintf(uniq, sizeof uniq, "%s", name);
+        else if (snprintf(uniq, sizeof uniq, "%s-%d", name, k) >= (int)sizeof uniq)
+            return err_set(e, "%s: name too long", name);
+        if (files_join(out, n, root, uniq, e))
+            return STATUS_ERR;
+        if (mkdir(out, 0777) == 0)
+            return STATUS_OK;
+        if (errno != EEXIST)
+            return err_set(e, "cannot create %s: %s", out, strerror(errno));
+    }
+    return err_set(e, "%s/%s: 1000 names taken", root, name);
 }

@@ -31,6 +31,11 @@ enum status files_trim_torn(const char *path, struct err *e);
 /* 1 if the path exists (any type), else 0. */
 int files_exist(const char *path);
 
+/* Creates root (and its parents) and then root/NAME, or root/NAME-2,
+ * root/NAME-3, ... when taken (mkdir is atomic: two processes never get the
+ * same one); the path made goes to out. */
+enum status files_mkdir_unique(const char *root, const char *name, char *out, size_t n, struct err *e);
+
 /* Takes the lock of a results directory (DIR/.rbench.lock, flock exclusive,
  * not waiting) for the caller's whole life: *fd holds it; close it (or exit)
  * to release. Fails naming the directory when another rbench holds it. */

@@ -79,20 +79,11 @@ static enum status pick_dir(struct lstate *st, struct err *e)
             snprintf(name, sizeof name, "%s", o->name);
         else
             snprintf(name, sizeof name, "%s-limit-%s", stamp, base);
-        if (files_mkdirs(o->results_root, e))
-            return STATUS_ERR;
-        for (int k = 1;; k++) { /* a unique name: mkdir is atomic */
-            char uniq[PATH_MAX + 16];
-            if (k == 1)
-                snprintf(uniq, sizeof uniq, "%s", name);
-            else
-                snprintf(uniq, sizeof uniq, "%s-%d", name, k);
-            if (files_join(tmp, sizeof tmp, o->results_root, uniq, e))
+        if (o->name) {
+            if (files_join(tmp, sizeof tmp, o->results_root, name, e) || files_mkdirs(tmp, e))
                 return STATUS_ERR;
-            if (mkdir(tmp, 0777) == 0)
-                break;
-            if (errno != EEXIST || o->name || k == 1000)
-                return err_set(e, "cannot create %s: %s", tmp, errno == EEXIST ? "it exists" : strerror(errno));
+        } else if (files_mkdir_unique(o->results_root, name, tmp, sizeof tmp, e)) {
+            return STATUS_ERR;
         }
     }
     if (!realpath(tmp, st->dir))
@@ -185,29 +176,6 @@ static enum status warm_file(const char *path, struct err *e)
     return got < 0 ? err_set(e, "warming %s: %s", path, strerror(er)) : STATUS_OK;
 }
 
-/* The identity text of a probe's output files. */
-static enum status probe_text(struct lstate *st, const struct lcase *c, const char *out, const char *err_path,
-                              char **text, size_t *len, struct err *e)
-{
-    enum sweep_wl kind = st->s.workloads[c->r.workload].kind;
-    char *o = NULL, *er = NULL;
-    size_t n = 0, n_err = 0;
-    if (files_read(out, &o, &n, e))
-        return STATUS_ERR;
-    if (kind == SWEEP_WL_PERPLEXITY && engine_ppl_in_stderr(&st->en, c->r.engine) &&
-        files_read(err_path, &er, &n_err, NULL) == STATUS_OK) {
-        char *both = realloc(o, n + n_err + 1);
-        if (both) {
-            memcpy(both + n, er, n_err + 1);
-            o = both, n += n_err;
-        }
-    }
-    free(er);
-    enum status rc = gate_identity_text(kind, o, n, text, len, e);
-    free(o);
-    return rc;
-}
-
 /* Runs the case's command once under `limit` (0: none) and records the probe
  * in probes.jsonl. phase: reference, search, confirm or curve. Returns -1
  * when rbench was interrupted. */
@@ -277,7 +245,8 @@ again:
     }
     char *text = NULL;
     size_t len = 0;
-    if (probe_text(st, c, out, err_path, &text, &len, &e)) {
+    if (engine_identity_text(&st->en, c->r.engine, s->workloads[c->r.workload].kind, out, err_path, &text, &len,
+                             NULL, &e)) {
         p->status = "error";
         snprintf(p->reason, sizeof p->reason, "%s", e.msg);
         goto record;

@@ -91,25 +91,9 @@ static int pick_dir(struct state *st, struct err *e)
             snprintf(name, sizeof name, "%s-%s-shard%dof%d", stamp, base, o->shard_i, o->shard_n);
         else
             snprintf(name, sizeof name, "%s-%s", stamp, base);
-        /* unique: two runs started in the same second get NAME and NAME-2
-         * (mkdir is atomic, so exactly one of them creates each) */
-        if (files_mkdirs(o->results_root, e))
+        /* unique: two runs started in the same second get NAME and NAME-2 */
+        if (files_mkdir_unique(o->results_root, name, tmp, sizeof tmp, e))
             return -1;
-        for (int k = 1;; k++) {
-            char uniq[PATH_MAX + 16];
-            if (k == 1)
-                snprintf(uniq, sizeof uniq, "%s", name);
-            else
-                snprintf(uniq, sizeof uniq, "%s-%d", name, k);
-            if (files_join(tmp, sizeof tmp, o->results_root, uniq, e))
-                return -1;
-            if (mkdir(tmp, 0777) == 0)
-                break;
-            if (errno != EEXIST || k == 1000) {
-                err_set(e, "cannot create %s: %s", tmp, strerror(errno));
-                return -1;
-            }
-        }
     }
     if (files_mkdirs(tmp, e))
         return -1;
@@ -150,27 +134,10 @@ static void run_file(const struct state *st, size_t index, const char *ext, char
 static enum status identity_of(const struct state *st, size_t index, int engine, enum sweep_wl kind, char **text,
                                size_t *len, uint64_t *hash, struct err *e)
 {
-    char abs[PATH_MAX], rel[64], *out, *err_text = NULL;
-    size_t n_out, n_err = 0;
-    run_file(st, index, ".out", abs, sizeof abs, rel, sizeof rel);
-    if (files_read(abs, &out, &n_out, e))
-        return STATUS_ERR;
-    if (hash)
-        *hash = XXH64(out, n_out, 0);
-    if (kind == SWEEP_WL_PERPLEXITY && engine_ppl_in_stderr(&st->en, engine)) {
-        run_file(st, index, ".err", abs, sizeof abs, rel, sizeof rel);
-        if (files_read(abs, &err_text, &n_err, NULL) == STATUS_OK) {
-            char *both = realloc(out, n_out + n_err + 1);
-            if (both) {
-                memcpy(both + n_out, err_text, n_err + 1);
-                out = both, n_out += n_err;
-            }
-            free(err_text);
-        }
-    }
-    enum status rc = gate_identity_text(kind, out, n_out, text, len, e);
-    free(out);
-    return rc;
+    char out[PATH_MAX], err_path[PATH_MAX], rel[64];
+    run_file(st, index, ".out", out, sizeof out, rel, sizeof rel);
+    run_file(st, index, ".err", err_path, sizeof err_path, rel, sizeof rel);
+    return engine_identity_text(&st->en, engine, kind, out, err_path, text, len, hash, e);
 }
 
 static void prepare(struct state *st, const struct sweep_run *r)
