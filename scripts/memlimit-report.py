@@ -11,6 +11,8 @@ time against the unconstrained run's, major faults, bytes read). With
 state (memlimit-MODEL-CACHE.dat: one block per engine+mode, rows of limit_mib
 wall_s read_mib of every probe that completed, sorted by limit) and the
 unconstrained points (...-peaks.dat), plus series.txt naming the blocks.
+Under the table, OFF against ON per model, cache and engine family: whether
+reclaim lowers the smallest limit beyond the search's tolerance.
 Exit 0; 1 when some case found no minimum (listed under the table).
 """
 import csv
@@ -61,6 +63,28 @@ def main(argv):
               + f" | {r['probes']} |")
     if missing:
         print("\nNo minimum found: " + "; ".join(missing))
+    # OFF against ON, per model, cache and engine family (llama.cpp's ON is
+    # the PR build's): does reclaim lower the smallest limit?
+    found = {}
+    for r in rows:
+        if r["verdict"] == "found":
+            fam = "minillm" if r["engine"] == "minillm" else "llama.cpp"
+            found[(r["model"].replace("gen:", ""), r["cache"], fam, r["mode"])] = r
+    lines = []
+    for (model, cache, fam, mode), off in sorted(found.items()):
+        on = found.get((model, cache, fam, "mmap+reclaim"))
+        if mode != "mmap" or not on:
+            continue
+        a, b = float(off["min_limit_mib"]), float(on["min_limit_mib"])
+        tol = max(8.0, 0.01 * max(a, b))
+        verdict = ("the same within the search's tolerance" if abs(a - b) <= tol
+                   else "lower with reclaim" if b < a else "higher with reclaim")
+        lines.append(f"- {model}, {cache} cache, {fam}: smallest limit OFF {a:.0f} MiB, ON {b:.0f} MiB: {verdict} "
+                     f"(±{tol:.0f} MiB); unconstrained cgroup peak {float(off['peak_mib']):.0f} vs "
+                     f"{float(on['peak_mib']):.0f} MiB, RSS peak {float(off['rss_peak_mib']):.0f} vs "
+                     f"{float(on['rss_peak_mib']):.0f} MiB")
+    if lines:
+        print("\nReclaim under a limit (mmap OFF against mmap+reclaim ON):\n" + "\n".join(lines))
     if plot_dir:
         os.makedirs(plot_dir, exist_ok=True)
         groups = {}
