@@ -496,6 +496,12 @@ int limit_run(const struct limit_opts *o)
                     "(v2 memory.max or v1 memory.limit_in_bytes writable)", e.msg);
         goto fail;
     }
+    st->cg.limit = 64u << 20; /* a trial: a cgroup may be creatable where its limit is not settable (v2, busy parent) */
+    if (cgroup_create(&st->cg, 0, &e)) {
+        err_set(&e, "cannot set a memory limit on a child cgroup: %s", e.msg);
+        goto fail;
+    }
+    cgroup_destroy(&st->cg);
     if (pick_dir(st, &e) || files_lock_dir(st->dir, &lock_fd, &e))
         goto fail;
     char cache_dir[PATH_MAX];

@@ -372,7 +372,9 @@ static void test_limit_search(void **state)
     assert_int_equal(launch_run(&lo, &r, NULL), STATUS_OK);
     clear_env();
     assert_int_equal(files_read(log, &text, NULL, NULL), STATUS_OK);
-    if (strstr(text, "no memory cgroup controller")) {
+    if (r.exit_code == 2 && (strstr(text, "no memory cgroup controller") || strstr(text, "cannot set a memory limit") ||
+                             strstr(text, "cannot create cgroups"))) {
+        printf("# skipped: %s", text);
         free(text);
         skip();
     }
