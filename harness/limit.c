@@ -54,7 +54,7 @@ struct lprobe {
     double wall_s;
     int64_t majflt, read_bytes, maxrss_kib;
     int64_t cg_peak;     /* the cgroup's own peak, bytes (-1 unknown) */
-    char reason[512];
+    char reason[640];
 };
 
 /* ---- the directory and its files ------------------------------------------------- */
