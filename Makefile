@@ -1,6 +1,7 @@
 # Every entry point of the project. `make help` lists them.
 # One build directory per variant: build/release, build/debug, build/asan.
 
+.DEFAULT_GOAL := all
 VARIANT ?= release
 BUILD   := build/$(VARIANT)
 CC      ?= cc
@@ -16,10 +17,11 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -MMD -MP
 LDFLAGS += $(filter -fsanitize%,$(OPT)) -pthread
 LDLIBS  += -lm
 
-ENGINE_SRC  := $(filter-out engine/main.c,$(wildcard engine/*.c))
-ENGINE_OBJ  := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
-ENGINE_LIB  := $(BUILD)/libengine.a
-MINILLM     := $(BUILD)/minillm
+# libengine.a (engine/engine.mk and a .mk in each layer's folder) and the
+# minillm command line over it (tools/minillm/minillm.mk).
+include engine/engine.mk
+include tools/minillm/minillm.mk
+
 ENGINE_TESTS := $(patsubst engine/tests/%.c,$(BUILD)/tests/%,$(wildcard engine/tests/test_*.c))
 
 .PHONY: all test asan clean help data test-run deps
@@ -35,13 +37,6 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iengine -c $< -o $@
-
-$(ENGINE_LIB): $(ENGINE_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
-$(MINILLM): $(BUILD)/engine/main.o $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/engine/tests/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
@@ -103,4 +98,4 @@ help:
 	@echo "make clean          remove build/"
 	@echo "VARIANT=debug|asan|release selects the build directory build/\$$VARIANT"
 
--include $(ENGINE_OBJ:.o=.d) $(BUILD)/engine/main.d
+-include $(ENGINE_OBJ:.o=.d) $(MINILLM_OBJ:.o=.d)

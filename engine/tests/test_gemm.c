@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "gemm.h"
-#include "quant.h"
-#include "quant_k.h"
-#include "repack.h"
+#include "kernels/gemm.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "kernels/repack.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 

@@ -24,10 +24,10 @@
 
 #include <cmocka.h>
 
-#include "gen.h"
-#include "gguf.h"
-#include "quant.h"
-#include "quantize.h"
+#include "convert/synth.h"
+#include "format/gguf.h"
+#include "kernels/quant.h"
+#include "convert/quantize.h"
 
 /* ---- files ----------------------------------------------------------------- */
 

@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 
 /* ---- data files ------------------------------------------------------------ */
 

@@ -20,12 +20,12 @@
 
 #include "testdata.h"
 
-#include "bench.h"
-#include "complete.h"
-#include "forward.h"
-#include "model.h"
-#include "perplexity.h"
-#include "quantize.h"
+#include "run/bench.h"
+#include "run/complete.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "run/perplexity.h"
+#include "convert/quantize.h"
 
 static char tmp_dir[1024];
 

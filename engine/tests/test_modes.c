@@ -23,12 +23,12 @@
 
 #include "testdata.h"
 
-#include "forward.h"
-#include "gemm.h"
-#include "model.h"
-#include "gen.h"
-#include "quant.h"
-#include "quantize.h"
+#include "model/forward.h"
+#include "kernels/gemm.h"
+#include "model/model.h"
+#include "convert/synth.h"
+#include "kernels/quant.h"
+#include "convert/quantize.h"
 
 static char tmp_dir[1024];
 

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant.h"
-#include "vec.h"
+#include "kernels/quant.h"
+#include "kernels/vec.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

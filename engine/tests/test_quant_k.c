@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "gguf.h"
-#include "quant.h"
-#include "quant_k.h"
+#include "kernels/gemm.h"
+#include "format/gguf.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -25,9 +25,9 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
-#include "quant.h"
-#include "quantize.h"
+#include "format/gguf.h"
+#include "kernels/quant.h"
+#include "convert/quantize.h"
 
 /* ---- files ----------------------------------------------------------------- */
 

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant.h"
-#include "quant_k.h"
-#include "repack.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "kernels/repack.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -28,8 +28,8 @@
 
 #include "testdata.h"
 
-#include "gguf.h"
-#include "tokenizer.h"
+#include "format/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 /* ---- data files ------------------------------------------------------- */
 

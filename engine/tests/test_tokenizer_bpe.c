@@ -30,8 +30,8 @@
 
 #include "testdata.h"
 
-#include "gguf.h"
-#include "tokenizer.h"
+#include "format/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 #define GPT2_VOCAB "ggml-vocab-gpt-2.gguf"
 #define GPT2_N_VOCAB 50257

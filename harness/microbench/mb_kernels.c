@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "gguf.h"
+#include "kernels/gemm.h"
+#include "format/gguf.h"
 #include "mb.h"
-#include "quant.h"
-#include "quant_k.h"
-#include "repack.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "kernels/repack.h"
 
 #define ROWS 64   /* rows per iteration of the dot and dequantize benchmarks */
 #define COLS 4096 /* a multiple of every block size, QK_K included */

@@ -1,0 +1,43 @@
+/* avx2.h: the AVX2 helpers of the x86 kernels (quant_x86.c,
+ * quant_k_x86.c), included inside their x86 sections only.
+ *
+ * Every function carries AVX2, the kernels' own target attribute: AVX2 +
+ * F16C and never FMA, so nothing inlined into a kernel can contract its
+ * float multiply-adds. */
+#ifndef QUANT_AVX2_H
+#define QUANT_AVX2_H
+
+#if !defined(__x86_64__) && !defined(__i386__)
+#error "avx2.h is for the x86 sections only"
+#endif
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,f16c")))
+
+/* The sum of the 8 int32 lanes (wrapping, as the adds). */
+AVX2 static inline int32_t hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 32 bytes at p, any alignment. */
+AVX2 static inline __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* Four bytes at p repeated in every 32-bit lane. */
+AVX2 static inline __m256i bcast4(const int8_t *p)
+{
+    int32_t u;
+    memcpy(&u, p, sizeof u);
+    return _mm256_set1_epi32(u);
+}
+
+#endif

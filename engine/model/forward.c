@@ -1,0 +1,658 @@
+/* forward.c: the llama forward pass over a batch of tokens, split over the pool.
+ *
+ * Per layer, for the n tokens of a batch at positions pos0..pos0+n-1:
+ * RMSNorm -> Q, K, V matmuls -> RoPE (normal mode, adjacent pairs) -> K and V
+ * stored as F16 in the cache -> causal attention per token and head (GQA) ->
+ * output matmul + residual -> RMSNorm -> SwiGLU FFN (or mixture of experts) +
+ * residual. Then the final norm and the output matmul give the logits.
+ *
+ * Numerics follow ggml's CPU path where it matters for agreement with
+ * llama.cpp: RMSNorm sums squares in double; quantized matmuls quantize the
+ * activation first (Q8_0, or Q8_K for K-quants); the query is rounded to F16
+ * before it meets the F16 keys (attention.h).
+ *
+ * Determinism: every (token, output row) is computed by one thread with the
+ * same per-row arithmetic whatever the batch size, the thread count or the
+ * weight layout, so a batch gives the same bytes as tokens one at a time.
+ * Sections: run state, matmul, elementwise ops, attention, FFN, forward. */
+#include "model/forward.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "core/memlimit.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "kernels/repack.h"
+#include "kernels/vec.h"
+
+#define MAX_BATCH 32
+
+/* ---- run state ------------------------------------------------------------- */
+
+static int64_t max_i64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+struct sizes {
+    size_t qd, kvd, widest, nb8, nbk, batch;
+};
+
+static struct sizes sizes_of(const struct model_config *cfg, int32_t n_ctx)
+{
+    struct sizes s;
+    s.qd = (size_t)cfg->n_head * (size_t)cfg->head_dim;
+    s.kvd = (size_t)cfg->n_head_kv * (size_t)cfg->head_dim;
+    s.widest = (size_t)max_i64(max_i64(cfg->n_embd, cfg->n_ff), (int64_t)s.qd);
+    s.nb8 = s.widest / QK8_0 + 1;
+    s.nbk = s.widest / QK_K + 1;
+    s.batch = n_ctx < MAX_BATCH ? (size_t)n_ctx : MAX_BATCH;
+    return s;
+}
+
+void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_bytes, uint64_t *scratch_bytes)
+{
+    struct sizes s = sizes_of(cfg, n_ctx);
+    *kv_bytes = 2 * (uint64_t)cfg->n_layer * (uint64_t)n_ctx * s.kvd * sizeof(uint16_t);
+    /* the logits of one position are counted: more are touched only when a
+     * caller asks for every position's logits (perplexity) */
+    uint64_t per_tok = sizeof(float) * (3 * (uint64_t)cfg->n_embd + 3 * s.qd + 2 * s.kvd + 2 * (uint64_t)cfg->n_ff) +
+                       2 * s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
+                       s.nbk * sizeof(struct block_q8_k) +
+                       2 * s.qd * sizeof(uint16_t);
+    uint64_t moe_tok = cfg->n_expert ? sizeof(float) * ((uint64_t)cfg->n_expert + 1 + 2 * (uint64_t)cfg->n_embd +
+                                                         (uint64_t)cfg->n_expert_used * (uint64_t)cfg->n_embd) +
+                                           (sizeof(int32_t) + sizeof(float)) * (uint64_t)cfg->n_expert_used
+                                     : 0;
+    *scratch_bytes = (per_tok + moe_tok) * s.batch + sizeof(float) * ((uint64_t)cfg->n_vocab + (uint64_t)cfg->n_embd);
+}
+
+/* Writes a zero into every page, so the pages are resident from now on (a
+ * plain memset after calloc may be optimized away). */
+static void touch(void *p, size_t n)
+{
+    volatile unsigned char *b = p;
+    for (size_t i = 0; i < n; i += 4096)
+        b[i] = 0;
+}
+
+enum status context_new(struct context *c, const struct model *m, int32_t n_ctx, int n_threads, struct err *e)
+{
+    const struct model_config *cfg = &m->cfg;
+    memset(c, 0, sizeof *c);
+    if (n_ctx < 1)
+        return err_set(e, "context: n_ctx %d must be positive", n_ctx);
+    c->m = m;
+    c->n_ctx = n_ctx;
+    struct sizes s = sizes_of(cfg, n_ctx);
+    size_t B = s.batch, ne = (size_t)cfg->n_embd, nff = (size_t)cfg->n_ff;
+    uint64_t kv_bytes, scratch_bytes;
+    context_sizes(cfg, n_ctx, &kv_bytes, &scratch_bytes);
+    char what[96];
+    snprintf(what, sizeof what, "the KV cache for -c %d", n_ctx);
+    if (m->opts.memory_check && memlimit_check(kv_bytes + scratch_bytes, what, e))
+        return STATUS_ERR;
+    c->n_batch = (int)B;
+    c->x = calloc(B * ne, sizeof(float));
+    c->xb = calloc(B * ne, sizeof(float));
+    c->xb2 = calloc(B * ne, sizeof(float));
+    c->q = calloc(B * s.qd, sizeof(float));
+    c->k = calloc(B * s.kvd, sizeof(float));
+    c->v = calloc(B * s.kvd, sizeof(float));
+    c->ao = calloc(B * s.qd, sizeof(float));
+    c->hb = calloc(B * nff, sizeof(float));
+    c->hb2 = calloc(B * nff, sizeof(float));
+    c->logits = calloc(B * (size_t)cfg->n_vocab, sizeof(float));
+    size_t nx = (size_t)cfg->n_expert, ku = (size_t)(cfg->n_expert_used > 0 ? cfg->n_expert_used : 1);
+    c->rlog = calloc(B * (nx + 1), sizeof(float));
+    c->moe = calloc(ne, sizeof(float));
+    c->eo = calloc(B * ne, sizeof(float));
+    c->ein = calloc(nx ? B * ne : 1, sizeof(float));
+    c->eslot = calloc(nx ? B * ku * ne : 1, sizeof(float));
+    c->route = calloc(B * ku, sizeof(int32_t));
+    c->rw = calloc(B * ku, sizeof(float));
+    c->qa = calloc(B * s.nb8, sizeof(struct block_q8_0));
+    c->qk = calloc(B * s.nbk, sizeof(struct block_q8_k));
+    c->qd = calloc(B * s.nb8, sizeof(float));
+    c->qs8 = calloc(B * s.nb8, sizeof(int32_t));
+    c->qa_bm = calloc(B * s.nb8, sizeof(struct block_q8_0));
+    c->qd_bm = calloc(B * s.nb8, sizeof(float));
+    c->qs8_bm = calloc(B * s.nb8, sizeof(int32_t));
+    c->qh = calloc(B * s.qd, sizeof(uint16_t));
+    c->vacc = calloc(B * s.qd, sizeof(uint16_t));
+    size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * s.kvd;
+    c->kc = calloc(kv_elems, sizeof(uint16_t));
+    c->vc = calloc(kv_elems, sizeof(uint16_t));
+    context_sizes(cfg, n_ctx, &c->kv_bytes, &c->scratch_bytes);
+    if (c->kc && c->vc) { /* make the KV cache resident now, as llama.cpp clears its buffer */
+        touch(c->kc, kv_elems * sizeof(uint16_t));
+        touch(c->vc, kv_elems * sizeof(uint16_t));
+    }
+    if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
+        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        context_free(c);
+        return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
+                       (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
+    }
+    if (pool_create(&c->pool, n_threads, e)) {
+        context_free(c);
+        return STATUS_ERR;
+    }
+    return STATUS_OK;
+}
+
+void context_free(struct context *c)
+{
+    if (!c)
+        return;
+    pool_free(c->pool);
+    void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
+                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->qh,
+                  c->vacc,   c->kc,  c->vc};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        free(ps[i]);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- parallel for ------------------------------------------------------------ */
+
+/* fn(c, arg, i0, i1) over [0, n) split in contiguous ranges over the pool,
+ * or on the caller alone when the whole is below PAR_MIN units of work.
+ * Every item is computed the same way by whichever thread takes it. */
+typedef void (*range_fn)(struct context *c, const void *arg, int64_t i0, int64_t i1);
+
+struct par_job {
+    struct context *c;
+    const void *arg;
+    range_fn fn;
+    int64_t n;
+};
+
+#define PAR_MIN 16384
+
+static void par_worker(void *arg, int ith, int nth)
+{
+    const struct par_job *j = arg;
+    j->fn(j->c, j->arg, j->n * ith / nth, j->n * (ith + 1) / nth);
+}
+
+static void par_for(struct context *c, int64_t n, int64_t unit_cost, range_fn fn, const void *arg)
+{
+    struct par_job j = {c, arg, fn, n};
+    if (n < 2 || n * unit_cost < PAR_MIN || pool_size(c->pool) < 2)
+        fn(c, arg, 0, n);
+    else
+        pool_run(c->pool, par_worker, &j);
+}
+
+/* ---- matmul ---------------------------------------------------------------- */
+
+/* Jobs below this many multiply-adds run on the calling thread alone. */
+#define SMALL_JOB (1 << 18)
+
+/* Up to three weights applied to the same n_tok input rows in one job. */
+struct mm_job {
+    int n;
+    const struct weight *w[3];
+    float *out[3];    /* n_tok rows of w->n_out floats each */
+    const float *x;   /* n_tok rows of x_stride floats */
+    size_t x_stride;
+    int n_tok;
+    const struct block_q8_0 *xq; /* n_tok rows of nb8 blocks (Q8_0 activations) */
+    const float *xd;             /* their scales as floats */
+    const int32_t *xs8;          /* -8 x the sums of their quants */
+    const struct block_q8_0 *bq; /* the same three, block-major (gemm.h), for the VNNI kernels */
+    const float *bd;
+    const int32_t *bs8;
+    int vnni;                    /* the VNNI kernels run (and the block-major copies exist) */
+    size_t nb8;
+    const struct block_q8_k *xk; /* n_tok rows of nbk blocks (Q8_K activations) */
+    size_t nbk;
+    atomic_llong next[3]; /* per weight: the first unit (8 rows or 1) not yet taken */
+};
+
+static int needs_q8(uint32_t type)
+{
+    return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0;
+}
+
+static int needs_q8k(uint32_t type)
+{
+    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K;
+}
+
+static float dot_row(const struct weight *w, int64_t r, const float *x, const void *xq, const void *xk)
+{
+    size_t rb = quant_row_bytes(w->type, w->n_in);
+    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * rb;
+    switch (w->type) {
+    case GGML_TYPE_F32: return vec_dot_f32((const float *)row, x, w->n_in);
+    case GGML_TYPE_F16: return vec_dot_f16((const uint16_t *)row, x, w->n_in);
+    case GGML_TYPE_Q8_0: return quant_dot_q8_0_q8_0((const struct block_q8_0 *)row, xq, w->n_in);
+    case GGML_TYPE_Q4_0: return quant_dot_q4_0_q8_0((const struct block_q4_0 *)row, xq, w->n_in);
+    case GGML_TYPE_Q4_K: return quant_dot_q4_k_q8_k((const struct block_q4_k *)row, xk, w->n_in);
+    case GGML_TYPE_Q6_K: return quant_dot_q6_k_q8_k((const struct block_q6_k *)row, xk, w->n_in);
+    default: return 0.0f; /* unreachable: types are checked at load */
+    }
+}
+
+/* Groups [g0, g1) of 8 rows of a repacked weight, for every token; each lane
+ * is bit-identical to dot_row on the plain layout. */
+static void rows_repacked(const struct mm_job *j, const struct weight *w, float *out, int64_t g0, int64_t g1)
+{
+    size_t group_bytes = REPACK_ROWS * quant_row_bytes(w->type, w->n_in);
+    for (int64_t g = g0; g < g1; g++) {
+        const void *gw = (const uint8_t *)w->data + (size_t)g * group_bytes;
+        if (w->type == GGML_TYPE_Q4_K)
+            gemm_q4_k_8rows(gw, j->xk, j->nbk, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        else if (w->type == GGML_TYPE_Q4_0 && j->vnni)
+            gemm_q4_0_8rows_vnni(gw, j->bq, j->bd, j->bs8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        else if (w->type == GGML_TYPE_Q4_0)
+            gemm_q4_0_8rows_dot8(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        else if (j->vnni)
+            gemm_q8_0_8rows_vnni(gw, j->bq, j->bd, j->bs8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        else
+            gemm_q8_0_8rows_dot8(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+    }
+}
+
+/* Rows [r0, r1) of weight w (multiples of 8 when it goes 8 rows at a time). */
+static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, int64_t r0, int64_t r1)
+{
+    if (w->repacked) {
+        rows_repacked(j, w, out, r0 / REPACK_ROWS, r1 / REPACK_ROWS);
+        return;
+    }
+    if ((w->type == GGML_TYPE_Q4_0 || w->type == GGML_TYPE_Q8_0) && w->n_out % REPACK_ROWS == 0 && j->n_tok > 1) {
+        /* plain layout, 8 rows at a time for a batch (one token reads the rows
+         * one after another below, which streams faster): same bits */
+        size_t rb = quant_row_bytes(w->type, w->n_in);
+        for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++) {
+            const void *gw = (const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb;
+            (w->type == GGML_TYPE_Q4_0 ? gemm_q4_0_plain8 : gemm_q8_0_plain8)(
+                gw, rb, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        }
+        return;
+    }
+    if (w->type == GGML_TYPE_Q6_K && w->n_out % REPACK_ROWS == 0) {
+        /* 8 rows decoded once for all the tokens: same bits as one row at a time */
+        size_t rb = quant_row_bytes(w->type, w->n_in);
+        for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++)
+            quant_gemm_q6_k_plain8((const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb, rb, j->xk, j->nbk,
+                                   j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++) /* one row at a time, every token: the row stays in cache */
+        for (int t = 0; t < j->n_tok; t++)
+            out[(size_t)t * (size_t)w->n_out + (size_t)r] =
+                dot_row(w, r, j->x + (size_t)t * j->x_stride, j->xq + (size_t)t * j->nb8, j->xk + (size_t)t * j->nbk);
+}
+
+/* Threads take chunks of rows from a shared counter per weight, so a thread
+ * the machine slows down does less of the work rather than hold the others
+ * at the barrier. Which thread computes a row changes nothing in its bits. */
+static void mm_worker(void *arg, int ith, int nth)
+{
+    struct mm_job *j = arg;
+    (void)ith;
+    for (int k = 0; k < j->n; k++) {
+        const struct weight *w = j->w[k];
+        int64_t step = w->n_out % REPACK_ROWS == 0 ? REPACK_ROWS : 1;
+        int64_t units = w->n_out / step;
+        int64_t chunk = units / (16 * (int64_t)nth); /* ~16 chunks per thread */
+        chunk = chunk < 1 ? 1 : chunk;
+        for (;;) {
+            int64_t u0 = atomic_fetch_add_explicit(&j->next[k], chunk, memory_order_relaxed);
+            if (u0 >= units)
+                break;
+            int64_t u1 = u0 + chunk < units ? u0 + chunk : units;
+            mm_rows(j, w, j->out[k], u0 * step, u1 * step);
+        }
+    }
+}
+
+/* The activation rows quantized for the weights' types (Q8_0 with its
+ * prepared scales and offsets, Q8_K). */
+struct prep_arg {
+    const float *x;
+    size_t x_stride;
+    int64_t n_in;
+    size_t nb8, nbk;
+    int q8, q8k;
+    int n_tok, block_major; /* also the block-major copies for the VNNI kernels */
+};
+
+static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1)
+{
+    const struct prep_arg *p = arg;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *xt = p->x + (size_t)t * p->x_stride;
+        if (p->q8) {
+            size_t o = (size_t)t * p->nb8;
+            quant_q8_0_quantize_row(xt, c->qa + o, p->n_in);
+            gemm_q8_0_prepare(c->qa + o, p->n_in / QK8_0, c->qd + o, c->qs8 + o);
+            if (p->block_major)
+                gemm_q8_0_to_block_major(c->qa + o, c->qd + o, c->qs8 + o, (int)t, p->n_tok, p->n_in / QK8_0, c->qa_bm,
+                                         c->qd_bm, c->qs8_bm);
+        }
+        if (p->q8k)
+            quant_q8_k_quantize_row(xt, c->qk + (size_t)t * p->nbk, p->n_in);
+    }
+}
+
+/* out[k] = ws[k] x for n_tok rows of x (stride x_stride). */
+static void matmul(struct context *c, int n, const struct weight *const *ws, float *const *outs, const float *x,
+                   size_t x_stride, int n_tok)
+{
+    struct sizes s = sizes_of(&c->m->cfg, c->n_ctx);
+    struct mm_job j = {.n = n, .x = x, .x_stride = x_stride, .n_tok = n_tok, .xq = c->qa, .xd = c->qd,
+                       .xs8 = c->qs8, .nb8 = s.nb8, .xk = c->qk, .nbk = s.nbk};
+    for (int k = 0; k < 3; k++)
+        atomic_init(&j.next[k], 0);
+    int q8 = 0, q8k = 0;
+    int64_t work = 0;
+    for (int k = 0; k < n; k++) {
+        j.w[k] = ws[k];
+        j.out[k] = outs[k];
+        q8 |= needs_q8(ws[k]->type);
+        q8k |= needs_q8k(ws[k]->type);
+        work += ws[k]->n_in * ws[k]->n_out * n_tok;
+    }
+    /* the VNNI kernels read block-major activations; with one token the two
+     * layouts coincide and no copy is made */
+    j.vnni = quant_use_fast() && gemm_vnni_available();
+    int block_major = j.vnni && q8 && n_tok > 1;
+    j.bq = block_major ? c->qa_bm : c->qa;
+    j.bd = block_major ? c->qd_bm : c->qd;
+    j.bs8 = block_major ? c->qs8_bm : c->qs8;
+    struct prep_arg pa = {x, x_stride, ws[0]->n_in, s.nb8, s.nbk, q8, q8k, n_tok, block_major};
+    if (q8 || q8k)
+        par_for(c, n_tok, ws[0]->n_in, prep_rows, &pa);
+    if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */
+        mm_worker(&j, 0, 1);
+    else
+        pool_run(c->pool, mm_worker, &j);
+}
+
+static void matmul1(struct context *c, const struct weight *w, float *out, const float *x, size_t x_stride,
+                    int n_tok)
+{
+    matmul(c, 1, &w, &out, x, x_stride, n_tok);
+}
+
+/* ---- elementwise ops ------------------------------------------------------- */
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += (double)(x[i] * x[i]);
+    float mean = (float)(sum / n);
+    float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = (x[i] * scale) * w[i];
+}
+
+/* RoPE, normal mode: pairs (2i, 2i+1) rotated by pos * base^(-2i/rope_dim). */
+static void rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, float base)
+{
+    float theta_scale = powf(base, -2.0f / (float)rope_dim);
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * (size_t)head_dim;
+        float theta = (float)pos;
+        for (int i = 0; i < rope_dim; i += 2) {
+            float cs = cosf(theta), sn = sinf(theta);
+            float x0 = x[i], x1 = x[i + 1];
+            x[i] = x0 * cs - x1 * sn;
+            x[i + 1] = x0 * sn + x1 * cs;
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* hb = silu(hb) * hb2 over elements [i0, i1) of the batch */
+static void swiglu_range(struct context *c, const void *arg, int64_t i0, int64_t i1)
+{
+    (void)arg;
+    vec_swiglu(c->hb + i0, c->hb2 + i0, i1 - i0);
+}
+
+/* ---- attention ------------------------------------------------------------- */
+
+struct att_job {
+    struct context *c;
+    int layer;
+    int pos0;
+    int n_tok;
+};
+
+/* Units (token, head) are split over the threads. */
+static void att_worker(void *arg, int ith, int nth)
+{
+    const struct att_job *j = arg;
+    struct context *c = j->c;
+    const struct model_config *cfg = &c->m->cfg;
+    int hd = cfg->head_dim, kvd = cfg->n_head_kv * hd, group = cfg->n_head / cfg->n_head_kv, qd = cfg->n_head * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t layer_off = (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
+    int n_units = j->n_tok * cfg->n_head;
+    int u0 = n_units * ith / nth, u1 = n_units * (ith + 1) / nth;
+    for (int u = u0; u < u1; u++) {
+        int t = u / cfg->n_head, h = u % cfg->n_head;
+        size_t kv_off = layer_off + (size_t)(h / group) * (size_t)hd;
+        size_t q_off = (size_t)t * (size_t)qd + (size_t)h * (size_t)hd;
+        attention_head(c->qh + q_off, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos0 + t + 1, hd, scale,
+                       c->vacc + q_off, c->ao + q_off);
+    }
+}
+
+/* ---- feed-forward ---------------------------------------------------------- */
+
+/* Dense SwiGLU FFN of n_tok rows of xb into out (rows of n_embd). */
+static void ffn_dense(struct context *c, const struct layer *L, float *out, int n_tok)
+{
+    const struct model_config *cfg = &c->m->cfg;
+    const struct weight *gu[2] = {&L->w_gate, &L->w_up};
+    float *gu_out[2] = {c->hb, c->hb2};
+    matmul(c, 2, gu, gu_out, c->xb, (size_t)cfg->n_embd, n_tok);
+    par_for(c, (int64_t)n_tok * cfg->n_ff, 8, swiglu_range, NULL); /* rows are n_ff apart: one range */
+    matmul1(c, &L->w_down, out, c->hb, (size_t)cfg->n_ff, n_tok);
+}
+
+/* Routing of one token as llama.cpp routes llama-architecture MoE models:
+ * softmax over the router logits, the top-k experts (ties: lower index),
+ * their probabilities renormalized to sum to 1. */
+static void route_token(float *rlog, int ne, int k, int32_t *chosen, float *w)
+{
+    float mx = rlog[0];
+    for (int x = 1; x < ne; x++)
+        mx = rlog[x] > mx ? rlog[x] : mx;
+    double sum = 0.0;
+    for (int x = 0; x < ne; x++) {
+        rlog[x] = expf(rlog[x] - mx);
+        sum += (double)rlog[x];
+    }
+    for (int x = 0; x < ne; x++)
+        rlog[x] = (float)((double)rlog[x] / sum);
+    float wsel[64], wsum = 0.0f;
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int x = 0; x < ne; x++) {
+            int taken = 0;
+            for (int q = 0; q < j; q++)
+                taken |= chosen[q] == x;
+            if (!taken && (best < 0 || rlog[x] > rlog[best]))
+                best = x;
+        }
+        chosen[j] = best;
+        wsel[j] = rlog[best];
+        wsum += wsel[j];
+    }
+    for (int j = 0; j < k; j++)
+        w[j] = wsel[j] / wsum;
+}
+
+/* Mixture of experts over n_tok rows of xb into out: the router for the whole
+ * batch, then each expert once for all the tokens routed to it (rows
+ * gathered, so its weights are read once per batch), then per token the
+ * chosen experts' outputs summed in the order they were chosen. Every
+ * (token, expert) output has the bits it would have alone, and the sums run
+ * in the same order, so a batch gives the bytes of token by token. */
+static void ffn_moe(struct context *c, const struct layer *L, float *out, int n_tok)
+{
+    const struct model_config *cfg = &c->m->cfg;
+    int ne = cfg->n_expert, k = cfg->n_expert_used < 64 ? cfg->n_expert_used : 64;
+    size_t n_embd = (size_t)cfg->n_embd;
+    matmul1(c, &L->router, c->rlog, c->xb, n_embd, n_tok);
+    for (int t = 0; t < n_tok; t++)
+        route_token(c->rlog + (size_t)t * (size_t)ne, ne, k, c->route + (size_t)t * (size_t)k,
+                    c->rw + (size_t)t * (size_t)k);
+    int32_t rows[MAX_BATCH * 64]; /* (token, slot) pairs routed to the expert at hand */
+    for (int x = 0; x < ne; x++) {
+        int cnt = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int j = 0; j < k; j++)
+                if (c->route[t * k + j] == x) {
+                    memcpy(c->ein + (size_t)cnt * n_embd, c->xb + (size_t)t * n_embd, n_embd * sizeof(float));
+                    rows[cnt++] = t * k + j;
+                }
+        if (!cnt)
+            continue;
+        const struct weight *gu[2] = {&L->exp_gate[x], &L->exp_up[x]};
+        float *gu_out[2] = {c->hb, c->hb2};
+        matmul(c, 2, gu, gu_out, c->ein, n_embd, cnt);
+        par_for(c, (int64_t)cnt * cfg->n_ff, 8, swiglu_range, NULL);
+        matmul1(c, &L->exp_down[x], c->eo, c->hb, (size_t)cfg->n_ff, cnt);
+        for (int i = 0; i < cnt; i++)
+            memcpy(c->eslot + (size_t)rows[i] * n_embd, c->eo + (size_t)i * n_embd, n_embd * sizeof(float));
+    }
+    for (int t = 0; t < n_tok; t++) {
+        for (size_t i = 0; i < n_embd; i++)
+            c->moe[i] = 0.0f;
+        for (int j = 0; j < k; j++) {
+            const float *eo = c->eslot + (size_t)(t * k + j) * n_embd;
+            float w = c->rw[t * k + j];
+            for (size_t i = 0; i < n_embd; i++)
+                c->moe[i] += eo[i] * w;
+        }
+        memcpy(out + (size_t)t * n_embd, c->moe, n_embd * sizeof(float));
+    }
+}
+
+/* ---- per-token steps of a batch (par_for ranges over tokens) ---------------- */
+
+struct norm_arg {
+    float *out;
+    const float *in;
+    const float *w;
+};
+
+static void norm_rows(struct context *c, const void *arg, int64_t t0, int64_t t1)
+{
+    const struct norm_arg *a = arg;
+    const struct model_config *cfg = &c->m->cfg;
+    size_t ne = (size_t)cfg->n_embd;
+    for (int64_t t = t0; t < t1; t++)
+        rmsnorm(a->out + (size_t)t * ne, a->in + (size_t)t * ne, a->w, cfg->n_embd, cfg->norm_eps);
+}
+
+struct rope_arg {
+    int layer;
+    int32_t pos0;
+};
+
+/* RoPE on q and k, then k and v into the F16 cache and q to F16. */
+static void rope_store(struct context *c, const void *arg, int64_t t0, int64_t t1)
+{
+    const struct rope_arg *a = arg;
+    const struct model_config *cfg = &c->m->cfg;
+    int hd = cfg->head_dim, qd = cfg->n_head * hd, kvd = cfg->n_head_kv * hd;
+    for (int64_t t = t0; t < t1; t++) {
+        float *q = c->q + (size_t)t * (size_t)qd, *k = c->k + (size_t)t * (size_t)kvd;
+        int pos = a->pos0 + (int)t;
+        rope(q, cfg->n_head, hd, cfg->rope_dim, pos, cfg->rope_base);
+        rope(k, cfg->n_head_kv, hd, cfg->rope_dim, pos, cfg->rope_base);
+        size_t off = ((size_t)a->layer * (size_t)c->n_ctx + (size_t)pos) * (size_t)kvd;
+        quant_f16_quantize_row(k, c->kc + off, kvd);
+        quant_f16_quantize_row(c->v + (size_t)t * (size_t)kvd, c->vc + off, kvd);
+        quant_f16_quantize_row(q, c->qh + (size_t)t * (size_t)qd, qd);
+    }
+}
+
+/* ---- forward --------------------------------------------------------------- */
+
+enum logits_mode { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL };
+
+static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t pos0, enum logits_mode lm)
+{
+    const struct model *m = c->m;
+    const struct model_config *cfg = &m->cfg;
+    int n_embd = cfg->n_embd, hd = cfg->head_dim;
+    int qd = cfg->n_head * hd, kvd = cfg->n_head_kv * hd;
+    size_t ne = (size_t)n_embd;
+
+    size_t eb = quant_row_bytes(m->tok_embd.type, n_embd);
+    for (int t = 0; t < n; t++)
+        quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)toks[t] * eb,
+                             c->x + (size_t)t * ne, n_embd);
+
+    for (int l = 0; l < cfg->n_layer; l++) {
+        const struct layer *L = &m->layers[l];
+        struct norm_arg na = {c->xb, c->x, L->attn_norm};
+        par_for(c, n, n_embd, norm_rows, &na);
+        const struct weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_out[3] = {c->q, c->k, c->v};
+        matmul(c, 3, qkv, qkv_out, c->xb, ne, n);
+        struct rope_arg ra = {l, pos0};
+        par_for(c, n, 8 * (qd + kvd), rope_store, &ra);
+        struct att_job aj = {c, l, pos0, n};
+        if ((int64_t)n * cfg->n_head * (pos0 + n) * hd < SMALL_JOB)
+            att_worker(&aj, 0, 1);
+        else
+            pool_run(c->pool, att_worker, &aj);
+        matmul1(c, &L->wo, c->xb, c->ao, (size_t)qd, n);
+        for (size_t i = 0; i < (size_t)n * ne; i++)
+            c->x[i] += c->xb[i];
+
+        struct norm_arg fa = {c->xb, c->x, L->ffn_norm};
+        par_for(c, n, n_embd, norm_rows, &fa);
+        if (cfg->n_expert)
+            ffn_moe(c, L, c->xb2, n);
+        else
+            ffn_dense(c, L, c->xb2, n);
+        for (size_t i = 0; i < (size_t)n * ne; i++)
+            c->x[i] += c->xb2[i];
+    }
+    if (lm == LOGITS_NONE)
+        return;
+    int first = lm == LOGITS_ALL ? 0 : n - 1;
+    for (int t = first; t < n; t++)
+        rmsnorm(c->xb + (size_t)(t - first) * ne, c->x + (size_t)t * ne, m->output_norm, n_embd, cfg->norm_eps);
+    matmul1(c, &m->output, c->logits, c->xb, ne, n - first);
+}
+
+const float *forward_batch(struct context *c, const int32_t *toks, int n, int32_t pos0, int all_logits)
+{
+    if (all_logits) {
+        if (n < 1 || n > c->n_batch)
+            return NULL;
+        forward_chunk(c, toks, n, pos0, LOGITS_ALL);
+        return c->logits;
+    }
+    for (int done = 0; done < n;) { /* in chunks of the batch capacity; logits of the last position only */
+        int k = n - done < c->n_batch ? n - done : c->n_batch;
+        forward_chunk(c, toks + done, k, pos0 + done, done + k == n ? LOGITS_LAST : LOGITS_NONE);
+        done += k;
+    }
+    return n > 0 ? c->logits : NULL;
+}
+
+const float *forward(struct context *c, int32_t tok, int32_t pos)
+{
+    return forward_batch(c, &tok, 1, pos, 1);
+}
