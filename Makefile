@@ -65,7 +65,14 @@ asan:
 	@scripts/setup.sh test
 	@$(MAKE) --no-print-directory VARIANT=asan test-run
 
-test-run: all $(TEST_BINS) data
+# The layering check (scripts/check-layers.py): from the objects' symbols, no
+# call cycle between two engine files, and each layer calls only the layers
+# listed before it in ENGINE_LAYERS (engine/engine.mk).
+.PHONY: check-layers
+check-layers: $(ENGINE_OBJ) $(MINILLM_OBJ)
+	@python3 scripts/check-layers.py $(BUILD) "$(ENGINE_LAYERS)" $(ENGINE_OBJ) $(MINILLM_OBJ)
+
+test-run: all check-layers $(TEST_BINS) data
 	@scripts/run-tests.sh $(BUILD) $(DATA_DIR) $(TEST_BINS)
 
 # The llama.cpp PR #24156 table on Llama-3.2-3B- and OLMoE-shaped synthetic models

@@ -20,6 +20,7 @@
 
 #include "format/gguf.h"
 #include "format/gguf_write.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_k.h"
 
@@ -61,17 +62,15 @@ uint32_t quantize_file_type(uint32_t target)
     return 0;
 }
 
+/* F32 is copied; the other types go through their from_float in the
+ * kernel table (the fast forms give the same bytes). */
 void quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
 {
-    switch (type) {
-    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
-    case GGML_TYPE_F16: quant_f16_quantize_row(src, dst, n); break;
-    case GGML_TYPE_Q8_0: quant_q8_0_quantize_row(src, dst, n); break;
-    case GGML_TYPE_Q4_0: quant_q4_0_quantize_row(src, dst, n); break;
-    case GGML_TYPE_Q4_K: quant_q4_k_quantize_row(src, dst, n); break;
-    case GGML_TYPE_Q6_K: quant_q6_k_quantize_row(src, dst, n); break;
-    default: break;
-    }
+    const struct kern_fns *f = kernels_fns(type, KERN_PLAIN);
+    if (type == GGML_TYPE_F32)
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    else if (f && f->from_float)
+        f->from_float(src, dst, n);
 }
 
 /* ---- the per-tensor decision ----------------------------------------------- */

@@ -1,3 +1,3 @@
 # engine/core: the ground floor: status and error messages, the thread pool,
-# the memory limits of the process (cgroup, rlimit).
-ENGINE_SRC += engine/core/err.c engine/core/pool.c engine/core/memlimit.c
+# the memory limits of the process (cgroup, rlimit), CPU feature detection.
+ENGINE_SRC += engine/core/err.c engine/core/pool.c engine/core/memlimit.c engine/core/cpu.c

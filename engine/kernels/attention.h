@@ -17,11 +17,10 @@
 
 /* q: [hd] F16 query; k, v: n_kv rows of `stride` F16 elements (the head's
  * hd values at the start of each row); acc: [hd] F16 scratch; out: [hd]. */
-void attention_head(const uint16_t *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv, int hd,
-                    float scale, uint16_t *acc, float *out);
 void attention_head_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv, int hd,
                         float scale, uint16_t *acc, float *out);
-/* Fast form; only when quant_fast_available() and hd % 8 == 0. */
+/* The F16C/AVX2 form (kernels/x86/attention_x86.c), only at a SIMD level
+ * the CPU has (kernels.h); hd % 8 != 0 falls back to attention_head_ref. */
 void attention_head_f16c(const uint16_t *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv, int hd,
                          float scale, uint16_t *acc, float *out);
 

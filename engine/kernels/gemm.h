@@ -25,36 +25,45 @@ void gemm_q8_0_prepare(const struct block_q8_0 *a, int64_t nb, float *ad, int32_
  * in bm, bm_ad and bm_neg8; one token per call, so tokens can go to threads. */
 void gemm_q8_0_to_block_major(const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int t, int n_tok,
                               int64_t nb, struct block_q8_0 *bm, float *bm_ad, int32_t *bm_neg8);
-/* The repacked Q4_0 / Q8_0 group with token-major activations through the
- * 8-row dot kernels (any CPU; gemm_*_vnni below are the fast forms). */
-void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride);
-void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride);
-void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                     size_t out_stride);
-void gemm_q4_k_8rows_dot8(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride);
 
-/* 8 consecutive rows of a plain (not repacked) Q4_0 / Q8_0 matrix, rows rb
- * bytes apart, times n_tok activation rows; same contract as above. */
-void gemm_q4_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                      float *out, size_t out_stride);
-void gemm_q8_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                      float *out, size_t out_stride);
-/* AVX2 forms: only when quant_fast_available(). */
+/* ---- reference forms (kernels/ref/gemm.c) -----------------------------------
+ * A repacked Q4_0 / Q8_0 / Q4_K group, token by token through the 8-row dot
+ * kernels of repack.h, the group's weights staying in cache between tokens. */
+void gemm_q4_0_8rows_ref(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                         float *out, size_t out_stride);
+void gemm_q8_0_8rows_ref(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                         float *out, size_t out_stride);
+void gemm_q4_k_8rows_ref(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                         float *out, size_t out_stride);
+/* 8 consecutive rows of a plain (not repacked) Q4_0 / Q8_0 / Q6_K matrix,
+ * rows rb bytes apart, times n_tok activation rows; same contract as above
+ * (Q6_K: Q8_K activations with consistent bsums, n a multiple of QK_K). */
+void gemm_q4_0_plain8_ref(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                          int64_t n, float *out, size_t out_stride);
+void gemm_q8_0_plain8_ref(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                          int64_t n, float *out, size_t out_stride);
+void gemm_q6_k_plain8_ref(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                          int64_t n, float *out, size_t out_stride);
+
+/* ---- AVX2 forms (kernels/x86): only at a SIMD level the CPU has (kernels.h).
+ * The Q6_K form decodes each weight super-block once per tile of up to 16
+ * tokens. */
+void gemm_q4_0_8rows_avx2(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
+void gemm_q8_0_8rows_avx2(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
+void gemm_q4_k_8rows_avx2(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride);
 void gemm_q4_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
 void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
+void gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                           int64_t n, float *out, size_t out_stride);
 
-/* AVX-512 VNNI forms (gemm_x86.c): only when gemm_vnni_available(). The
+/* ---- AVX-512 VNNI forms (kernels/x86): only at KERN_VNNI. The repacked
  * Q4_0 and Q8_0 forms take block-major activations (gemm_q8_0_to_block_major;
  * with one token both layouts are the same). */
-int gemm_vnni_available(void);
-/* Non-zero makes gemm_vnni_available() say no, so every dispatcher takes its
- * AVX2 form (tests compare the SIMD levels on a VNNI CPU). */
-void gemm_set_no_vnni(int on);
 void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
                           int64_t n, float *out, size_t out_stride);
 void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
@@ -62,6 +71,8 @@ void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float
 void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
                           float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                           int64_t n, float *out, size_t out_stride);
+void gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
 
 #endif

@@ -15,8 +15,10 @@
  * layouts and fast kernels reproduce it exactly): blocks are visited in order,
  * each block's integer dot is exact, and the float sum is
  *   acc = 0; for each block b: acc += (float)(fp16(d_w[b]) * fp16(d_a[b])) * (float)isum[b];
- * F32 and F16 rows are dotted with an F32 activation row in plain index order
- * with a float accumulator. */
+ * The engine dots F32 and F16 weight rows with an F32 activation row in the
+ * 8-lane order of vec.h; quant_dot_f32_ref and quant_dot_f16_ref below keep
+ * the plain index order. Which form runs at which SIMD level is the kernel
+ * table's business (kernels.h); the fp16 conversions are in ref/fp16.c. */
 #ifndef QUANT_H
 #define QUANT_H
 
@@ -56,45 +58,32 @@ int quant_type_supported(uint32_t type);
 void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /* Quantizers: n a multiple of 32. Activation (Q8_0) and weight (Q4_0, Q8_0)
- * rounding as ggml's reference quantizers do. */
-void quant_q8_0_quantize_row(const float *x, struct block_q8_0 *y, int64_t n);
-void quant_q4_0_quantize_row(const float *x, struct block_q4_0 *y, int64_t n);
+ * rounding as ggml's reference quantizers do; y is a row of the type's
+ * blocks. The kernel table (kernels.h) holds them as each type's from_float. */
+void quant_q8_0_quantize_row_ref(const float *x, void *y, int64_t n);
+void quant_q4_0_quantize_row(const float *x, void *y, int64_t n);
 /* Any n; round to nearest even, as quant_fp32_to_fp16 (the F16C form gives
  * the same bits, NaNs included). */
-void quant_f16_quantize_row(const float *x, uint16_t *y, int64_t n);
-void quant_f16_quantize_row_ref(const float *x, uint16_t *y, int64_t n);
-void quant_f16_quantize_row_f16c(const float *x, uint16_t *y, int64_t n);
+void quant_f16_quantize_row_ref(const float *x, void *y, int64_t n);
 
-/* Dot products of one weight row with one activation row, n elements. */
+/* Dot products of one weight row with one activation row, n elements, in
+ * plain index order with a float accumulator (F32, F16: reference only;
+ * the engine's F32 / F16 dots are vec.h's) or block by block (Q8_0, Q4_0:
+ * w and a are rows of their blocks, a of Q8_0). */
 float quant_dot_f32_ref(const float *w, const float *x, int64_t n);
 float quant_dot_f16_ref(const uint16_t *w, const float *x, int64_t n);
-float quant_dot_q8_0_q8_0_ref(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n);
-float quant_dot_q4_0_q8_0_ref(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n);
+float quant_dot_q8_0_q8_0_ref(const void *w, const void *a, int64_t n);
+float quant_dot_q4_0_q8_0_ref(const void *w, const void *a, int64_t n);
 
-/* ---- fast kernels and dispatch ---------------------------------------------
- * The dispatchers below (and quant_q8_0_quantize_row above) run the AVX2 form
- * when the CPU has AVX2 and F16C and the ref form is not forced; either way
- * the result is the same bits. Fast kernels never use fma. Preconditions of
- * the fast forms: quantizer inputs are finite; Q8_0 activation quants lie in
- * [-127, 127] (quant_q8_0_quantize_row never writes -128); weights may hold
- * any bytes. */
-float quant_dot_q8_0_q8_0(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n);
-float quant_dot_q4_0_q8_0(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n);
-/* The scalar form behind quant_q8_0_quantize_row. */
-void quant_q8_0_quantize_row_ref(const float *x, struct block_q8_0 *y, int64_t n);
-
-/* Whether the AVX2 kernels can run on this CPU (detected once). */
-int quant_fast_available(void);
-/* Non-zero forces every dispatcher (here and in repack.h) to its _ref form,
- * for tests and benchmarks; 0 restores the default. Calls already running
- * keep the form they picked. */
-void quant_set_force_ref(int on);
-/* Whether dispatchers currently pick the fast forms. */
-int quant_use_fast(void);
-
-/* The AVX2 forms (quant_x86.c). Call only when quant_fast_available(). */
-float quant_dot_q8_0_q8_0_avx2(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n);
-float quant_dot_q4_0_q8_0_avx2(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n);
-void quant_q8_0_quantize_row_avx2(const float *x, struct block_q8_0 *y, int64_t n);
+/* ---- fast forms (kernels/x86/quant_x86.c) -----------------------------------
+ * The same bits as the _ref forms; only at a SIMD level the CPU has
+ * (kernels.h), which the kernel table sees to. Fast kernels never use fma.
+ * Preconditions: quantizer inputs are finite; Q8_0 activation quants lie in
+ * [-127, 127] (the Q8_0 quantizers never write -128); weights may hold any
+ * bytes. */
+float quant_dot_q8_0_q8_0_avx2(const void *w, const void *a, int64_t n);
+float quant_dot_q4_0_q8_0_avx2(const void *w, const void *a, int64_t n);
+void quant_q8_0_quantize_row_avx2(const float *x, void *y, int64_t n);
+void quant_f16_quantize_row_f16c(const float *x, void *y, int64_t n);
 
 #endif

@@ -86,50 +86,27 @@ void quant_q8_k_dequantize_row(const struct block_q8_k *x, float *y, int64_t n);
  * (quantize_row_q4_K_ref: a weighted min/scale search per 32-element
  * sub-block, then 6-bit scales and mins; quantize_row_q6_K_ref: an
  * rmse-weighted scale search per 16-element sub-block, then 8-bit scales),
- * with the same float operations in the same order. */
-void quant_q4_k_quantize_row(const float *x, struct block_q4_k *y, int64_t n);
-void quant_q6_k_quantize_row(const float *x, struct block_q6_k *y, int64_t n);
+ * with the same float operations in the same order. y: a row of blocks. */
+void quant_q4_k_quantize_row(const float *x, void *y, int64_t n);
+void quant_q6_k_quantize_row(const float *x, void *y, int64_t n);
 
 /* Activation quantizer (ggml's quantize_row_q8_K_ref): per super-block, the
  * first element of largest magnitude x_max sets iscale = -127 / x_max; q =
  * min(127, round-half-even(iscale * x)), d = 1 / iscale, bsums from q. An
  * all-zero block gets d = 0 and zero qs and bsums (ggml leaves bsums unset).
- * Dispatching form (AVX2 when available, same bytes) and scalar form.
- * Inputs must be finite. */
-void quant_q8_k_quantize_row(const float *x, struct block_q8_k *y, int64_t n);
-void quant_q8_k_quantize_row_ref(const float *x, struct block_q8_k *y, int64_t n);
+ * Scalar form and AVX2 form (the same bytes). Inputs must be finite. */
+void quant_q8_k_quantize_row_ref(const float *x, void *y, int64_t n);
 
-/* Dot products of one weight row with one Q8_K activation row, n elements,
- * in the order documented above. Dispatching forms (AVX2 when available and
- * not forced off by quant_set_force_ref; same bits) and scalar _ref forms.
- * Weight and activation bytes may be anything (any int8, -128 included). */
-float quant_dot_q4_k_q8_k(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n);
-float quant_dot_q6_k_q8_k(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n);
-float quant_dot_q4_k_q8_k_ref(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n);
-float quant_dot_q6_k_q8_k_ref(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n);
+/* Dot products of one weight row (blocks of its type) with one Q8_K
+ * activation row, n elements, in the order documented above. Weight and
+ * activation bytes may be anything (any int8, -128 included). */
+float quant_dot_q4_k_q8_k_ref(const void *w, const void *a, int64_t n);
+float quant_dot_q6_k_q8_k_ref(const void *w, const void *a, int64_t n);
 
-/* 8 consecutive rows of a plain Q6_K matrix times n_tok Q8_K activation rows:
- * row r starts at (const uint8_t *)w + r * rb (rb = quant_row_bytes of one
- * row), activation row t at a + t * a_stride (a_stride in blocks), and
- * out[t * out_stride + r] = quant_dot_q6_k_q8_k_ref(row r, activation t, n),
- * the same bits, for r < 8 and t < n_tok; nothing else of out is written;
- * n a multiple of QK_K. Each weight super-block is decoded once per tile of
- * up to 16 tokens (the fast forms). The
- * dispatching form picks VNNI, then AVX2, unless quant_use_fast() is false;
- * call _avx2 only when quant_fast_available(), _vnni only when
- * gemm_vnni_available(). Activations need consistent bsums. */
-void quant_gemm_q6_k_plain8(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                            int64_t n, float *out, size_t out_stride);
-void quant_gemm_q6_k_plain8_ref(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                int64_t n, float *out, size_t out_stride);
-void quant_gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                 int64_t n, float *out, size_t out_stride);
-void quant_gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                 int64_t n, float *out, size_t out_stride);
-
-/* The AVX2 forms (quant_k_x86.c). Call only when quant_fast_available(). */
-float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n);
-float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n);
-void quant_q8_k_quantize_row_avx2(const float *x, struct block_q8_k *y, int64_t n);
+/* The AVX2 forms (kernels/x86/quant_k_x86.c): the same bits, only at a SIMD
+ * level the CPU has (kernels.h). */
+float quant_dot_q4_k_q8_k_avx2(const void *w, const void *a, int64_t n);
+float quant_dot_q6_k_q8_k_avx2(const void *w, const void *a, int64_t n);
+void quant_q8_k_quantize_row_avx2(const float *x, void *y, int64_t n);
 
 #endif

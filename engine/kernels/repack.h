@@ -88,25 +88,19 @@ void repack_unpack_matrix(uint32_t type, const void *src, void *dst, int64_t n_r
 
 /* Dots the 8 rows of one group (w points at its first interleaved block) with
  * the activation row a of n elements (n_cols), writing row r's result to
- * out[r]. Dispatching form, scalar _ref, and AVX2 form (call only when
- * quant_fast_available()); all give the same bits, and the fast forms have
- * the preconditions of quant.h's fast kernels. The Q4_K forms take a Q8_K
- * row (quant_k.h: its bsums are read) and accept any weight and activation
- * bytes. */
-void repack_dot8_q4_0_q8_0(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
-                           float out[REPACK_ROWS]);
+ * out[r]. Scalar _ref form, and AVX2 form (kernels/x86; only at a SIMD level
+ * the CPU has, kernels.h): the same bits, and the fast forms have the
+ * preconditions of quant.h's fast kernels. The Q4_K forms take a Q8_K row
+ * (quant_k.h: its bsums are read) and accept any weight and activation
+ * bytes. gemm.h runs them over a batch of tokens. */
 void repack_dot8_q4_0_q8_0_ref(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
                                float out[REPACK_ROWS]);
 void repack_dot8_q4_0_q8_0_avx2(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
                                 float out[REPACK_ROWS]);
-void repack_dot8_q8_0_q8_0(const struct block_q8_0x8 *w, const struct block_q8_0 *a, int64_t n,
-                           float out[REPACK_ROWS]);
 void repack_dot8_q8_0_q8_0_ref(const struct block_q8_0x8 *w, const struct block_q8_0 *a, int64_t n,
                                float out[REPACK_ROWS]);
 void repack_dot8_q8_0_q8_0_avx2(const struct block_q8_0x8 *w, const struct block_q8_0 *a, int64_t n,
                                 float out[REPACK_ROWS]);
-void repack_dot8_q4_k_q8_k(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
-                           float out[REPACK_ROWS]);
 void repack_dot8_q4_k_q8_k_ref(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
                                float out[REPACK_ROWS]);
 void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,

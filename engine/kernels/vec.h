@@ -10,18 +10,17 @@
 
 #include <stdint.h>
 
-float vec_dot_f32(const float *w, const float *x, int64_t n);
-float vec_dot_f16(const uint16_t *w, const float *x, int64_t n);
-float vec_dot_f32_ref(const float *w, const float *x, int64_t n);
-float vec_dot_f16_ref(const uint16_t *w, const float *x, int64_t n);
-/* AVX2 forms: only when quant_fast_available(). */
-float vec_dot_f32_avx2(const float *w, const float *x, int64_t n);
-float vec_dot_f16_avx2(const uint16_t *w, const float *x, int64_t n);
+/* w: n F32 (vec_dot_f32_*) or F16 (vec_dot_f16_*) weights; x: n floats.
+ * The AVX2 forms (kernels/x86/vec_x86.c) only at a SIMD level the CPU has
+ * (kernels.h). */
+float vec_dot_f32_ref(const void *w, const void *x, int64_t n);
+float vec_dot_f16_ref(const void *w, const void *x, int64_t n);
+float vec_dot_f32_avx2(const void *w, const void *x, int64_t n);
+float vec_dot_f16_avx2(const void *w, const void *x, int64_t n);
 
 /* SwiGLU in place: g[i] = g[i] / (1 + expf(-g[i])) * u[i], each operation
  * rounded in that order (libm's expf, one element at a time, in both forms;
  * the AVX2 form divides and multiplies 8 at a time: same bits). */
-void vec_swiglu(float *g, const float *u, int64_t n);
 void vec_swiglu_ref(float *g, const float *u, int64_t n);
 void vec_swiglu_avx2(float *g, const float *u, int64_t n);
 

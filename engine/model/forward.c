@@ -22,13 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/attention.h"
-#include "kernels/gemm.h"
 #include "core/memlimit.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/quant_k.h"
 #include "kernels/repack.h"
-#include "kernels/vec.h"
 
 #define MAX_BATCH 32
 
@@ -199,98 +198,35 @@ static void par_for(struct context *c, int64_t n, int64_t unit_cost, range_fn fn
 struct mm_job {
     int n;
     const struct weight *w[3];
-    float *out[3];    /* n_tok rows of w->n_out floats each */
-    const float *x;   /* n_tok rows of x_stride floats */
-    size_t x_stride;
-    int n_tok;
-    const struct block_q8_0 *xq; /* n_tok rows of nb8 blocks (Q8_0 activations) */
-    const float *xd;             /* their scales as floats */
-    const int32_t *xs8;          /* -8 x the sums of their quants */
-    const struct block_q8_0 *bq; /* the same three, block-major (gemm.h), for the VNNI kernels */
-    const float *bd;
-    const int32_t *bs8;
-    int vnni;                    /* the VNNI kernels run (and the block-major copies exist) */
-    size_t nb8;
-    const struct block_q8_k *xk; /* n_tok rows of nbk blocks (Q8_K activations) */
-    size_t nbk;
-    atomic_llong next[3]; /* per weight: the first unit (8 rows or 1) not yet taken */
+    float *out[3];         /* n_tok rows of w->n_out floats each */
+    enum kern_level level; /* read once: every row of the job runs this level's forms */
+    struct kern_act act;   /* the input rows, in the forms the weights read */
+    atomic_llong next[3];  /* per weight: the first unit (8 rows or 1) not yet taken */
 };
 
-static int needs_q8(uint32_t type)
-{
-    return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0;
-}
-
-static int needs_q8k(uint32_t type)
-{
-    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K;
-}
-
-static float dot_row(const struct weight *w, int64_t r, const float *x, const void *xq, const void *xk)
-{
-    size_t rb = quant_row_bytes(w->type, w->n_in);
-    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * rb;
-    switch (w->type) {
-    case GGML_TYPE_F32: return vec_dot_f32((const float *)row, x, w->n_in);
-    case GGML_TYPE_F16: return vec_dot_f16((const uint16_t *)row, x, w->n_in);
-    case GGML_TYPE_Q8_0: return quant_dot_q8_0_q8_0((const struct block_q8_0 *)row, xq, w->n_in);
-    case GGML_TYPE_Q4_0: return quant_dot_q4_0_q8_0((const struct block_q4_0 *)row, xq, w->n_in);
-    case GGML_TYPE_Q4_K: return quant_dot_q4_k_q8_k((const struct block_q4_k *)row, xk, w->n_in);
-    case GGML_TYPE_Q6_K: return quant_dot_q6_k_q8_k((const struct block_q6_k *)row, xk, w->n_in);
-    default: return 0.0f; /* unreachable: types are checked at load */
-    }
-}
-
-/* Groups [g0, g1) of 8 rows of a repacked weight, for every token; each lane
- * is bit-identical to dot_row on the plain layout. */
-static void rows_repacked(const struct mm_job *j, const struct weight *w, float *out, int64_t g0, int64_t g1)
-{
-    size_t group_bytes = REPACK_ROWS * quant_row_bytes(w->type, w->n_in);
-    for (int64_t g = g0; g < g1; g++) {
-        const void *gw = (const uint8_t *)w->data + (size_t)g * group_bytes;
-        if (w->type == GGML_TYPE_Q4_K)
-            gemm_q4_k_8rows(gw, j->xk, j->nbk, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
-        else if (w->type == GGML_TYPE_Q4_0 && j->vnni)
-            gemm_q4_0_8rows_vnni(gw, j->bq, j->bd, j->bs8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
-        else if (w->type == GGML_TYPE_Q4_0)
-            gemm_q4_0_8rows_dot8(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
-        else if (j->vnni)
-            gemm_q8_0_8rows_vnni(gw, j->bq, j->bd, j->bs8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
-        else
-            gemm_q8_0_8rows_dot8(gw, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
-    }
-}
-
-/* Rows [r0, r1) of weight w (multiples of 8 when it goes 8 rows at a time). */
+/* Rows [r0, r1) of weight w (multiples of 8 when it goes 8 rows at a time):
+ * through its row's 8-row kernel when the batch is big enough for it, else
+ * one row at a time, every token (the row stays in cache). The same bits
+ * either way (kernels.h). */
 static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, int64_t r0, int64_t r1)
 {
-    if (w->repacked) {
-        rows_repacked(j, w, out, r0 / REPACK_ROWS, r1 / REPACK_ROWS);
-        return;
-    }
-    if ((w->type == GGML_TYPE_Q4_0 || w->type == GGML_TYPE_Q8_0) && w->n_out % REPACK_ROWS == 0 && j->n_tok > 1) {
-        /* plain layout, 8 rows at a time for a batch (one token reads the rows
-         * one after another below, which streams faster): same bits */
-        size_t rb = quant_row_bytes(w->type, w->n_in);
-        for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++) {
-            const void *gw = (const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb;
-            (w->type == GGML_TYPE_Q4_0 ? gemm_q4_0_plain8 : gemm_q8_0_plain8)(
-                gw, rb, j->xq, j->nb8, j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
-        }
-        return;
-    }
-    if (w->type == GGML_TYPE_Q6_K && w->n_out % REPACK_ROWS == 0) {
-        /* 8 rows decoded once for all the tokens: same bits as one row at a time */
-        size_t rb = quant_row_bytes(w->type, w->n_in);
+    const struct kern_row *k = w->kern;
+    const struct kern_fns *f = &k->fn[j->level];
+    const uint8_t *data = w->data;
+    size_t rb = quant_row_bytes(w->type, w->n_in);
+    int n_tok = j->act.n_tok;
+    if (k->rows8_min_tok && n_tok >= k->rows8_min_tok && w->n_out % REPACK_ROWS == 0) {
         for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++)
-            quant_gemm_q6_k_plain8((const uint8_t *)w->data + (size_t)g * REPACK_ROWS * rb, rb, j->xk, j->nbk,
-                                   j->n_tok, w->n_in, out + g * REPACK_ROWS, (size_t)w->n_out);
+            f->rows8(data + (size_t)g * REPACK_ROWS * rb, rb, &j->act, w->n_in, out + g * REPACK_ROWS,
+                     (size_t)w->n_out);
         return;
     }
-    for (int64_t r = r0; r < r1; r++) /* one row at a time, every token: the row stays in cache */
-        for (int t = 0; t < j->n_tok; t++)
-            out[(size_t)t * (size_t)w->n_out + (size_t)r] =
-                dot_row(w, r, j->x + (size_t)t * j->x_stride, j->xq + (size_t)t * j->nb8, j->xk + (size_t)t * j->nbk);
+    const void *a[MAX_BATCH];
+    for (int t = 0; t < n_tok; t++)
+        a[t] = kern_act_row(&j->act, k->act_type, t);
+    for (int64_t r = r0; r < r1; r++)
+        for (int t = 0; t < n_tok; t++)
+            out[(size_t)t * (size_t)w->n_out + (size_t)r] = f->dot(data + (size_t)r * rb, a[t], w->n_in);
 }
 
 /* Threads take chunks of rows from a shared counter per weight, so a thread
@@ -316,15 +252,16 @@ static void mm_worker(void *arg, int ith, int nth)
     }
 }
 
-/* The activation rows quantized for the weights' types (Q8_0 with its
- * prepared scales and offsets, Q8_K). */
+/* The activation rows converted to the forms the weights read: Q8_0 (with
+ * its prepared scales and offsets, and their block-major copies when a
+ * kernel reads those) and Q8_K, by the level's from_float. */
 struct prep_arg {
     const float *x;
     size_t x_stride;
     int64_t n_in;
     size_t nb8, nbk;
-    int q8, q8k;
-    int n_tok, block_major; /* also the block-major copies for the VNNI kernels */
+    kern_from_float_fn to_q8, to_q8k; /* NULL: not needed */
+    int n_tok, block_major;
 };
 
 static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1)
@@ -332,16 +269,16 @@ static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1
     const struct prep_arg *p = arg;
     for (int64_t t = t0; t < t1; t++) {
         const float *xt = p->x + (size_t)t * p->x_stride;
-        if (p->q8) {
+        if (p->to_q8) {
             size_t o = (size_t)t * p->nb8;
-            quant_q8_0_quantize_row(xt, c->qa + o, p->n_in);
+            p->to_q8(xt, c->qa + o, p->n_in);
             gemm_q8_0_prepare(c->qa + o, p->n_in / QK8_0, c->qd + o, c->qs8 + o);
             if (p->block_major)
                 gemm_q8_0_to_block_major(c->qa + o, c->qd + o, c->qs8 + o, (int)t, p->n_tok, p->n_in / QK8_0, c->qa_bm,
                                          c->qd_bm, c->qs8_bm);
         }
-        if (p->q8k)
-            quant_q8_k_quantize_row(xt, c->qk + (size_t)t * p->nbk, p->n_in);
+        if (p->to_q8k)
+            p->to_q8k(xt, c->qk + (size_t)t * p->nbk, p->n_in);
     }
 }
 
@@ -350,27 +287,32 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
                    size_t x_stride, int n_tok)
 {
     struct sizes s = sizes_of(&c->m->cfg, c->n_ctx);
-    struct mm_job j = {.n = n, .x = x, .x_stride = x_stride, .n_tok = n_tok, .xq = c->qa, .xd = c->qd,
-                       .xs8 = c->qs8, .nb8 = s.nb8, .xk = c->qk, .nbk = s.nbk};
+    enum kern_level level = kernels_level();
+    struct mm_job j = {.n = n, .level = level};
     for (int k = 0; k < 3; k++)
         atomic_init(&j.next[k], 0);
-    int q8 = 0, q8k = 0;
+    int q8 = 0, q8k = 0, bm = 0;
     int64_t work = 0;
     for (int k = 0; k < n; k++) {
         j.w[k] = ws[k];
         j.out[k] = outs[k];
-        q8 |= needs_q8(ws[k]->type);
-        q8k |= needs_q8k(ws[k]->type);
+        q8 |= ws[k]->kern->act_type == GGML_TYPE_Q8_0;
+        q8k |= ws[k]->kern->act_type == GGML_TYPE_Q8_K;
+        bm |= ws[k]->kern->fn[level].block_major;
         work += ws[k]->n_in * ws[k]->n_out * n_tok;
     }
-    /* the VNNI kernels read block-major activations; with one token the two
-     * layouts coincide and no copy is made */
-    j.vnni = quant_use_fast() && gemm_vnni_available();
-    int block_major = j.vnni && q8 && n_tok > 1;
-    j.bq = block_major ? c->qa_bm : c->qa;
-    j.bd = block_major ? c->qd_bm : c->qd;
-    j.bs8 = block_major ? c->qs8_bm : c->qs8;
-    struct prep_arg pa = {x, x_stride, ws[0]->n_in, s.nb8, s.nbk, q8, q8k, n_tok, block_major};
+    /* block-major activations: with one token the two layouts coincide and
+     * no copy is made */
+    int block_major = bm && n_tok > 1;
+    j.act = (struct kern_act){
+        .n_tok = n_tok, .f32 = x, .f32_stride = x_stride, .q8 = c->qa, .q8_stride = s.nb8,
+        .q8_bm = block_major ? c->qa_bm : c->qa, .q8_bm_d = block_major ? c->qd_bm : c->qd,
+        .q8_bm_neg8 = block_major ? c->qs8_bm : c->qs8, .q8k = c->qk, .q8k_stride = s.nbk,
+    };
+    struct prep_arg pa = {x, x_stride, ws[0]->n_in, s.nb8, s.nbk,
+                          q8 ? kernels_row(GGML_TYPE_Q8_0, KERN_PLAIN)->fn[level].from_float : NULL,
+                          q8k ? kernels_row(GGML_TYPE_Q8_K, KERN_PLAIN)->fn[level].from_float : NULL,
+                          n_tok, block_major};
     if (q8 || q8k)
         par_for(c, n_tok, ws[0]->n_in, prep_rows, &pa);
     if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */
@@ -418,14 +360,15 @@ static void rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, flo
 /* hb = silu(hb) * hb2 over elements [i0, i1) of the batch */
 static void swiglu_range(struct context *c, const void *arg, int64_t i0, int64_t i1)
 {
-    (void)arg;
-    vec_swiglu(c->hb + i0, c->hb2 + i0, i1 - i0);
+    const struct kern_ops *ops = arg;
+    ops->swiglu(c->hb + i0, c->hb2 + i0, i1 - i0);
 }
 
 /* ---- attention ------------------------------------------------------------- */
 
 struct att_job {
     struct context *c;
+    kern_attention_fn attention;
     int layer;
     int pos0;
     int n_tok;
@@ -446,7 +389,7 @@ static void att_worker(void *arg, int ith, int nth)
         int t = u / cfg->n_head, h = u % cfg->n_head;
         size_t kv_off = layer_off + (size_t)(h / group) * (size_t)hd;
         size_t q_off = (size_t)t * (size_t)qd + (size_t)h * (size_t)hd;
-        attention_head(c->qh + q_off, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos0 + t + 1, hd, scale,
+        j->attention(c->qh + q_off, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos0 + t + 1, hd, scale,
                        c->vacc + q_off, c->ao + q_off);
     }
 }
@@ -460,7 +403,7 @@ static void ffn_dense(struct context *c, const struct layer *L, float *out, int 
     const struct weight *gu[2] = {&L->w_gate, &L->w_up};
     float *gu_out[2] = {c->hb, c->hb2};
     matmul(c, 2, gu, gu_out, c->xb, (size_t)cfg->n_embd, n_tok);
-    par_for(c, (int64_t)n_tok * cfg->n_ff, 8, swiglu_range, NULL); /* rows are n_ff apart: one range */
+    par_for(c, (int64_t)n_tok * cfg->n_ff, 8, swiglu_range, kernels_ops()); /* rows are n_ff apart: one range */
     matmul1(c, &L->w_down, out, c->hb, (size_t)cfg->n_ff, n_tok);
 }
 
@@ -526,7 +469,7 @@ static void ffn_moe(struct context *c, const struct layer *L, float *out, int n_
         const struct weight *gu[2] = {&L->exp_gate[x], &L->exp_up[x]};
         float *gu_out[2] = {c->hb, c->hb2};
         matmul(c, 2, gu, gu_out, c->ein, n_embd, cnt);
-        par_for(c, (int64_t)cnt * cfg->n_ff, 8, swiglu_range, NULL);
+        par_for(c, (int64_t)cnt * cfg->n_ff, 8, swiglu_range, kernels_ops());
         matmul1(c, &L->exp_down[x], c->eo, c->hb, (size_t)cfg->n_ff, cnt);
         for (int i = 0; i < cnt; i++)
             memcpy(c->eslot + (size_t)rows[i] * n_embd, c->eo + (size_t)i * n_embd, n_embd * sizeof(float));
@@ -572,15 +515,16 @@ static void rope_store(struct context *c, const void *arg, int64_t t0, int64_t t
     const struct rope_arg *a = arg;
     const struct model_config *cfg = &c->m->cfg;
     int hd = cfg->head_dim, qd = cfg->n_head * hd, kvd = cfg->n_head_kv * hd;
+    kern_from_float_fn to_f16 = kernels_fns(GGML_TYPE_F16, KERN_PLAIN)->from_float;
     for (int64_t t = t0; t < t1; t++) {
         float *q = c->q + (size_t)t * (size_t)qd, *k = c->k + (size_t)t * (size_t)kvd;
         int pos = a->pos0 + (int)t;
         rope(q, cfg->n_head, hd, cfg->rope_dim, pos, cfg->rope_base);
         rope(k, cfg->n_head_kv, hd, cfg->rope_dim, pos, cfg->rope_base);
         size_t off = ((size_t)a->layer * (size_t)c->n_ctx + (size_t)pos) * (size_t)kvd;
-        quant_f16_quantize_row(k, c->kc + off, kvd);
-        quant_f16_quantize_row(c->v + (size_t)t * (size_t)kvd, c->vc + off, kvd);
-        quant_f16_quantize_row(q, c->qh + (size_t)t * (size_t)qd, qd);
+        to_f16(k, c->kc + off, kvd);
+        to_f16(c->v + (size_t)t * (size_t)kvd, c->vc + off, kvd);
+        to_f16(q, c->qh + (size_t)t * (size_t)qd, qd);
     }
 }
 
@@ -610,7 +554,7 @@ static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t
         matmul(c, 3, qkv, qkv_out, c->xb, ne, n);
         struct rope_arg ra = {l, pos0};
         par_for(c, n, 8 * (qd + kvd), rope_store, &ra);
-        struct att_job aj = {c, l, pos0, n};
+        struct att_job aj = {c, kernels_ops()->attention, l, pos0, n};
         if ((int64_t)n * cfg->n_head * (pos0 + n) * hd < SMALL_JOB)
             att_worker(&aj, 0, 1);
         else

@@ -366,6 +366,7 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
     uint64_t repack_total = 0, inplace_total = 0, stage_max = 0;
     for (size_t i = 0; i < n; i++) {
         ws[i]->repacked = want_repack(m, ws[i], mm[i]);
+        ws[i]->kern = kernels_row(ws[i]->type, ws[i]->repacked ? KERN_REPACKED : KERN_PLAIN);
         if (ws[i]->repacked) {
             repack_total += (ws[i]->n_bytes + 63) / 64 * 64;
             if (ws[i]->n_bytes > stage_max)

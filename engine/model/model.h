@@ -17,6 +17,7 @@
 
 #include "core/err.h"
 #include "format/gguf.h"
+#include "kernels/kernels.h"
 #include "tokenizer/tokenizer.h"
 
 enum load_mode { LOAD_MMAP = 0, LOAD_READ = 1 };
@@ -48,6 +49,7 @@ struct weight {
     int64_t n_out;     /* ne[1]: rows */
     const void *data;  /* plain or repacked layout */
     int repacked;      /* 1: data is in the 8-row interleaved layout */
+    const struct kern_row *kern; /* its kernels: (type, layout) in the kernel table, bound at load */
     uint64_t file_off; /* absolute offset of the tensor in the file */
     uint64_t n_bytes;
 };

@@ -14,6 +14,7 @@
 #include "kernels/quant.h"
 #include "kernels/quant_k.h"
 #include "kernels/repack.h"
+#include "table.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -40,7 +41,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         if (type == GGML_TYPE_Q4_0)
             quant_q4_0_quantize_row(x + r * cols, (struct block_q4_0 *)(plain + (size_t)r * rb), cols);
         else
-            quant_q8_0_quantize_row(x + r * cols, (struct block_q8_0 *)(plain + (size_t)r * rb), cols);
+            table_from_float(GGML_TYPE_Q8_0, x + r * cols, (struct block_q8_0 *)(plain + (size_t)r * rb), cols);
     }
     if (type == GGML_TYPE_Q8_0) { /* the extreme weights a file may hold: -128 and 127 */
         struct block_q8_0 *r0 = (struct block_q8_0 *)(void *)plain, *r1 = (struct block_q8_0 *)(void *)(plain + rb);
@@ -51,7 +52,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
             x[i] = frand() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
-        quant_q8_0_quantize_row(x, a + (size_t)t * nb, cols);
+        table_from_float(GGML_TYPE_Q8_0, x, a + (size_t)t * nb, cols);
         gemm_q8_0_prepare(a + (size_t)t * nb, (int64_t)nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb);
     }
     /* the VNNI kernels' block-major copy */
@@ -75,11 +76,11 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         else if (type == GGML_TYPE_Q4_0 && vnni)
             gemm_q4_0_8rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0)
-            gemm_q4_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q4_0_8rows_ref(gw, a, nb, n_tok, cols, o, (size_t)rows);
         else if (vnni)
             gemm_q8_0_8rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows);
         else
-            gemm_q8_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q8_0_8rows_ref(gw, a, nb, n_tok, cols, o, (size_t)rows);
     }
     for (int t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
@@ -104,11 +105,11 @@ static void test_gemm_equals_ref(void **state)
         for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
             check(types[ti], 16, 256, toks[k], 0);
             check(types[ti], 24, 2048, toks[k], 0);
-            if (quant_fast_available()) {
+            if ((kernels_cpu_level() >= KERN_AVX2)) {
                 check(types[ti], 16, 256, toks[k], 2);
                 check(types[ti], 24, 2048, toks[k], 2);
             }
-            if (gemm_vnni_available()) {
+            if ((kernels_cpu_level() >= KERN_VNNI)) {
                 check(types[ti], 16, 256, toks[k], 1);
                 check(types[ti], 24, 2048, toks[k], 1);
                 if (types[ti] == GGML_TYPE_Q4_0) {
@@ -117,7 +118,7 @@ static void test_gemm_equals_ref(void **state)
                 }
             }
         }
-    if (!gemm_vnni_available())
+    if (!(kernels_cpu_level() >= KERN_VNNI))
         print_message("# no AVX-512 VNNI on this CPU: the VNNI kernels were not exercised\n");
 }
 
@@ -149,11 +150,11 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
             x[i] = frand() * (t % 3 == 0 ? 0.0f : 100.0f);
-        quant_q8_k_quantize_row(x, a + (size_t)t * nb, cols);
+        table_from_float(GGML_TYPE_Q8_K, x, a + (size_t)t * nb, cols);
     }
     size_t gb = 8 * rb;
     for (int64_t g = 0; g < rows / 8; g++)
-        (vnni ? gemm_q4_k_8rows_vnni : gemm_q4_k_8rows_dot8)(packed + (size_t)g * gb, a, nb, n_tok, cols, out + g * 8,
+        (vnni ? gemm_q4_k_8rows_vnni : gemm_q4_k_8rows_ref)(packed + (size_t)g * gb, a, nb, n_tok, cols, out + g * 8,
                                                             (size_t)rows);
     for (int t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
@@ -173,7 +174,7 @@ static void test_gemm_q4_k_equals_ref(void **state)
     for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
         check_q4_k(16, 256, toks[k], 0);
         check_q4_k(24, 2048, toks[k], 0);
-        if (gemm_vnni_available()) {
+        if ((kernels_cpu_level() >= KERN_VNNI)) {
             check_q4_k(16, 256, toks[k], 1);
             check_q4_k(24, 2048, toks[k], 1);
         }

@@ -24,7 +24,7 @@
 #include "testdata.h"
 
 #include "model/forward.h"
-#include "kernels/gemm.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "convert/synth.h"
 #include "kernels/quant.h"
@@ -172,10 +172,9 @@ static void check_levels(const char *path)
     run(path, &o, 1, &ref);
     static const char *names[] = {"ref", "avx2", "best"};
     for (int level = 0; level < 3; level++) {
-        if (level == 1 && !(quant_fast_available() && gemm_vnni_available()))
+        if (level == 1 && !((kernels_cpu_level() >= KERN_AVX2) && (kernels_cpu_level() >= KERN_VNNI)))
             continue; /* without VNNI, "best" is AVX2 already */
-        quant_set_force_ref(level == 0);
-        gemm_set_no_vnni(level == 1);
+        kernels_cap_level(level == 0 ? KERN_REF : level == 1 ? KERN_AVX2 : KERN_BEST);
         for (int rp = 0; rp < 2; rp++)
             for (int t = 1; t <= 2; t++) {
                 o.repack = rp == 0;
@@ -186,8 +185,7 @@ static void check_levels(const char *path)
             }
         check_batch(path);
     }
-    quant_set_force_ref(0);
-    gemm_set_no_vnni(0);
+    kernels_cap_level(KERN_BEST);
 }
 
 static void model_path(char *out, size_t cap, const char *type)

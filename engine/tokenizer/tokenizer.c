@@ -9,8 +9,8 @@
  * candidate bigrams keyed (score desc, left position asc), and finally maps
  * each symbol to its id or to byte tokens.
  *
- * Sections: lookup (hash, interning), loading, encoding (fragments, heap,
- * merge), decoding. */
+ * Sections: loading, encoding (fragments, heap, merge), decoding. The
+ * string table both tokenizers look tokens up in is vocab.c's. */
 #include "tokenizer/tokenizer.h"
 
 #include <math.h>
@@ -21,125 +21,6 @@
 
 #define SPACE_ESC "\xE2\x96\x81" /* U+2581 LOWER ONE EIGHTH BLOCK */
 #define SPACE_ESC_LEN 3
-
-/* ---- lookup ---------------------------------------------------------- */
-
-static uint32_t hash_bytes(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static const char *tok_text(const struct tokenizer *tok, int32_t id, size_t *len)
-{
-    *len = tok->text_off[id + 1] - tok->text_off[id];
-    return tok->text + tok->text_off[id];
-}
-
-/* Slot holding s (its id is >= 0) or the empty slot where it would go. */
-static uint32_t hash_slot(const struct tokenizer *tok, const char *s, size_t n, uint32_t h)
-{
-    uint32_t i = h & tok->hash_mask;
-    for (;;) {
-        int32_t id = tok->hash_ids[i];
-        if (id < 0)
-            return i;
-        if (tok->hash_val[i] == h) {
-            size_t len;
-            const char *t = tok_text(tok, id, &len);
-            if (len == n && memcmp(t, s, n) == 0)
-                return i;
-        }
-        i = (i + 1) & tok->hash_mask;
-    }
-}
-
-int32_t tokenizer_lookup(const struct tokenizer *tok, const char *s, size_t n)
-{
-    if (n > tok->max_token_len)
-        return -1;
-    return tok->hash_ids[hash_slot(tok, s, n, hash_bytes(s, n))];
-}
-
-const char *tokenizer_text(const struct tokenizer *tok, int32_t id, size_t *len)
-{
-    return tok_text(tok, id, len);
-}
-
-/* (Re)builds the hash table with `size` slots (a power of two) from the
- * n_text strings; a duplicate text maps to its last id, as llama.cpp's map
- * does. */
-static enum status hash_build(struct tokenizer *t, uint32_t size, struct err *e)
-{
-    free(t->hash_ids);
-    free(t->hash_val);
-    t->hash_ids = malloc(size * sizeof *t->hash_ids);
-    t->hash_val = malloc(size * sizeof *t->hash_val);
-    if (!t->hash_ids || !t->hash_val)
-        return err_set(e, "tokenizer_load: out of memory for a %u-slot hash table", size);
-    t->hash_mask = size - 1;
-    for (uint32_t i = 0; i < size; i++)
-        t->hash_ids[i] = -1;
-    for (int32_t id = 0; id < t->n_text; id++) {
-        size_t len;
-        const char *s = tok_text(t, id, &len);
-        uint32_t h = hash_bytes(s, len);
-        uint32_t slot = hash_slot(t, s, len, h);
-        t->hash_ids[slot] = id;
-        t->hash_val[slot] = h;
-        if (len > t->max_token_len)
-            t->max_token_len = (uint32_t)len;
-    }
-    return STATUS_OK;
-}
-
-enum status tokenizer_intern(struct tokenizer *t, const char *s, size_t n, int32_t *id,
-                             struct err *e)
-{
-    *id = tokenizer_lookup(t, s, n);
-    if (*id >= 0)
-        return STATUS_OK;
-    uint32_t used = t->text_off[t->n_text];
-    if (t->n_text >= INT32_MAX / 4 || used > UINT32_MAX / 2 || n > UINT32_MAX / 2 - used)
-        return err_set(e, "tokenizer_load: string table full (%d strings, %u bytes)",
-                       (int)t->n_text, used);
-    if (used + n > t->text_cap) {
-        uint32_t cap = t->text_cap < 64 ? 64 : t->text_cap;
-        while (cap < used + n)
-            cap = cap > UINT32_MAX / 2 ? UINT32_MAX : 2 * cap;
-        char *p = realloc(t->text, cap);
-        if (!p)
-            return err_set(e, "tokenizer_load: out of memory for %u bytes of strings", cap);
-        t->text = p;
-        t->text_cap = cap;
-    }
-    if (t->n_text + 2 > t->off_cap) {
-        int32_t cap = 2 * t->off_cap;
-        uint32_t *p = realloc(t->text_off, (size_t)cap * sizeof *p);
-        if (!p)
-            return err_set(e, "tokenizer_load: out of memory for %d strings", (int)cap);
-        t->text_off = p;
-        t->off_cap = cap;
-    }
-    if (n)
-        memcpy(t->text + used, s, n);
-    *id = t->n_text++;
-    t->text_off[t->n_text] = used + (uint32_t)n;
-    /* keep the table at most half full */
-    if (2u * (uint32_t)t->n_text > t->hash_mask + 1)
-        return hash_build(t, 2 * (t->hash_mask + 1), e);
-    uint32_t h = hash_bytes(s, n);
-    uint32_t slot = hash_slot(t, s, n, h);
-    t->hash_ids[slot] = *id;
-    t->hash_val[slot] = h;
-    if (n > t->max_token_len)
-        t->max_token_len = (uint32_t)n;
-    return STATUS_OK;
-}
 
 /* ---- loading --------------------------------------------------------- */
 
@@ -216,13 +97,13 @@ static enum status build_indexes(struct tokenizer *t, struct err *e)
     uint32_t size = 16;
     while (size < 2u * (uint32_t)t->n_vocab)
         size *= 2;
-    if (hash_build(t, size, e) != STATUS_OK)
+    if (tokenizer_hash_build(t, size, e) != STATUS_OK)
         return STATUS_ERR;
 
     int32_t n_user = 0;
     for (int32_t id = 0; id < t->n_vocab; id++) {
         size_t len;
-        const char *s = tok_text(t, id, &len);
+        const char *s = tokenizer_text(t, id, &len);
         if (t->type[id] == TOKENIZER_TYPE_USER_DEFINED && len > 0)
             n_user++;
         /* BPE never decodes byte tokens (llama.cpp gives them no piece) */
@@ -427,14 +308,6 @@ struct encoder {
     struct err *e;
 };
 
-enum status tokenizer_ids_push(struct tokenizer_ids *v, int32_t id, struct err *e)
-{
-    if (v->n == v->cap && tok_grow((void **)&v->p, &v->cap, v->n + 1, sizeof *v->p, e))
-        return STATUS_ERR;
-    v->p[v->n++] = id;
-    return STATUS_OK;
-}
-
 static enum status push_id(struct encoder *en, int32_t id)
 {
     return tokenizer_ids_push(&en->ids, id, en->e);
@@ -569,7 +442,7 @@ static enum status split_at_token(const struct tokenizer *tok, const char *text,
                                   struct fragment **frags, size_t *n_frags, struct err *e)
 {
     size_t m;
-    const char *needle = tok_text(tok, id, &m);
+    const char *needle = tokenizer_text(tok, id, &m);
     struct fragment *next = NULL;
     size_t n_next = 0, cap_next = 0;
     for (size_t k = 0; k < *n_frags; k++) {
@@ -692,7 +565,7 @@ static size_t piece(const struct tokenizer *tok, int32_t id, int special, char *
     if (!tok || id < 0 || id >= tok->n_vocab)
         return 0;
     size_t len;
-    const char *s = tok_text(tok, id, &len);
+    const char *s = tokenizer_text(tok, id, &len);
     switch (tok->type[id]) {
     case TOKENIZER_TYPE_CONTROL:
     case TOKENIZER_TYPE_UNKNOWN:

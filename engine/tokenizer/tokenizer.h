@@ -121,7 +121,7 @@ size_t tokenizer_piece(const struct tokenizer *tok, int32_t id, char *buf, size_
  * ("<s>", "<unk>"), as llama.cpp's token_to_piece with special = true. */
 size_t tokenizer_piece_special(const struct tokenizer *tok, int32_t id, char *buf, size_t cap);
 
-/* ---- internal: shared by tokenizer.c and bpe.c ---------------- */
+/* ---- internal: shared by tokenizer.c, bpe.c and vocab.c (the string table) -- */
 
 enum tokenizer_kind {
     TOKENIZER_KIND_SPM = 0,
@@ -148,6 +148,10 @@ int32_t tokenizer_lookup(const struct tokenizer *tok, const char *s, size_t n);
 /* *id = the id of s[0..n), appending it as a pseudo id if it is new. */
 enum status tokenizer_intern(struct tokenizer *tok, const char *s, size_t n, int32_t *id,
                              struct err *e);
+
+/* (Re)builds the hash table with `size` slots (a power of two) from the
+ * string table; a duplicate text maps to its last id. */
+enum status tokenizer_hash_build(struct tokenizer *tok, uint32_t size, struct err *e);
 
 /* Text of string id (a token or pseudo id) and its length. */
 const char *tokenizer_text(const struct tokenizer *tok, int32_t id, size_t *len);

@@ -1,6 +1,10 @@
-/* gemm.c: the 8-row x n_tok products of gemm.h: the VNNI kernels when the CPU
- * has them, else token by token through the 8-row dot kernels (repack.h),
- * the group's weights staying in cache between tokens. */
+/* gemm.c: the reference forms of gemm.h's 8-row x n_tok products, and the
+ * activation preparation the VNNI kernels read.
+ *
+ * Repacked groups go token by token through the 8-row dot kernels
+ * (repack.h), the group's weights staying in cache between tokens; plain
+ * rows go through the one-row dots. The fast forms are in kernels/x86; the
+ * kernel table (kernels.c) picks among them. */
 #include "kernels/gemm.h"
 
 #include "kernels/repack.h"
@@ -33,68 +37,63 @@ void gemm_q8_0_to_block_major(const struct block_q8_0 *a, const float *ad, const
     }
 }
 
-void gemm_q4_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride)
+/* ---- repacked groups ------------------------------------------------------ */
+
+void gemm_q4_0_8rows_ref(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                         float *out, size_t out_stride)
 {
     float r8[REPACK_ROWS];
     for (int t = 0; t < n_tok; t++) {
-        repack_dot8_q4_0_q8_0(w, a + (size_t)t * a_stride, n, r8);
+        repack_dot8_q4_0_q8_0_ref(w, a + (size_t)t * a_stride, n, r8);
         scatter(r8, out + (size_t)t * out_stride);
     }
 }
 
-void gemm_q8_0_8rows_dot8(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride)
+void gemm_q8_0_8rows_ref(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                         float *out, size_t out_stride)
 {
     float r8[REPACK_ROWS];
     for (int t = 0; t < n_tok; t++) {
-        repack_dot8_q8_0_q8_0(w, a + (size_t)t * a_stride, n, r8);
+        repack_dot8_q8_0_q8_0_ref(w, a + (size_t)t * a_stride, n, r8);
         scatter(r8, out + (size_t)t * out_stride);
     }
 }
 
-void gemm_q4_k_8rows(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                     size_t out_stride)
-{
-    if (quant_use_fast() && gemm_vnni_available())
-        gemm_q4_k_8rows_vnni(w, a, a_stride, n_tok, n, out, out_stride);
-    else
-        gemm_q4_k_8rows_dot8(w, a, a_stride, n_tok, n, out, out_stride);
-}
-
-void gemm_q4_k_8rows_dot8(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride)
+void gemm_q4_k_8rows_ref(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                         float *out, size_t out_stride)
 {
     float r8[REPACK_ROWS];
     for (int t = 0; t < n_tok; t++) {
-        repack_dot8_q4_k_q8_k(w, a + (size_t)t * a_stride, n, r8);
+        repack_dot8_q4_k_q8_k_ref(w, a + (size_t)t * a_stride, n, r8);
         scatter(r8, out + (size_t)t * out_stride);
     }
 }
 
-void gemm_q4_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                      float *out, size_t out_stride)
+/* ---- plain rows ----------------------------------------------------------- */
+
+void gemm_q4_0_plain8_ref(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                          int64_t n, float *out, size_t out_stride)
 {
-    if (quant_use_fast()) {
-        (gemm_vnni_available() ? gemm_q4_0_plain8_vnni : gemm_q4_0_plain8_avx2)(w, rb, a, a_stride, n_tok, n, out,
-                                                                                out_stride);
-        return;
-    }
     for (int t = 0; t < n_tok; t++)
         for (int r = 0; r < REPACK_ROWS; r++)
             out[(size_t)t * out_stride + (size_t)r] =
-                quant_dot_q4_0_q8_0_ref((const void *)((const uint8_t *)w + (size_t)r * rb), a + (size_t)t * a_stride, n);
+                quant_dot_q4_0_q8_0_ref((const uint8_t *)w + (size_t)r * rb, a + (size_t)t * a_stride, n);
 }
 
-void gemm_q8_0_plain8(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                      float *out, size_t out_stride)
+void gemm_q8_0_plain8_ref(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
+                          int64_t n, float *out, size_t out_stride)
 {
-    if (quant_use_fast()) {
-        gemm_q8_0_plain8_avx2(w, rb, a, a_stride, n_tok, n, out, out_stride);
-        return;
-    }
     for (int t = 0; t < n_tok; t++)
         for (int r = 0; r < REPACK_ROWS; r++)
             out[(size_t)t * out_stride + (size_t)r] =
-                quant_dot_q8_0_q8_0_ref((const void *)((const uint8_t *)w + (size_t)r * rb), a + (size_t)t * a_stride, n);
+                quant_dot_q8_0_q8_0_ref((const uint8_t *)w + (size_t)r * rb, a + (size_t)t * a_stride, n);
+}
+
+void gemm_q6_k_plain8_ref(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                          int64_t n, float *out, size_t out_stride)
+{
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < REPACK_ROWS; r++)
+            out[(size_t)t * out_stride + (size_t)r] =
+                quant_dot_q6_k_q8_k_ref((const uint8_t *)w + (size_t)r * rb, a + (size_t)t * a_stride, n);
 }

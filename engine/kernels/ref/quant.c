@@ -1,8 +1,9 @@
 /* quant.c: scalar reference forms of the element-type kernels declared in quant.h.
  *
- * Sections: fp16 <-> fp32 conversion (integer bit manipulation, exact, RNE),
- * type geometry, dequantizers, quantizers (ggml's reference rounding), dot
- * products, dispatch to the fast forms of quant_x86.c. Every float operation in the dot products is its own statement so
+ * Sections: type geometry, dequantizers, quantizers (ggml's reference
+ * rounding), dot products. The fp16 conversions are in fp16.c; which form
+ * of a kernel runs is the kernel table's choice (kernels.c). Every float
+ * operation in the dot products is its own statement so
  * that no compiler contracts a multiply and an add into an fma (clang does so
  * within one expression by default); the fast kernels reproduce these bits.
  * Builds must not contract across statements either (gcc does with gnu11 and
@@ -13,86 +14,6 @@
 #include <string.h>
 
 #include "kernels/quant_k.h"
-
-/* ---- fp16 <-> fp32 ---------------------------------------------------- */
-
-static float f32_from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-float quant_fp16_to_fp32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-
-    if (exp == 0x1f) /* inf; a NaN is quieted, payload kept, as F16C does */
-        return f32_from_bits(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
-    if (exp == 0) {
-        if (mant == 0)
-            return f32_from_bits(sign);
-        /* Subnormal half, mant * 2^-24: shift the leading one up to bit 10,
-         * lowering the exponent; every half subnormal is a normal float. */
-        int32_t e = 1;
-        while (!(mant & 0x400u)) {
-            mant <<= 1;
-            e--;
-        }
-        return f32_from_bits(sign | (uint32_t)(e + 127 - 15) << 23 | (mant & 0x3ffu) << 13);
-    }
-    return f32_from_bits(sign | ((exp + 127 - 15) << 23) | (mant << 13));
-}
-
-/* Rounds `value >> shift` to nearest, ties to even (1 <= shift <= 24). */
-static uint32_t shift_rne(uint32_t value, uint32_t shift)
-{
-    uint32_t q = value >> shift;
-    uint32_t rem = value & ((1u << shift) - 1);
-    uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (q & 1)))
-        q++;
-    return q;
-}
-
-uint16_t quant_fp32_to_fp16(float f)
-{
-    uint32_t x = f32_bits(f);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-    x &= 0x7fffffffu;
-
-    if (x > 0x7f800000u) /* NaN: quieted, payload truncated, as F16C does */
-        return (uint16_t)(sign | 0x7e00u | ((x >> 13) & 0x3ffu));
-    /* 65520 = 0x477ff000 is halfway between the largest half (65504) and 2^16;
-     * the tie goes to the even neighbour, which is infinity. */
-    if (x >= 0x477ff000u)
-        return (uint16_t)(sign | 0x7c00u);
-    if (x < 0x38800000u) { /* below 2^-14: a half subnormal or zero */
-        if (x <= 0x33000000u) /* at most 2^-25: rounds to zero (the tie too) */
-            return sign;
-        uint32_t e = x >> 23; /* 102..112 */
-        uint32_t m = (x & 0x7fffffu) | 0x800000u;
-        /* value = m * 2^(e - 150); in units of 2^-24 that is m >> (126 - e).
-         * A carry out to 0x400 is the smallest normal half, as wanted. */
-        return (uint16_t)(sign | shift_rne(m, 126 - e));
-    }
-    /* Normal: rebias the exponent, round the 23-bit mantissa to 10 bits. A carry
-     * propagates into the exponent, which is the correct next binade. */
-    uint32_t h = ((x >> 23) - 127 + 15) << 10 | ((x & 0x7fffffu) >> 13);
-    uint32_t rem = x & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1)))
-        h++;
-    return (uint16_t)(sign | h);
-}
 
 /* ---- type geometry ---------------------------------------------------- */
 
@@ -192,8 +113,9 @@ void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
 
 /* ---- quantizers ------------------------------------------------------- */
 
-void quant_q8_0_quantize_row_ref(const float *x, struct block_q8_0 *y, int64_t n)
+void quant_q8_0_quantize_row_ref(const float *x, void *yv, int64_t n)
 {
+    struct block_q8_0 *y = yv;
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const float *xb = x + b * QK8_0;
         float amax = 0.0f;
@@ -209,8 +131,9 @@ void quant_q8_0_quantize_row_ref(const float *x, struct block_q8_0 *y, int64_t n
     }
 }
 
-void quant_q4_0_quantize_row(const float *x, struct block_q4_0 *y, int64_t n)
+void quant_q4_0_quantize_row(const float *x, void *yv, int64_t n)
 {
+    struct block_q4_0 *y = yv;
     for (int64_t b = 0; b < n / QK4_0; b++) {
         const float *xb = x + b * QK4_0;
         /* The element of largest magnitude, sign kept: it maps to nibble 0. */
@@ -238,18 +161,11 @@ void quant_q4_0_quantize_row(const float *x, struct block_q4_0 *y, int64_t n)
     }
 }
 
-void quant_f16_quantize_row_ref(const float *x, uint16_t *y, int64_t n)
+void quant_f16_quantize_row_ref(const float *x, void *yv, int64_t n)
 {
+    uint16_t *y = yv;
     for (int64_t i = 0; i < n; i++)
         y[i] = quant_fp32_to_fp16(x[i]);
-}
-
-void quant_f16_quantize_row(const float *x, uint16_t *y, int64_t n)
-{
-    if (quant_use_fast())
-        quant_f16_quantize_row_f16c(x, y, n);
-    else
-        quant_f16_quantize_row_ref(x, y, n);
 }
 
 /* ---- dot products ----------------------------------------------------- */
@@ -274,8 +190,9 @@ float quant_dot_f16_ref(const uint16_t *w, const float *x, int64_t n)
     return acc;
 }
 
-float quant_dot_q8_0_q8_0_ref(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n)
+float quant_dot_q8_0_q8_0_ref(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q8_0 *w = wv, *a = av;
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK8_0; b++) {
         int32_t isum = 0;
@@ -288,8 +205,10 @@ float quant_dot_q8_0_q8_0_ref(const struct block_q8_0 *w, const struct block_q8_
     return acc;
 }
 
-float quant_dot_q4_0_q8_0_ref(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n)
+float quant_dot_q4_0_q8_0_ref(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q4_0 *w = wv;
+    const struct block_q8_0 *a = av;
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK4_0; b++) {
         int32_t isum = 0;
@@ -302,36 +221,4 @@ float quant_dot_q4_0_q8_0_ref(const struct block_q4_0 *w, const struct block_q8_
         acc += term;
     }
     return acc;
-}
-
-/* ---- dispatch ----------------------------------------------------------- */
-
-static int force_ref; /* read and written with relaxed atomics */
-
-void quant_set_force_ref(int on)
-{
-    __atomic_store_n(&force_ref, on != 0, __ATOMIC_RELAXED);
-}
-
-int quant_use_fast(void)
-{
-    return !__atomic_load_n(&force_ref, __ATOMIC_RELAXED) && quant_fast_available();
-}
-
-void quant_q8_0_quantize_row(const float *x, struct block_q8_0 *y, int64_t n)
-{
-    if (quant_use_fast())
-        quant_q8_0_quantize_row_avx2(x, y, n);
-    else
-        quant_q8_0_quantize_row_ref(x, y, n);
-}
-
-float quant_dot_q8_0_q8_0(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n)
-{
-    return quant_use_fast() ? quant_dot_q8_0_q8_0_avx2(w, a, n) : quant_dot_q8_0_q8_0_ref(w, a, n);
-}
-
-float quant_dot_q4_0_q8_0(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n)
-{
-    return quant_use_fast() ? quant_dot_q4_0_q8_0_avx2(w, a, n) : quant_dot_q4_0_q8_0_ref(w, a, n);
 }

@@ -2,7 +2,7 @@
  *
  * Sections: scale unpacking, dequantizers, ggml's search helpers
  * (nearest_int, make_qkx2_quants, make_qx_quants), the Q4_K / Q6_K / Q8_K
- * quantizers, dot products, dispatch. The quantizers repeat ggml's reference
+ * quantizers, dot products. The quantizers repeat ggml's reference
  * algorithms operation for operation, so that a row quantized here has the
  * bytes llama-quantize would write; as in quant.c, every multiply that feeds
  * an add is its own statement, so no compiler can fuse them into an fma
@@ -12,7 +12,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/gemm.h"
 #include "kernels/quant.h"
 
 /* ---- scale unpacking ------------------------------------------------------ */
@@ -251,8 +250,9 @@ static float make_qx_quants_rmse1(int n, int nmax, const float *x, int8_t *L)
 
 /* ---- quantizers ----------------------------------------------------------- */
 
-void quant_q4_k_quantize_row(const float *x, struct block_q4_k *y, int64_t n)
+void quant_q4_k_quantize_row(const float *x, void *yv, int64_t n)
 {
+    struct block_q4_k *y = yv;
     uint8_t L[QK_K], Laux[32];
     float weights[32], mins[8], scales[8];
     for (int64_t b = 0; b < n / QK_K; b++) {
@@ -315,8 +315,9 @@ void quant_q4_k_quantize_row(const float *x, struct block_q4_k *y, int64_t n)
     }
 }
 
-void quant_q6_k_quantize_row(const float *x, struct block_q6_k *y, int64_t n)
+void quant_q6_k_quantize_row(const float *x, void *yv, int64_t n)
 {
+    struct block_q6_k *y = yv;
     int8_t L[QK_K];
     float scales[16];
     for (int64_t b = 0; b < n / QK_K; b++) {
@@ -361,8 +362,9 @@ void quant_q6_k_quantize_row(const float *x, struct block_q6_k *y, int64_t n)
     }
 }
 
-void quant_q8_k_quantize_row_ref(const float *x, struct block_q8_k *y, int64_t n)
+void quant_q8_k_quantize_row_ref(const float *x, void *yv, int64_t n)
 {
+    struct block_q8_k *y = yv;
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float *xb = x + b * QK_K;
         float max = 0, amax = 0;
@@ -393,8 +395,10 @@ void quant_q8_k_quantize_row_ref(const float *x, struct block_q8_k *y, int64_t n
 
 /* ---- dot products --------------------------------------------------------- */
 
-float quant_dot_q4_k_q8_k_ref(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n)
+float quant_dot_q4_k_q8_k_ref(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q4_k *w = wv;
+    const struct block_q8_k *a = av;
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
         uint8_t sc[8], m[8];
@@ -419,8 +423,10 @@ float quant_dot_q4_k_q8_k_ref(const struct block_q4_k *w, const struct block_q8_
     return acc;
 }
 
-float quant_dot_q6_k_q8_k_ref(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n)
+float quant_dot_q6_k_q8_k_ref(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q6_k *w = wv;
+    const struct block_q8_k *a = av;
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
         int32_t isum = 0;
@@ -435,46 +441,4 @@ float quant_dot_q6_k_q8_k_ref(const struct block_q6_k *w, const struct block_q8_
         acc += term;
     }
     return acc;
-}
-
-void quant_gemm_q6_k_plain8_ref(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                int64_t n, float *out, size_t out_stride)
-{
-    for (int t = 0; t < n_tok; t++) {
-        for (int r = 0; r < 8; r++) {
-            const struct block_q6_k *row = (const void *)((const uint8_t *)w + (size_t)r * rb);
-            out[(size_t)t * out_stride + (size_t)r] = quant_dot_q6_k_q8_k_ref(row, a + (size_t)t * a_stride, n);
-        }
-    }
-}
-
-/* ---- dispatch ------------------------------------------------------------- */
-
-void quant_q8_k_quantize_row(const float *x, struct block_q8_k *y, int64_t n)
-{
-    if (quant_use_fast())
-        quant_q8_k_quantize_row_avx2(x, y, n);
-    else
-        quant_q8_k_quantize_row_ref(x, y, n);
-}
-
-float quant_dot_q4_k_q8_k(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n)
-{
-    return quant_use_fast() ? quant_dot_q4_k_q8_k_avx2(w, a, n) : quant_dot_q4_k_q8_k_ref(w, a, n);
-}
-
-float quant_dot_q6_k_q8_k(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n)
-{
-    return quant_use_fast() ? quant_dot_q6_k_q8_k_avx2(w, a, n) : quant_dot_q6_k_q8_k_ref(w, a, n);
-}
-
-void quant_gemm_q6_k_plain8(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                            int64_t n, float *out, size_t out_stride)
-{
-    if (!quant_use_fast())
-        quant_gemm_q6_k_plain8_ref(w, rb, a, a_stride, n_tok, n, out, out_stride);
-    else if (gemm_vnni_available())
-        quant_gemm_q6_k_plain8_vnni(w, rb, a, a_stride, n_tok, n, out, out_stride);
-    else
-        quant_gemm_q6_k_plain8_avx2(w, rb, a, a_stride, n_tok, n, out, out_stride);
 }

@@ -2,7 +2,7 @@
  *
  * Sections: geometry, the permutation (both directions share one walker that
  * maps each 4-byte chunk of a plain block to its interleaved place), the
- * scalar dot8 kernels, and the dispatchers. Q4_K has its own walker (its
+ * scalar dot8 kernels (their AVX2 forms: kernels/x86). Q4_K has its own walker (its
  * super-block has d, dmin, 12 scale bytes and qs). The scalar kernels mirror
  * quant_dot_*_ref statement by statement, one lane per row. */
 #include "kernels/repack.h"
@@ -198,33 +198,4 @@ void repack_dot8_q4_k_q8_k_ref(const struct block_q4_kx8 *w, const struct block_
         }
     }
     memcpy(out, acc, sizeof acc);
-}
-
-/* ---- dispatch ----------------------------------------------------------- */
-
-void repack_dot8_q4_0_q8_0(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
-                           float out[REPACK_ROWS])
-{
-    if (quant_use_fast())
-        repack_dot8_q4_0_q8_0_avx2(w, a, n, out);
-    else
-        repack_dot8_q4_0_q8_0_ref(w, a, n, out);
-}
-
-void repack_dot8_q8_0_q8_0(const struct block_q8_0x8 *w, const struct block_q8_0 *a, int64_t n,
-                           float out[REPACK_ROWS])
-{
-    if (quant_use_fast())
-        repack_dot8_q8_0_q8_0_avx2(w, a, n, out);
-    else
-        repack_dot8_q8_0_q8_0_ref(w, a, n, out);
-}
-
-void repack_dot8_q4_k_q8_k(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
-                           float out[REPACK_ROWS])
-{
-    if (quant_use_fast())
-        repack_dot8_q4_k_q8_k_avx2(w, a, n, out);
-    else
-        repack_dot8_q4_k_q8_k_ref(w, a, n, out);
 }

@@ -1,5 +1,7 @@
-/* gemm_x86.c: 8 repacked rows x up to 16 tokens per step with AVX-512 VNNI
- * (256-bit vpdpbusd), bit-identical to the _ref dots.
+/* gemm_x86.c: the fast forms of gemm.h's 8 rows x n_tok products,
+ * bit-identical to the _ref dots: repacked groups token by token through the
+ * AVX2 8-row dots; repacked groups up to 16 tokens per step with AVX-512
+ * VNNI (256-bit vpdpbusd); 8 plain Q4_0 / Q8_0 rows (AVX2 and VNNI).
  *
  * The integer block dots are exact (u8 x s8 products summed in 32-bit lanes);
  * the float part repeats the ref statements per lane: scale = d_w * d_a,
@@ -10,31 +12,47 @@
 #include <string.h>
 
 #include "kernels/repack.h"
+#include "kernels/x86/simd.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+/* ---- repacked groups, AVX2: token by token through the 8-row dots -------- */
 
-#define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
-
-static int no_vnni; /* gemm_set_no_vnni; relaxed atomics */
-
-void gemm_set_no_vnni(int on)
+static void scatter(const float r8[REPACK_ROWS], float *out)
 {
-    __atomic_store_n(&no_vnni, on != 0, __ATOMIC_RELAXED);
+    for (int r = 0; r < REPACK_ROWS; r++)
+        out[r] = r8[r];
 }
 
-int gemm_vnni_available(void)
+void gemm_q4_0_8rows_avx2(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
 {
-    static int cached = -1;
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512vnni") && quant_fast_available();
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q4_0_q8_0_avx2(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
     }
-    return v && !__atomic_load_n(&no_vnni, __ATOMIC_RELAXED);
 }
+
+void gemm_q8_0_8rows_avx2(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q8_0_q8_0_avx2(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}
+
+void gemm_q4_k_8rows_avx2(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q4_k_q8_k_avx2(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}
+
+/* ---- repacked groups, VNNI: tiles of tokens -------------------------------- */
 
 #define TILE 4
 
@@ -308,10 +326,8 @@ VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_
  * vector whose lane r is row r's exact block sum; the float part then runs
  * lane-wise as in the repacked kernels. */
 
-#define AVX2F __attribute__((target("avx2,f16c")))
-
 /* lane r of the result = sum of the 8 lanes of v[r] */
-AVX2F static inline __m256i reduce8x8(const __m256i v[8])
+AVX2 static inline __m256i reduce8x8(const __m256i v[8])
 {
     __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
     __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
@@ -319,7 +335,7 @@ AVX2F static inline __m256i reduce8x8(const __m256i v[8])
     return _mm256_add_epi32(_mm256_permute2x128_si256(h03, h47, 0x20), _mm256_permute2x128_si256(h03, h47, 0x31));
 }
 
-AVX2F static inline __m256 scales8(const uint8_t *rows, size_t rb, size_t b, size_t bb)
+AVX2 static inline __m256 scales8(const uint8_t *rows, size_t rb, size_t b, size_t bb)
 {
     uint16_t d[8];
     for (int r = 0; r < 8; r++)
@@ -334,7 +350,7 @@ struct plain8_blk {
     __m256i w[8], s[8];
 };
 
-AVX2F static inline void plain8_decode_q4_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
+AVX2 static inline void plain8_decode_q4_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
 {
     const __m128i low4 = _mm_set1_epi8(0x0f);
 #pragma GCC unroll 8
@@ -346,7 +362,7 @@ AVX2F static inline void plain8_decode_q4_0(const uint8_t *rows, size_t rb, int6
     }
 }
 
-AVX2F static inline void plain8_decode_q8_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
+AVX2 static inline void plain8_decode_q8_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
 {
 #pragma GCC unroll 8
     for (int r = 0; r < 8; r++) {
@@ -357,7 +373,7 @@ AVX2F static inline void plain8_decode_q8_0(const uint8_t *rows, size_t rb, int6
 }
 
 /* The sum of the 8 lanes of v, in every lane. */
-AVX2F static inline __m256i splat_hsum(__m256i v)
+AVX2 static inline __m256i splat_hsum(__m256i v)
 {
     __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
@@ -366,7 +382,7 @@ AVX2F static inline __m256i splat_hsum(__m256i v)
 }
 
 /* The 8 rows' exact block dots with the activation bytes av, lane r = row r. */
-AVX2F static inline __m256i plain8_isum_q4_0_avx2(const struct plain8_blk *k, __m256i av)
+AVX2 static inline __m256i plain8_isum_q4_0_avx2(const struct plain8_blk *k, __m256i av)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i v[8];
@@ -377,7 +393,7 @@ AVX2F static inline __m256i plain8_isum_q4_0_avx2(const struct plain8_blk *k, __
     return _mm256_sub_epi32(reduce8x8(v), splat_hsum(s8));
 }
 
-AVX2F static inline __m256i plain8_isum_q8_0_avx2(const struct plain8_blk *k, __m256i av)
+AVX2 static inline __m256i plain8_isum_q8_0_avx2(const struct plain8_blk *k, __m256i av)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i v[8];
@@ -429,48 +445,6 @@ VNNI static inline __m256i plain8_isum_q4_0_vnni(const struct plain8_blk *k, __m
         }                                                                                                             \
     }
 
-PLAIN8_KERNEL(gemm_q4_0_plain8_avx2, AVX2F, struct block_q4_0, plain8_decode_q4_0, plain8_isum_q4_0_avx2)
-PLAIN8_KERNEL(gemm_q8_0_plain8_avx2, AVX2F, struct block_q8_0, plain8_decode_q8_0, plain8_isum_q8_0_avx2)
+PLAIN8_KERNEL(gemm_q4_0_plain8_avx2, AVX2, struct block_q4_0, plain8_decode_q4_0, plain8_isum_q4_0_avx2)
+PLAIN8_KERNEL(gemm_q8_0_plain8_avx2, AVX2, struct block_q8_0, plain8_decode_q8_0, plain8_isum_q8_0_avx2)
 PLAIN8_KERNEL(gemm_q4_0_plain8_vnni, VNNI, struct block_q4_0, plain8_decode_q4_0, plain8_isum_q4_0_vnni)
-
-#else
-void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n, float *out,
-                          size_t out_stride)
-{
-    (void)w, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
-}
-
-void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                           float *out, size_t out_stride)
-{
-    (void)w, (void)rb, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
-}
-void gemm_q4_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                           float *out, size_t out_stride)
-{
-    (void)w, (void)rb, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
-}
-void gemm_q8_0_plain8_avx2(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
-                           float *out, size_t out_stride)
-{
-    (void)w, (void)rb, (void)a, (void)a_stride, (void)n_tok, (void)n, (void)out, (void)out_stride;
-}
-void gemm_set_no_vnni(int on)
-{
-    (void)on;
-}
-int gemm_vnni_available(void)
-{
-    return 0;
-}
-void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
-                          int64_t n, float *out, size_t out_stride)
-{
-    (void)w, (void)a, (void)ad, (void)neg8, (void)n_tok, (void)n, (void)out, (void)out_stride;
-}
-void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
-                          int64_t n, float *out, size_t out_stride)
-{
-    (void)w, (void)a, (void)ad, (void)neg8, (void)n_tok, (void)n, (void)out, (void)out_stride;
-}
-#endif

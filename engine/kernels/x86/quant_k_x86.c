@@ -1,9 +1,9 @@
 /* quant_k_x86.c: AVX2 forms of the K-quant kernels, bit-identical to their
  * _ref forms (quant_k.c, repack.c).
  *
- * As in quant_x86.c each function carries its own target attribute (no FMA
- * enabled, so nothing can be contracted) and runs only after
- * quant_fast_available(). Integer parts are exact:
+ * As in quant_x86.c each function carries its own target attribute (simd.h;
+ * no FMA enabled, so nothing can be contracted) and the kernel table runs it
+ * only at a level the CPU has. Integer parts are exact:
  *   Q4_K: maddubs(nibble 0..15, a) pair sums lie within +-3840; madd with the
  *         sub-block scale (<= 63) gives exact int32 partial sums.
  *   Q6_K: maddubs(q 0..63, a) pair sums lie within +-16128 (exact); the -32
@@ -12,24 +12,25 @@
  * statements in the same order (quant_k.h).
  * Sections: row dots, Q8_K quantizer, the 8-row Q4_K kernel, 8 plain Q6_K
  * rows x n_tok tokens (AVX2 and AVX-512 VNNI forms); the helpers are in
- * avx2.h. */
+ * simd.h. */
+#include "kernels/gemm.h"
 #include "kernels/quant.h"
 #include "kernels/quant_k.h"
 #include "kernels/repack.h"
-
-#if defined(__x86_64__) || defined(__i386__)
 
 #include <float.h>
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#include "kernels/x86/avx2.h" /* AVX2, hsum_i32, load256, bcast4 */
+#include "kernels/x86/simd.h" /* AVX2, VNNI, hsum_i32, load256, bcast4 */
 
 /* ---- row dots ------------------------------------------------------------- */
 
-AVX2 float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n)
+AVX2 float quant_dot_q4_k_q8_k_avx2(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q4_k *w = wv;
+    const struct block_q8_k *a = av;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
@@ -64,8 +65,10 @@ AVX2 float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct blo
  * the 16 scales) instead of a second maddubs per 32 quants. The scales of
  * one half (8 sub-blocks) sit as int16 in both 128-bit lanes; a pshufb per
  * 32 quants picks sub-block g for the low lane and g + 1 for the high one. */
-AVX2 float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n)
+AVX2 float quant_dot_q6_k_q8_k_avx2(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q6_k *w = wv;
+    const struct block_q8_k *a = av;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i three = _mm256_set1_epi8(3);
     /* int16 word 2k of a 128-bit lane in the low lane, word 2k + 1 in the high */
@@ -111,8 +114,9 @@ AVX2 float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct blo
 
 /* ---- Q8_K quantizer ------------------------------------------------------- */
 
-AVX2 void quant_q8_k_quantize_row_avx2(const float *x, struct block_q8_k *y, int64_t n)
+AVX2 void quant_q8_k_quantize_row_avx2(const float *x, void *yv, int64_t n)
 {
+    struct block_q8_k *y = yv;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     const __m256i max127 = _mm256_set1_epi32(127);
@@ -534,8 +538,8 @@ AVX2 static inline __attribute__((always_inline)) __m256i q6n_dot_avx2(const str
             _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);                                                   \
     }                                                                                                                 \
                                                                                                                       \
-    ATTR void quant_gemm_q6_k_plain8_##S(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride,      \
-                                         int n_tok, int64_t n, float *out, size_t out_stride)                        \
+    ATTR void gemm_q6_k_plain8_##S(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride,            \
+                                   int n_tok, int64_t n, float *out, size_t out_stride)                              \
     {                                                                                                                 \
         if (n_tok <= 0)                                                                                               \
             return;                                                                                                   \
@@ -552,8 +556,6 @@ AVX2 static inline __attribute__((always_inline)) __m256i q6n_dot_avx2(const str
 Q6P_WALKERS(avx2, AVX2)
 
 /* -- VNNI form: as the AVX2 form, the sums by vpdpbusd chains -- */
-
-#define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
 
 struct q6p_row_vnni {
     __m256i q[2][4]; /* [half][transposed chunk] */
@@ -617,40 +619,3 @@ VNNI static inline __attribute__((always_inline)) __m256i q6n_dot_vnni(const str
 }
 
 Q6P_WALKERS(vnni, VNNI)
-
-#else /* not x86: no fast kernels; the dispatchers never call these */
-
-float quant_dot_q4_k_q8_k_avx2(const struct block_q4_k *w, const struct block_q8_k *a, int64_t n)
-{
-    return quant_dot_q4_k_q8_k_ref(w, a, n);
-}
-
-float quant_dot_q6_k_q8_k_avx2(const struct block_q6_k *w, const struct block_q8_k *a, int64_t n)
-{
-    return quant_dot_q6_k_q8_k_ref(w, a, n);
-}
-
-void quant_q8_k_quantize_row_avx2(const float *x, struct block_q8_k *y, int64_t n)
-{
-    quant_q8_k_quantize_row_ref(x, y, n);
-}
-
-void repack_dot8_q4_k_q8_k_avx2(const struct block_q4_kx8 *w, const struct block_q8_k *a, int64_t n,
-                                float out[REPACK_ROWS])
-{
-    repack_dot8_q4_k_q8_k_ref(w, a, n, out);
-}
-
-void quant_gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                 int64_t n, float *out, size_t out_stride)
-{
-    quant_gemm_q6_k_plain8_ref(w, rb, a, a_stride, n_tok, n, out, out_stride);
-}
-
-void quant_gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                 int64_t n, float *out, size_t out_stride)
-{
-    quant_gemm_q6_k_plain8_ref(w, rb, a, a_stride, n_tok, n, out, out_stride);
-}
-
-#endif

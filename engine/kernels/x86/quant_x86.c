@@ -1,53 +1,26 @@
-/* quant_x86.c: AVX2 forms of the hot kernels, bit-identical to their _ref forms.
+/* quant_x86.c: AVX2 forms of the Q4_0 / Q8_0 / F16 kernels, bit-identical
+ * to their _ref forms.
  *
  * The build has no -march, so each function carries its own target attribute
- * and runs only after quant_fast_available() (AVX2 + F16C, detected once).
+ * (simd.h) and the kernel table runs it only at a level the CPU has.
  * The target enables no FMA, so the compiler cannot contract the float
  * multiply-add of the block accumulation. Integer block dots are exact:
  *   Q4_0: maddubs(nibble 0..15, a) never saturates; 8 * sum(a) is subtracted.
  *   Q8_0: maddubs(|w|, a * sign(w)) is exact while a != -128 (quant.h).
  * The float part then repeats the ref statements: scale = d_w * d_a,
  * term = scale * (float)isum, acc += term, blocks in order.
- * Sections: CPU detection, helpers, row dots, quantizer, 8-row kernels. */
+ * Sections: helpers, row dots, quantizers, the 8-row kernels of repack.h. */
 #include "kernels/quant.h"
 #include "kernels/repack.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-
-#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
-#include "kernels/x86/avx2.h"
-
-/* ---- CPU detection ------------------------------------------------------ */
-
-static int detect_fast(void)
-{
-    unsigned eax, ebx, ecx, edx;
-    __builtin_cpu_init();
-    /* __builtin_cpu_supports also checks the OS saves the YMM state */
-    if (!__builtin_cpu_supports("avx2"))
-        return 0;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
-        return 0;
-    return (ecx & bit_F16C) != 0;
-}
-
-int quant_fast_available(void)
-{
-    static int cached = -1; /* relaxed atomics: every thread computes the same value */
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = detect_fast();
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
+#include "kernels/x86/simd.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* (AVX2, hsum_i32 and bcast4 come from avx2.h.) */
+/* (AVX2, hsum_i32 and bcast4 come from simd.h.) */
 
 /* The 8 lanes all set to the sum of the 8 lanes. */
 AVX2 static inline __m256i splat_sum_i32(__m256i v)
@@ -59,8 +32,9 @@ AVX2 static inline __m256i splat_sum_i32(__m256i v)
 
 /* ---- row dots ----------------------------------------------------------- */
 
-AVX2 float quant_dot_q8_0_q8_0_avx2(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n)
+AVX2 float quant_dot_q8_0_q8_0_avx2(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q8_0 *w = wv, *a = av;
     const __m256i ones = _mm256_set1_epi16(1);
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK8_0; b++) {
@@ -75,8 +49,10 @@ AVX2 float quant_dot_q8_0_q8_0_avx2(const struct block_q8_0 *w, const struct blo
     return acc;
 }
 
-AVX2 float quant_dot_q4_0_q8_0_avx2(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n)
+AVX2 float quant_dot_q4_0_q8_0_avx2(const void *wv, const void *av, int64_t n)
 {
+    const struct block_q4_0 *w = wv;
+    const struct block_q8_0 *a = av;
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i eight = _mm256_set1_epi8(8);
@@ -99,8 +75,9 @@ AVX2 float quant_dot_q4_0_q8_0_avx2(const struct block_q4_0 *w, const struct blo
 /* ---- quantizer ---------------------------------------------------------- */
 
 /* vcvtps2ph with imm 0 rounds to nearest even, as the scalar conversion. */
-AVX2 void quant_f16_quantize_row_f16c(const float *x, uint16_t *y, int64_t n)
+AVX2 void quant_f16_quantize_row_f16c(const float *x, void *yv, int64_t n)
 {
+    uint16_t *y = yv;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(void *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), 0));
@@ -108,8 +85,9 @@ AVX2 void quant_f16_quantize_row_f16c(const float *x, uint16_t *y, int64_t n)
         y[i] = quant_fp32_to_fp16(x[i]);
 }
 
-AVX2 void quant_q8_0_quantize_row_avx2(const float *x, struct block_q8_0 *y, int64_t n)
+AVX2 void quant_q8_0_quantize_row_avx2(const float *x, void *yv, int64_t n)
 {
+    struct block_q8_0 *y = yv;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256 half = _mm256_set1_ps(0.5f);
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -209,44 +187,3 @@ AVX2 void repack_dot8_q8_0_q8_0_avx2(const struct block_q8_0x8 *w, const struct 
     }
     _mm256_storeu_ps(out, acc);
 }
-
-#else /* not x86: no fast kernels; the dispatchers never call these */
-
-int quant_fast_available(void)
-{
-    return 0;
-}
-
-float quant_dot_q8_0_q8_0_avx2(const struct block_q8_0 *w, const struct block_q8_0 *a, int64_t n)
-{
-    return quant_dot_q8_0_q8_0_ref(w, a, n);
-}
-
-float quant_dot_q4_0_q8_0_avx2(const struct block_q4_0 *w, const struct block_q8_0 *a, int64_t n)
-{
-    return quant_dot_q4_0_q8_0_ref(w, a, n);
-}
-
-void quant_q8_0_quantize_row_avx2(const float *x, struct block_q8_0 *y, int64_t n)
-{
-    quant_q8_0_quantize_row_ref(x, y, n);
-}
-
-void quant_f16_quantize_row_f16c(const float *x, uint16_t *y, int64_t n)
-{
-    quant_f16_quantize_row_ref(x, y, n);
-}
-
-void repack_dot8_q4_0_q8_0_avx2(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
-                                float out[REPACK_ROWS])
-{
-    repack_dot8_q4_0_q8_0_ref(w, a, n, out);
-}
-
-void repack_dot8_q8_0_q8_0_avx2(const struct block_q8_0x8 *w, const struct block_q8_0 *a, int64_t n,
-                                float out[REPACK_ROWS])
-{
-    repack_dot8_q8_0_q8_0_ref(w, a, n, out);
-}
-
-#endif

@@ -1,14 +1,18 @@
-/* avx2.h: the AVX2 helpers of the x86 kernels (quant_x86.c,
- * quant_k_x86.c), included inside their x86 sections only.
+/* simd.h: the target attributes of the x86 kernels, defined here once, and
+ * the AVX2 helpers they share. Included by the files of kernels/x86 only,
+ * which the build compiles on x86 alone (kernels.mk).
  *
- * Every function carries AVX2, the kernels' own target attribute: AVX2 +
- * F16C and never FMA, so nothing inlined into a kernel can contract its
+ * The build has no -march: each x86 function carries one of these, and the
+ * kernel table (kernels.c) hands it out only at a SIMD level the CPU has.
+ *   AVX2  AVX2 + F16C (the KERN_AVX2 level)
+ *   VNNI  AVX2 + F16C + AVX-512 VL + VNNI (the KERN_VNNI level)
+ * Neither enables FMA, so nothing inlined into a kernel can contract its
  * float multiply-adds. */
-#ifndef QUANT_AVX2_H
-#define QUANT_AVX2_H
+#ifndef KERNELS_X86_SIMD_H
+#define KERNELS_X86_SIMD_H
 
 #if !defined(__x86_64__) && !defined(__i386__)
-#error "avx2.h is for the x86 sections only"
+#error "kernels/x86/simd.h is for x86 builds only"
 #endif
 
 #include <immintrin.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,f16c")))
+#define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
 
 /* The sum of the 8 int32 lanes (wrapping, as the adds). */
 AVX2 static inline int32_t hsum_i32(__m256i v)
