@@ -27,7 +27,7 @@
 
 /* ---- shapes ---------------------------------------------------------------- */
 
-static const struct gen_shape shapes[] = {
+static const struct synth_shape shapes[] = {
     /* name           embd  layer head kv  ff    vocab   ctx     rot  rope_base  eps   tied expert used */
     {"llama-3.2-1b", 2048, 16, 32, 8, 8192, 128256, 131072, 64, 500000.0f, 1e-5f, 1, 0, 0},
     {"llama-3.2-3b", 3072, 28, 24, 8, 8192, 128256, 131072, 128, 500000.0f, 1e-5f, 1, 0, 0},
@@ -39,7 +39,7 @@ static const struct gen_shape shapes[] = {
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
-const struct gen_shape *gen_shape_find(const char *name)
+const struct synth_shape *synth_shape_find(const char *name)
 {
     for (size_t i = 0; i < N_SHAPES; i++)
         if (!strcmp(shapes[i].name, name))
@@ -47,7 +47,7 @@ const struct gen_shape *gen_shape_find(const char *name)
     return NULL;
 }
 
-const char *gen_shape_name(size_t i)
+const char *synth_shape_name(size_t i)
 {
     return i < N_SHAPES ? shapes[i].name : NULL;
 }
@@ -67,7 +67,7 @@ static uint64_t mix64(uint64_t z)
 /* Row `row` of tensor `tensor`: n floats uniform in [-amp, amp). Each 64-bit
  * draw is the mix of a counter, so rows are independent of one another and
  * the loop has no carried state beyond the counter. */
-static void gen_row(uint64_t seed, uint32_t tensor, uint64_t row, float amp, float *x, int64_t n)
+static void synth_row(uint64_t seed, uint32_t tensor, uint64_t row, float amp, float *x, int64_t n)
 {
     uint64_t key = mix64(seed ^ mix64(((uint64_t)tensor << 40) ^ row ^ 0x5851f42d4c957f2du));
     float scale = amp / 2147483648.0f;
@@ -147,7 +147,7 @@ static enum status vocab_build(struct vocab *v, uint32_t n, struct err *e)
 
 /* ---- tensor list ----------------------------------------------------------- */
 
-struct gen_tensor {
+struct synth_tensor {
     char name[64];
     uint32_t n_dims;
     uint64_t ne[3];
@@ -157,10 +157,10 @@ struct gen_tensor {
 
 /* Appends a tensor whose type the rules of quantize.h choose for `target`
  * (the floats are generated as F32, so F32 is the source type). */
-static void add_tensor(struct gen_tensor *t, uint32_t *n, const char *name, uint32_t n_dims, const uint64_t *ne,
+static void add_tensor(struct synth_tensor *t, uint32_t *n, const char *name, uint32_t n_dims, const uint64_t *ne,
                        uint32_t target, const struct quantize_model *qm)
 {
-    struct gen_tensor *x = &t[(*n)++];
+    struct synth_tensor *x = &t[(*n)++];
     struct quantize_choice c;
     snprintf(x->name, sizeof x->name, "%s", name);
     x->n_dims = n_dims;
@@ -176,7 +176,7 @@ static void add_tensor(struct gen_tensor *t, uint32_t *n, const char *name, uint
 /* Fills the shape's tensors in file order; returns their count (at most
  * 3 + 10 * n_layer). Matrices are [in, out] ([in, out, expert] for the
  * experts), norms are F32 vectors. */
-static uint32_t tensor_list(const struct gen_shape *s, uint32_t target, struct gen_tensor *t)
+static uint32_t tensor_list(const struct synth_shape *s, uint32_t target, struct synth_tensor *t)
 {
     uint32_t n = 0, hd = s->n_embd / s->n_head;
     uint64_t q = (uint64_t)s->n_head * hd, kv = (uint64_t)s->n_head_kv * hd;
@@ -219,7 +219,7 @@ static uint32_t tensor_list(const struct gen_shape *s, uint32_t target, struct g
 struct job {
     uint64_t seed;
     uint32_t tensor;
-    const struct gen_tensor *t;
+    const struct synth_tensor *t;
     uint64_t row0, n_rows; /* this job's rows */
     uint8_t *dst;          /* where row0 goes */
     size_t row_bytes;
@@ -232,7 +232,7 @@ static void *job_run(void *arg)
     const struct job *j = arg;
     int64_t n = (int64_t)j->t->ne[0];
     for (uint64_t r = 0; r < j->n_rows; r++) {
-        gen_row(j->seed, j->tensor, j->row0 + r, j->amp, j->scratch, n);
+        synth_row(j->seed, j->tensor, j->row0 + r, j->amp, j->scratch, n);
         quantize_row(j->t->type, j->scratch, j->dst + r * j->row_bytes, n);
     }
     return NULL;
@@ -248,7 +248,7 @@ struct pool {
 
 /* Starts the workers on rows [row0, row0 + n_rows) of tensor t into dst. A
  * worker that cannot be started runs inline, which is only slower. */
-static void pool_start(struct pool *p, uint64_t seed, uint32_t tensor, const struct gen_tensor *t, uint64_t row0,
+static void pool_start(struct pool *p, uint64_t seed, uint32_t tensor, const struct synth_tensor *t, uint64_t row0,
                        uint64_t n_rows, uint8_t *dst, size_t row_bytes)
 {
     float amp = t->amp;
@@ -281,7 +281,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static enum status add_kvs(struct gguf_writer *w, const struct gen_shape *s, uint32_t target, uint64_t seed,
+static enum status add_kvs(struct gguf_writer *w, const struct synth_shape *s, uint32_t target, uint64_t seed,
                            const struct vocab *v, struct err *e)
 {
     char name[96], desc[256];
@@ -320,10 +320,10 @@ static enum status add_kvs(struct gguf_writer *w, const struct gen_shape *s, uin
     return STATUS_OK;
 }
 
-enum status gen_model(const char *shape_name, uint32_t target, uint64_t seed, const char *out, FILE *log,
+enum status synth_model(const char *shape_name, uint32_t target, uint64_t seed, const char *out, FILE *log,
                       struct err *e)
 {
-    const struct gen_shape *s = gen_shape_find(shape_name);
+    const struct synth_shape *s = synth_shape_find(shape_name);
     if (!s) {
         char names[256];
         size_t k = 0;
@@ -348,7 +348,7 @@ enum status gen_model(const char *shape_name, uint32_t target, uint64_t seed, co
     struct pool pool = {0};
     uint8_t *buf[2] = {NULL, NULL};
     uint32_t n_tensors_max = 3 + 10 * s->n_layer;
-    struct gen_tensor *ts = calloc(n_tensors_max, sizeof *ts);
+    struct synth_tensor *ts = calloc(n_tensors_max, sizeof *ts);
     if (!ts) {
         err_set(e, "gen: out of memory");
         goto out;
@@ -394,7 +394,7 @@ enum status gen_model(const char *shape_name, uint32_t target, uint64_t seed, co
     int cur = 0;
     size_t pending = 0; /* bytes of buf[cur ^ 1] waiting to be written */
     for (uint32_t i = 0; i < n_tensors; i++) {
-        const struct gen_tensor *t = &ts[i];
+        const struct synth_tensor *t = &ts[i];
         size_t row_bytes = quant_row_bytes(t->type, (int64_t)t->ne[0]);
         if (t->n_dims == 1) { /* a norm: ones */
             pool_join(&pool);

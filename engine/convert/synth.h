@@ -1,6 +1,6 @@
 /* synth.h: synthetic llama models with deterministic pseudo-random weights.
  *
- * gen_model writes a standard GGUF llama file that llama.cpp loads as is:
+ * synth_model writes a standard GGUF llama file that llama.cpp loads as is:
  * the llama.* hyperparameter keys, an SPM ("llama") vocabulary, and tensors
  * token_embd, output_norm, output (unless tied), blk.N.{attn_norm, attn_q,
  * attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}, in ggml
@@ -33,8 +33,8 @@
  * norms are F32. Rows are generated, quantized and written in blocks, the
  * worker threads (one per CPU, at most 8) computing while the previous block
  * is written, so memory stays at a few tens of MiB for any shape. */
-#ifndef GEN_H
-#define GEN_H
+#ifndef SYNTH_H
+#define SYNTH_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,7 +42,7 @@
 
 #include "core/err.h"
 
-struct gen_shape {
+struct synth_shape {
     const char *name;
     uint32_t n_embd;
     uint32_t n_layer;
@@ -65,15 +65,15 @@ struct gen_shape {
  * olmoe-1b-7b (OLMoE-1B-7B's dimensions as a llama MoE: 64 experts, 8 used,
  * untied), tiny, tiny-untied, tiny-256 (untied, 256-wide rows, so K-quants
  * apply), tiny-moe (4 experts, 2 used, untied). */
-const struct gen_shape *gen_shape_find(const char *name);
+const struct synth_shape *synth_shape_find(const char *name);
 /* The i-th shape's name, NULL past the last (for usage messages). */
-const char *gen_shape_name(size_t i);
+const char *synth_shape_name(size_t i);
 
 /* Writes the model of `shape` with weights for `target` (a quantize.h
  * target: GGML_TYPE_F32, F16, Q8_0, Q4_0, Q4_K, Q6_K or QUANTIZE_Q4_K_M, as
  * quantize_type_from_name returns) generated from `seed` to `out` (through
  * out.tmp, renamed when complete). Progress lines and a final line with the
  * count of tensors of each type go to `log` (may be NULL). */
-enum status gen_model(const char *shape, uint32_t target, uint64_t seed, const char *out, FILE *log, struct err *e);
+enum status synth_model(const char *shape, uint32_t target, uint64_t seed, const char *out, FILE *log, struct err *e);
 
 #endif

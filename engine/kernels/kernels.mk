@@ -3,7 +3,7 @@
 # AVX-512 VNNI forms, which may call ref/ (never the reverse); kernels.c:
 # the kernel table, the one dispatch point above both.
 ENGINE_SRC += engine/kernels/kernels.c \
-              engine/kernels/ref/fp16.c engine/kernels/ref/quant.c engine/kernels/ref/quant_k.c \
+              engine/kernels/ref/quant.c engine/kernels/ref/quant_k.c \
               engine/kernels/ref/repack.c engine/kernels/ref/gemm.c engine/kernels/ref/vec.c \
               engine/kernels/ref/attention.c
 

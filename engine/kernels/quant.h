@@ -18,7 +18,7 @@
  * The engine dots F32 and F16 weight rows with an F32 activation row in the
  * 8-lane order of vec.h; quant_dot_f32_ref and quant_dot_f16_ref below keep
  * the plain index order. Which form runs at which SIMD level is the kernel
- * table's business (kernels.h); the fp16 conversions are in ref/fp16.c. */
+ * table's business (kernels.h); the fp16 conversions are in fp16.h. */
 #ifndef QUANT_H
 #define QUANT_H
 
@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "format/gguf.h"
+#include "kernels/fp16.h"
 
 #define QK8_0 32
 #define QK4_0 32
@@ -43,9 +44,8 @@ struct block_q4_0 {
 _Static_assert(sizeof(struct block_q8_0) == 34, "block_q8_0 is 34 bytes");
 _Static_assert(sizeof(struct block_q4_0) == 18, "block_q4_0 is 18 bytes");
 
-/* IEEE half <-> float, exact and round-to-nearest-even as the F16C hardware does. */
-float quant_fp16_to_fp32(uint16_t h);
-uint16_t quant_fp32_to_fp16(float f);
+/* IEEE half <-> float, exact and round-to-nearest-even as the F16C hardware
+ * does: quant_fp16_to_fp32, quant_fp32_to_fp16 (static inline, fp16.h). */
 
 /* Bytes of a row of n elements of `type` (n must be a multiple of the block size);
  * 0 for an unsupported type. Q8_K (activations only) has a size too. */

@@ -243,7 +243,7 @@ static void test_identity_q4_k_m(void **state)
     struct err e = {{0}};
     uint32_t target;
     snprintf(p, sizeof p, "%s/modes-tiny-256-q4_k_m.gguf", tmp_dir);
-    if (quantize_type_from_name("q4_k_m", &target, &e) || gen_model("tiny-256", target, 11, p, NULL, &e))
+    if (quantize_type_from_name("q4_k_m", &target, &e) || synth_model("tiny-256", target, 11, p, NULL, &e))
         fail_msg("%s", e.msg);
     check_model(p, 1);
     check_batch(p);
@@ -264,7 +264,7 @@ static void test_identity_moe(void **state)
         char p[1200];
         struct err e = {{0}};
         snprintf(p, sizeof p, "%s/modes-tiny-moe-%s.gguf", tmp_dir, types[i].name);
-        if (gen_model("tiny-moe", types[i].type, 7, p, NULL, &e))
+        if (synth_model("tiny-moe", types[i].type, 7, p, NULL, &e))
             fail_msg("%s", e.msg);
         check_model(p, types[i].type != GGML_TYPE_F32);
         check_batch(p);

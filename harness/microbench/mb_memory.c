@@ -153,7 +153,7 @@ static const char *bench_model(struct err *e)
         return model_file;
     }
     snprintf(model_file, sizeof model_file, "%s/mb-tiny-q4_0-%ld.gguf", mb_tmpdir(), (long)getpid());
-    if (gen_model("tiny", GGML_TYPE_Q4_0, 1, model_file, NULL, e)) {
+    if (synth_model("tiny", GGML_TYPE_Q4_0, 1, model_file, NULL, e)) {
         model_file[0] = 0;
         return NULL;
     }

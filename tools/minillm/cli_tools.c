@@ -45,8 +45,8 @@ static void gen_usage(FILE *f)
                "  --type  f32, f16, q8_0, q4_0, q4_k, q6_k or q4_k_m (the rules of quantize; norms stay f32)\n"
                "  --seed  64-bit seed (default 1); the same seed gives the same bytes\n"
                "  shapes:");
-    for (size_t i = 0; gen_shape_name(i); i++)
-        fprintf(f, " %s", gen_shape_name(i));
+    for (size_t i = 0; synth_shape_name(i); i++)
+        fprintf(f, " %s", synth_shape_name(i));
     fprintf(f, "\n");
 }
 
@@ -94,7 +94,7 @@ int cli_gen(int argc, char **argv)
         gen_usage(stderr);
         return 2;
     }
-    if (!gen_shape_find(shape)) {
+    if (!synth_shape_find(shape)) {
         fprintf(stderr, "minillm: gen: unknown shape '%s'\n", shape);
         gen_usage(stderr);
         return 2;
@@ -106,7 +106,7 @@ int cli_gen(int argc, char **argv)
         return 2;
     }
     double t0 = cli_now();
-    if (gen_model(shape, type, seed, out, stderr, &e)) {
+    if (synth_model(shape, type, seed, out, stderr, &e)) {
         fprintf(stderr, "minillm: gen: %s\n", e.msg);
         return 1;
     }

@@ -2,8 +2,9 @@
  *
  *   minillm complete   -m MODEL -p TEXT [-n N] [-t T] [-c C] [mode flags]
  *   minillm perplexity -m MODEL -f FILE [-c C] [--chunks N] [-t T] [mode flags]
+ *   minillm bench -m MODEL [-p N] [-n N] [-r R] [-t T]
  *   minillm info MODEL
- *   minillm quantize IN OUT TYPE
+ *   minillm quantize IN OUT TYPE   (f32 f16 q8_0 q4_0 q4_k q6_k q4_k_m)
  *   minillm gen --shape NAME --type T [--seed S] OUT
  *
  * Results go to stdout, diagnostics to stderr. Exit codes: 0 ok, 1 failure,
@@ -172,7 +173,8 @@ static void usage(FILE *f)
             "  perplexity -m MODEL -f FILE [-c C] [--chunks N] [-t T]   perplexity as llama.cpp computes it\n"
             "  bench      -m MODEL [-p 128] [-n 32] [-r 3] [-t T]   prompt and generation tokens/s\n"
             "  info MODEL                                        metadata, tensor table, memory plan\n"
-            "  quantize IN OUT f16|q8_0|q4_0                     quantize a GGUF model (per-tensor fallback)\n"
+            "  quantize IN OUT TYPE                              quantize a GGUF model (per-tensor fallback); TYPE:\n"
+            "                                                    f32, f16, q8_0, q4_0, q4_k, q6_k or q4_k_m\n"
             "  gen --shape NAME --type T [--seed S] OUT          write a synthetic model (shapes: see gen --help)\n"
             "\n"
             "memory modes (complete, perplexity):\n"

@@ -1,4 +1,4 @@
-/* test_gen.c: synthetic models from gen_model, re-read with gguf_parse.
+/* test_synth.c: synthetic models from synth_model, re-read with gguf_parse.
  *
  * The tiny shapes in every target, in a fresh temp directory: the keys
  * llama.cpp needs with the shape's values, the SPM vocabulary, tensor names,
@@ -38,7 +38,7 @@ struct tmpdir {
 static void tmpdir_make(struct tmpdir *t)
 {
     const char *base = getenv("TMPDIR");
-    snprintf(t->dir, sizeof t->dir, "%s/test_gen.XXXXXX", base && *base ? base : "/tmp");
+    snprintf(t->dir, sizeof t->dir, "%s/test_synth.XXXXXX", base && *base ? base : "/tmp");
     assert_non_null(mkdtemp(t->dir));
 }
 
@@ -61,7 +61,7 @@ static void gen_read(struct model *m, const struct tmpdir *td, const char *name,
     char path[700], tmp[800];
     snprintf(path, sizeof path, "%s/%s", td->dir, name);
     struct err e;
-    if (gen_model(shape, type, seed, path, NULL, &e))
+    if (synth_model(shape, type, seed, path, NULL, &e))
         fail_msg("gen %s %s: %s", shape, gguf_ggml_type_name(type), e.msg);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_false(file_exists(tmp));
@@ -115,7 +115,7 @@ static int cmp_str(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static void check_keys(const struct gguf_file *f, const struct gen_shape *s, uint32_t target)
+static void check_keys(const struct gguf_file *f, const struct synth_shape *s, uint32_t target)
 {
     struct err e;
     struct gguf_str str;
@@ -221,7 +221,7 @@ static void expect_tensor(const struct gguf_file *f, const char *name, uint64_t 
  * targets; under q4_k_m, attn_v and ffn_down of use_more_bits layers Q6_K;
  * a K-quant whose row does not divide 256 falls back to Q8_0 (all rows here
  * divide 32). */
-static uint32_t want_type(const char *name, uint64_t ne0, uint32_t target, const struct gen_shape *s)
+static uint32_t want_type(const char *name, uint64_t ne0, uint32_t target, const struct synth_shape *s)
 {
     uint32_t want = target == QUANTIZE_Q4_K_M ? GGML_TYPE_Q4_K : target;
     int layer = -1, n = (int)s->n_layer;
@@ -238,7 +238,7 @@ static uint32_t want_type(const char *name, uint64_t ne0, uint32_t target, const
     return want;
 }
 
-static void check_tensors(const struct gguf_file *f, const struct gen_shape *s, uint32_t target)
+static void check_tensors(const struct gguf_file *f, const struct synth_shape *s, uint32_t target)
 {
     uint64_t hd = s->n_embd / s->n_head, q = s->n_head * hd, kv = s->n_head_kv * hd, x = s->n_expert;
     assert_int_equal(f->n_tensors, 2 + !s->tied + (x ? 10 : 9) * s->n_layer);
@@ -353,7 +353,7 @@ static void test_tiny_every_type(void **state)
     struct tmpdir td;
     tmpdir_make(&td);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-        const struct gen_shape *s = gen_shape_find(shapes[si]);
+        const struct synth_shape *s = synth_shape_find(shapes[si]);
         assert_non_null(s);
         struct model f32;
         gen_read(&f32, &td, "f32.gguf", shapes[si], GGML_TYPE_F32, 7);
@@ -446,7 +446,7 @@ static void test_moe_routing(void **state)
     tmpdir_make(&td);
     struct model m;
     gen_read(&m, &td, "f32.gguf", "tiny-moe", GGML_TYPE_F32, 5);
-    const struct gen_shape *s = gen_shape_find("tiny-moe");
+    const struct synth_shape *s = synth_shape_find("tiny-moe");
     const uint32_t n_embd = s->n_embd, n_x = s->n_expert;
     assert_int_equal(n_x, 4);
     assert_int_equal(s->n_expert_used, 2);
@@ -522,7 +522,7 @@ static void test_same_as_quantize(void **state)
         struct err e;
         uint32_t target;
         assert_int_equal(quantize_type_from_name(cases[i].target, &target, &e), STATUS_OK);
-        if (gen_model(cases[i].shape, GGML_TYPE_F32, 3, f32, NULL, &e))
+        if (synth_model(cases[i].shape, GGML_TYPE_F32, 3, f32, NULL, &e))
             fail_msg("%s", e.msg);
         char *text = NULL;
         size_t len = 0;
@@ -561,7 +561,7 @@ static void test_same_as_quantize(void **state)
 static void test_shapes_and_errors(void **state)
 {
     (void)state;
-    const struct gen_shape *s = gen_shape_find("llama-3.2-3b");
+    const struct synth_shape *s = synth_shape_find("llama-3.2-3b");
     assert_non_null(s);
     assert_int_equal(s->n_embd, 3072);
     assert_int_equal(s->n_layer, 28);
@@ -571,7 +571,7 @@ static void test_shapes_and_errors(void **state)
     assert_int_equal(s->n_vocab, 128256);
     assert_int_equal(s->n_rot, 128);
     assert_true(s->tied);
-    s = gen_shape_find("llama-3.2-1b");
+    s = synth_shape_find("llama-3.2-1b");
     assert_non_null(s);
     assert_int_equal(s->n_embd, 2048);
     assert_int_equal(s->n_layer, 16);
@@ -579,12 +579,12 @@ static void test_shapes_and_errors(void **state)
     assert_int_equal(s->n_rot, 64);
     assert_int_equal(s->n_ctx, 131072);
     assert_true(s->rope_base == 500000.0f);
-    assert_null(gen_shape_find("llama-3.2-2b"));
+    assert_null(synth_shape_find("llama-3.2-2b"));
     size_t n = 0;
-    while (gen_shape_name(n))
-        assert_non_null(gen_shape_find(gen_shape_name(n++)));
+    while (synth_shape_name(n))
+        assert_non_null(synth_shape_find(synth_shape_name(n++)));
     assert_int_equal(n, 7);
-    s = gen_shape_find("olmoe-1b-7b");
+    s = synth_shape_find("olmoe-1b-7b");
     assert_non_null(s);
     assert_int_equal(s->n_embd, 2048);
     assert_int_equal(s->n_layer, 16);
@@ -599,7 +599,7 @@ static void test_shapes_and_errors(void **state)
     assert_true(s->rope_base == 10000.0f);
     assert_true(s->rms_eps == 1e-5f);
     assert_false(s->tied);
-    s = gen_shape_find("tiny-moe");
+    s = synth_shape_find("tiny-moe");
     assert_non_null(s);
     assert_int_equal(s->n_embd, 64);
     assert_int_equal(s->n_layer, 2);
@@ -609,7 +609,7 @@ static void test_shapes_and_errors(void **state)
     assert_int_equal(s->n_expert, 4);
     assert_int_equal(s->n_expert_used, 2);
     assert_int_equal(s->n_vocab, 512);
-    assert_int_equal(gen_shape_find("llama-3.2-3b")->n_expert, 0);
+    assert_int_equal(synth_shape_find("llama-3.2-3b")->n_expert, 0);
 
     struct tmpdir td;
     tmpdir_make(&td);
@@ -617,15 +617,15 @@ static void test_shapes_and_errors(void **state)
     snprintf(path, sizeof path, "%s/x.gguf", td.dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     struct err e;
-    assert_int_equal(gen_model("huge", GGML_TYPE_F32, 1, path, NULL, &e), STATUS_ERR);
+    assert_int_equal(synth_model("huge", GGML_TYPE_F32, 1, path, NULL, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "unknown shape 'huge'"));
     assert_non_null(strstr(e.msg, "llama-3.2-1b"));
-    assert_int_equal(gen_model("tiny", GGML_TYPE_Q5_0, 1, path, NULL, &e), STATUS_ERR);
+    assert_int_equal(synth_model("tiny", GGML_TYPE_Q5_0, 1, path, NULL, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "q5_0"));
     assert_non_null(strstr(e.msg, "q4_k_m"));
     char bad[800];
     snprintf(bad, sizeof bad, "%s/no/dir/x.gguf", td.dir);
-    assert_int_equal(gen_model("tiny", GGML_TYPE_F32, 1, bad, NULL, &e), STATUS_ERR);
+    assert_int_equal(synth_model("tiny", GGML_TYPE_F32, 1, bad, NULL, &e), STATUS_ERR);
     assert_non_null(strstr(e.msg, "No such file or directory"));
     assert_false(file_exists(path));
     assert_false(file_exists(tmp));
@@ -635,7 +635,7 @@ static void test_shapes_and_errors(void **state)
     size_t len = 0;
     FILE *log = open_memstream(&text, &len);
     assert_non_null(log);
-    assert_int_equal(gen_model("tiny", GGML_TYPE_Q8_0, 1, path, log, &e), STATUS_OK);
+    assert_int_equal(synth_model("tiny", GGML_TYPE_Q8_0, 1, path, log, &e), STATUS_OK);
     fclose(log);
     assert_non_null(strstr(text, "gen: wrote"));
     free(text);

@@ -1,37 +1,38 @@
-/* fp16.c: IEEE half <-> float (quant.h), exact and round-to-nearest-even as
- * the F16C hardware does, by integer bit manipulation: the scalar
- * conversions every kernel and file reader shares. */
-#include "kernels/quant.h"
+/* fp16.h: IEEE half <-> float, exact and round-to-nearest-even as the F16C
+ * hardware does, by integer bit manipulation. Static inline, as ggml keeps
+ * its scalar conversions, so the dequantizers and reference dots of every
+ * file inline them; included by quant.h. */
+#ifndef KERNELS_FP16_H
+#define KERNELS_FP16_H
 
+#include <stdint.h>
 #include <string.h>
 
-/* ---- fp16 <-> fp32 ---------------------------------------------------- */
-
-static float f32_from_bits(uint32_t u)
+static inline float fp16_f32_from_bits(uint32_t u)
 {
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
 }
 
-static uint32_t f32_bits(float f)
+static inline uint32_t fp16_f32_bits(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
 }
 
-float quant_fp16_to_fp32(uint16_t h)
+static inline float quant_fp16_to_fp32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
 
     if (exp == 0x1f) /* inf; a NaN is quieted, payload kept, as F16C does */
-        return f32_from_bits(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
+        return fp16_f32_from_bits(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
     if (exp == 0) {
         if (mant == 0)
-            return f32_from_bits(sign);
+            return fp16_f32_from_bits(sign);
         /* Subnormal half, mant * 2^-24: shift the leading one up to bit 10,
          * lowering the exponent; every half subnormal is a normal float. */
         int32_t e = 1;
@@ -39,13 +40,13 @@ float quant_fp16_to_fp32(uint16_t h)
             mant <<= 1;
             e--;
         }
-        return f32_from_bits(sign | (uint32_t)(e + 127 - 15) << 23 | (mant & 0x3ffu) << 13);
+        return fp16_f32_from_bits(sign | (uint32_t)(e + 127 - 15) << 23 | (mant & 0x3ffu) << 13);
     }
-    return f32_from_bits(sign | ((exp + 127 - 15) << 23) | (mant << 13));
+    return fp16_f32_from_bits(sign | ((exp + 127 - 15) << 23) | (mant << 13));
 }
 
 /* Rounds `value >> shift` to nearest, ties to even (1 <= shift <= 24). */
-static uint32_t shift_rne(uint32_t value, uint32_t shift)
+static inline uint32_t fp16_shift_rne(uint32_t value, uint32_t shift)
 {
     uint32_t q = value >> shift;
     uint32_t rem = value & ((1u << shift) - 1);
@@ -55,9 +56,9 @@ static uint32_t shift_rne(uint32_t value, uint32_t shift)
     return q;
 }
 
-uint16_t quant_fp32_to_fp16(float f)
+static inline uint16_t quant_fp32_to_fp16(float f)
 {
-    uint32_t x = f32_bits(f);
+    uint32_t x = fp16_f32_bits(f);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
     x &= 0x7fffffffu;
 
@@ -74,7 +75,7 @@ uint16_t quant_fp32_to_fp16(float f)
         uint32_t m = (x & 0x7fffffu) | 0x800000u;
         /* value = m * 2^(e - 150); in units of 2^-24 that is m >> (126 - e).
          * A carry out to 0x400 is the smallest normal half, as wanted. */
-        return (uint16_t)(sign | shift_rne(m, 126 - e));
+        return (uint16_t)(sign | fp16_shift_rne(m, 126 - e));
     }
     /* Normal: rebias the exponent, round the 23-bit mantissa to 10 bits. A carry
      * propagates into the exponent, which is the correct next binade. */
@@ -84,3 +85,5 @@ uint16_t quant_fp32_to_fp16(float f)
         h++;
     return (uint16_t)(sign | h);
 }
+
+#endif
