@@ -14,15 +14,8 @@
 #include "kernels/quant.h"
 #include "kernels/quant_k.h"
 #include "kernels/repack.h"
+#include "rng.h"
 #include "table.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static float frand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
 
 static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni)
 {
@@ -36,7 +29,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     float *out = malloc(sizeof(float) * (size_t)n_tok * (size_t)rows);
     assert_true(x && plain && packed && a && out);
     for (int64_t i = 0; i < rows * cols; i++)
-        x[i] = frand();
+        x[i] = rng_unit();
     for (int64_t r = 0; r < rows; r++) {
         if (type == GGML_TYPE_Q4_0)
             quant_q4_0_quantize_row(x + r * cols, (struct block_q4_0 *)(plain + (size_t)r * rb), cols);
@@ -51,7 +44,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     repack_matrix(type, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
-            x[i] = frand() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
+            x[i] = rng_unit() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
         table_from_float(GGML_TYPE_Q8_0, x, a + (size_t)t * nb, cols);
         gemm_q8_0_prepare(a + (size_t)t * nb, (int64_t)nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb);
     }
@@ -136,20 +129,20 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
     for (int64_t r = 0; r < rows; r++) {
         struct block_q4_k *row = (struct block_q4_k *)(void *)(plain + (size_t)r * rb);
         for (int64_t i = 0; i < cols; i++)
-            x[i] = frand();
+            x[i] = rng_unit();
         quant_q4_k_quantize_row(x, row, cols);
         for (size_t b = 0; b < nb; b += 2) { /* raw super-blocks: every byte random, finite halves */
             uint8_t *p = (uint8_t *)&row[b];
             for (size_t i = 0; i < sizeof row[b]; i++)
-                p[i] = (uint8_t)(frand() * 127.0f + 128.0f);
-            row[b].d = quant_fp32_to_fp16(frand());
-            row[b].dmin = quant_fp32_to_fp16(frand() * 0.5f);
+                p[i] = (uint8_t)(rng_unit() * 127.0f + 128.0f);
+            row[b].d = quant_fp32_to_fp16(rng_unit());
+            row[b].dmin = quant_fp32_to_fp16(rng_unit() * 0.5f);
         }
     }
     repack_matrix(GGML_TYPE_Q4_K, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
-            x[i] = frand() * (t % 3 == 0 ? 0.0f : 100.0f);
+            x[i] = rng_unit() * (t % 3 == 0 ? 0.0f : 100.0f);
         table_from_float(GGML_TYPE_Q8_K, x, a + (size_t)t * nb, cols);
     }
     size_t gb = 8 * rb;
@@ -183,6 +176,7 @@ static void test_gemm_q4_k_equals_ref(void **state)
 
 int main(void)
 {
+    rng_state = 0x9e3779b97f4a7c15ull;
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gemm_equals_ref), cmocka_unit_test(test_gemm_q4_k_equals_ref)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

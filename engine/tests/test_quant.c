@@ -23,25 +23,9 @@
 #include "kernels/quant.h"
 #include "kernels/vec.h"
 #include "table.h"
+#include "rng.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    /* xorshift64*: fixed seeds, reproducible across runs */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform in [-1, 1). */
-static float rng_unit(void)
-{
-    return (float)((double)(rng_next() >> 40) / (double)(1u << 23) - 1.0);
-}
 
 /* Fills x with n values, each 32-block at its own random scale 2^-6..2^6,
  * so blocks differ in magnitude as real activations and weights do. */

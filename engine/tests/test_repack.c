@@ -22,23 +22,9 @@
 #include "kernels/quant_k.h"
 #include "kernels/repack.h"
 #include "table.h"
+#include "rng.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static float rng_unit(void)
-{
-    return (float)((double)(rng_next() >> 40) / (double)(1u << 23) - 1.0);
-}
 
 static void fill_bytes(void *p, size_t n)
 {

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
 #include "convert/synth.h"
 #include "format/gguf.h"
 #include "kernels/quant.h"
@@ -65,17 +66,10 @@ static void gen_read(struct model *m, const struct tmpdir *td, const char *name,
         fail_msg("gen %s %s: %s", shape, gguf_ggml_type_name(type), e.msg);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_false(file_exists(tmp));
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    assert_true(n > 0);
-    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
-    m->size = (size_t)n;
-    m->buf = malloc(m->size);
-    assert_non_null(m->buf);
-    assert_int_equal(fread(m->buf, 1, m->size, fp), m->size);
-    fclose(fp);
+    struct testdata_blob b = testdata_read_path(path);
+    assert_true(b.n > 0);
+    m->size = b.n;
+    m->buf = (void *)b.p;
     unlink(path);
     if (gguf_parse(&m->f, m->buf, m->size, &e))
         fail_msg("parse %s: %s", name, e.msg);
