@@ -279,132 +279,152 @@ static void model_of(const struct gguf_file *f, struct quantize_model *m)
     }
 }
 
-enum status quantize_file(const char *in, const char *out, const char *type_name, FILE *log, struct err *e)
-{
-    uint32_t target = GGML_TYPE_F32;
-    if (quantize_type_from_name(type_name, &target, e))
-        return STATUS_ERR;
+/* One quantize_file call: the input (mapped and parsed), the writer, the
+ * chosen type of each tensor and the tallies the log line reports. */
+struct qfile {
+    const char *in;
+    uint32_t target;
+    int fd;
+    void *map; /* MAP_FAILED: not mapped */
+    size_t size;
+    struct gguf_file f;
+    struct gguf_writer w;
+    uint32_t *types; /* [f.n_tensors] */
+    uint64_t in_bytes, out_bytes, n_kind[4], n_type[GGML_TYPE_COUNT];
+};
 
-    enum status st = STATUS_ERR;
-    struct gguf_file f = {0};
-    struct gguf_writer w = {0};
-    w.fd = -1;
-    uint32_t *types = NULL;
-    void *map = MAP_FAILED;
-    size_t size = 0;
-    int fd = open(in, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block the open */
-    if (fd < 0)
-        return err_set(e, "quantize: cannot open %s: %s", in, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb)) {
-        err_set(e, "quantize: stat %s: %s", in, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        err_set(e, "quantize: %s is not a regular file", in);
-        goto out;
-    }
-    struct stat so;
-    if (stat(out, &so) == 0 && so.st_dev == sb.st_dev && so.st_ino == sb.st_ino) {
-        err_set(e, "quantize: %s is the input file %s; refusing to replace it", out, in);
-        goto out;
-    }
-    size = (size_t)sb.st_size;
-    if (size == 0) {
-        err_set(e, "quantize: %s is empty", in);
-        goto out;
-    }
-    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        err_set(e, "quantize: mmap %s: %s", in, strerror(errno));
-        goto out;
-    }
-    if (gguf_parse(&f, map, size, e)) {
+/* Opens, checks (a regular, non-empty file that is not `out`), maps and
+ * parses the input. */
+static enum status qfile_open(struct qfile *q, const char *out, struct err *e)
+{
+    q->fd = open(q->in, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block the open */
+    if (q->fd < 0)
+        return err_set(e, "quantize: cannot open %s: %s", q->in, strerror(errno));
+    struct stat sb, so;
+    if (fstat(q->fd, &sb))
+        return err_set(e, "quantize: stat %s: %s", q->in, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return err_set(e, "quantize: %s is not a regular file", q->in);
+    if (stat(out, &so) == 0 && so.st_dev == sb.st_dev && so.st_ino == sb.st_ino)
+        return err_set(e, "quantize: %s is the input file %s; refusing to replace it", out, q->in);
+    q->size = (size_t)sb.st_size;
+    if (q->size == 0)
+        return err_set(e, "quantize: %s is empty", q->in);
+    q->map = mmap(NULL, q->size, PROT_READ, MAP_PRIVATE, q->fd, 0);
+    if (q->map == MAP_FAILED)
+        return err_set(e, "quantize: mmap %s: %s", q->in, strerror(errno));
+    if (gguf_parse(&q->f, q->map, q->size, e)) {
         char msg[sizeof e->msg];
         if (e) {
             snprintf(msg, sizeof msg, "%s", e->msg);
-            err_set(e, "quantize: %s: %s", in, msg);
+            err_set(e, "quantize: %s: %s", q->in, msg);
         }
-        goto out;
+        return STATUS_ERR;
     }
+    q->types = malloc((q->f.n_tensors ? q->f.n_tensors : 1) * sizeof *q->types);
+    return q->types ? STATUS_OK : err_set(e, "quantize: out of memory");
+}
 
-    types = malloc((f.n_tensors ? f.n_tensors : 1) * sizeof *types);
-    if (!types) {
-        err_set(e, "quantize: out of memory");
-        goto out;
-    }
-    if (gguf_writer_open(&w, out, e))
-        goto out;
+/* The input's KVs, with general.file_type and quantization_version set for
+ * the target (added when the input has none). */
+static enum status qfile_kvs(struct qfile *q, struct err *e)
+{
     int have_ftype = 0, have_qv = 0;
-    for (uint64_t i = 0; i < f.n_kv; i++) {
-        const struct gguf_kv *kv = &f.kv[i];
+    for (uint64_t i = 0; i < q->f.n_kv; i++) {
+        const struct gguf_kv *kv = &q->f.kv[i];
         enum status s;
         if (gguf_str_eq(kv->key, "general.file_type")) {
-            s = gguf_writer_add_u32(&w, "general.file_type", quantize_file_type(target), e);
+            s = gguf_writer_add_u32(&q->w, "general.file_type", quantize_file_type(q->target), e);
             have_ftype = 1;
         } else if (gguf_str_eq(kv->key, "general.quantization_version")) {
-            s = gguf_writer_add_u32(&w, "general.quantization_version", 2, e);
+            s = gguf_writer_add_u32(&q->w, "general.quantization_version", 2, e);
             have_qv = 1;
         } else {
-            s = gguf_writer_add_kv(&w, kv, e);
+            s = gguf_writer_add_kv(&q->w, kv, e);
         }
         if (s)
-            goto out;
+            return STATUS_ERR;
     }
-    if (!have_ftype && gguf_writer_add_u32(&w, "general.file_type", quantize_file_type(target), e))
-        goto out;
-    if (!have_qv && gguf_writer_add_u32(&w, "general.quantization_version", 2, e))
-        goto out;
+    if (!have_ftype && gguf_writer_add_u32(&q->w, "general.file_type", quantize_file_type(q->target), e))
+        return STATUS_ERR;
+    if (!have_qv && gguf_writer_add_u32(&q->w, "general.quantization_version", 2, e))
+        return STATUS_ERR;
+    return STATUS_OK;
+}
 
+/* Each tensor's type (quantize_choose_type, logged one line per tensor)
+ * into the writer's table, counted for the summary. */
+static enum status qfile_tensor_table(struct qfile *q, FILE *log, struct err *e)
+{
     struct quantize_model qm;
-    model_of(&f, &qm);
-    uint64_t in_bytes = 0, out_bytes = 0, n_kind[4] = {0}, n_type[GGML_TYPE_COUNT] = {0};
-    for (uint64_t i = 0; i < f.n_tensors; i++) {
-        const struct gguf_tensor *t = &f.tensors[i];
+    model_of(&q->f, &qm);
+    for (uint64_t i = 0; i < q->f.n_tensors; i++) {
+        const struct gguf_tensor *t = &q->f.tensors[i];
         char name[256], shape[96];
         struct quantize_choice c;
         snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
-        quantize_choose_type(name, t->n_dims, t->ne, t->type, target, &qm, &c);
-        types[i] = c.type;
-        n_kind[c.kind]++;
+        quantize_choose_type(name, t->n_dims, t->ne, t->type, q->target, &qm, &c);
+        q->types[i] = c.type;
+        q->n_kind[c.kind]++;
         if (c.type < GGML_TYPE_COUNT)
-            n_type[c.type]++;
+            q->n_type[c.type]++;
         format_shape(t, shape, sizeof shape);
         if (log)
             fprintf(log, "%s [%s] %s -> %s%s%s%s\n", name, shape, gguf_ggml_type_name(t->type),
-                    gguf_ggml_type_name(types[i]), c.why[0] ? " (" : "", c.why, c.why[0] ? ")" : "");
-        if (gguf_writer_add_tensor(&w, name, t->n_dims, t->ne, types[i], e))
-            goto out;
-        in_bytes += t->n_bytes;
-        out_bytes += w.tensors[i].n_bytes;
+                    gguf_ggml_type_name(q->types[i]), c.why[0] ? " (" : "", c.why, c.why[0] ? ")" : "");
+        if (gguf_writer_add_tensor(&q->w, name, t->n_dims, t->ne, q->types[i], e))
+            return STATUS_ERR;
+        q->in_bytes += t->n_bytes;
+        q->out_bytes += q->w.tensors[i].n_bytes;
     }
-    if (gguf_writer_write_header(&w, e))
+    return STATUS_OK;
+}
+
+static void qfile_summary(const struct qfile *q, const char *type_name, FILE *log)
+{
+    fprintf(log, "quantize: %" PRIu64 " tensors (", q->f.n_tensors);
+    const char *sep = "";
+    for (uint32_t ty = 0; ty < GGML_TYPE_COUNT; ty++)
+        if (q->n_type[ty]) {
+            fprintf(log, "%s%" PRIu64 " %s", sep, q->n_type[ty], gguf_ggml_type_name(ty));
+            sep = ", ";
+        }
+    fprintf(log, "): %" PRIu64 " %s, %" PRIu64 " raised, %" PRIu64 " fallback, %" PRIu64
+            " kept; %.2f MiB -> %.2f MiB\n", q->n_kind[QUANTIZE_TARGET], type_name, q->n_kind[QUANTIZE_RAISED],
+            q->n_kind[QUANTIZE_FALLBACK], q->n_kind[QUANTIZE_KEPT], (double)q->in_bytes / (1 << 20),
+            (double)q->out_bytes / (1 << 20));
+}
+
+static void qfile_close(struct qfile *q)
+{
+    gguf_writer_free(&q->w);
+    free(q->types);
+    gguf_free(&q->f);
+    if (q->map != MAP_FAILED)
+        munmap(q->map, q->size);
+    if (q->fd >= 0)
+        close(q->fd);
+}
+
+enum status quantize_file(const char *in, const char *out, const char *type_name, FILE *log, struct err *e)
+{
+    struct qfile q = {.in = in, .target = GGML_TYPE_F32, .fd = -1, .map = MAP_FAILED};
+    q.w.fd = -1;
+    if (quantize_type_from_name(type_name, &q.target, e))
+        return STATUS_ERR;
+    enum status st = STATUS_ERR;
+    if (qfile_open(&q, out, e) || gguf_writer_open(&q.w, out, e) || qfile_kvs(&q, e) ||
+        qfile_tensor_table(&q, log, e) || gguf_writer_write_header(&q.w, e))
         goto out;
-    for (uint64_t i = 0; i < f.n_tensors; i++)
-        if (convert_tensor(fd, in, f.data_offset + f.tensors[i].offset, &f.tensors[i], types[i], &w, e))
+    for (uint64_t i = 0; i < q.f.n_tensors; i++)
+        if (convert_tensor(q.fd, in, q.f.data_offset + q.f.tensors[i].offset, &q.f.tensors[i], q.types[i], &q.w, e))
             goto out;
-    if (gguf_writer_finish(&w, e))
+    if (gguf_writer_finish(&q.w, e))
         goto out;
-    if (log) {
-        fprintf(log, "quantize: %" PRIu64 " tensors (", f.n_tensors);
-        const char *sep = "";
-        for (uint32_t ty = 0; ty < GGML_TYPE_COUNT; ty++)
-            if (n_type[ty]) {
-                fprintf(log, "%s%" PRIu64 " %s", sep, n_type[ty], gguf_ggml_type_name(ty));
-                sep = ", ";
-            }
-        fprintf(log, "): %" PRIu64 " %s, %" PRIu64 " raised, %" PRIu64 " fallback, %" PRIu64
-                " kept; %.2f MiB -> %.2f MiB\n", n_kind[QUANTIZE_TARGET], type_name, n_kind[QUANTIZE_RAISED],
-                n_kind[QUANTIZE_FALLBACK], n_kind[QUANTIZE_KEPT], (double)in_bytes / (1 << 20),
-                (double)out_bytes / (1 << 20));
-    }
+    if (log)
+        qfile_summary(&q, type_name, log);
     st = STATUS_OK;
 out:
-    gguf_writer_free(&w);
-    free(types);
-    gguf_free(&f);
-    if (map != MAP_FAILED)
-        munmap(map, size);
-    close(fd);
+    qfile_close(&q);
     return st;
 }

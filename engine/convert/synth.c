@@ -320,11 +320,27 @@ static enum status add_kvs(struct gguf_writer *w, const struct synth_shape *s, u
     return STATUS_OK;
 }
 
-enum status synth_model(const char *shape_name, uint32_t target, uint64_t seed, const char *out, FILE *log,
-                      struct err *e)
+/* Everything one synth_model call holds, released by synth_release. */
+struct synth {
+    const struct synth_shape *s;
+    uint32_t target;
+    uint64_t seed;
+    FILE *log;
+    double t0;
+    struct synth_tensor *ts;
+    uint32_t n_tensors;
+    struct gguf_writer w;
+    struct vocab v;
+    struct pool pool;
+    uint8_t *buf[2]; /* blocks of rows: one filled by the workers, one being written */
+    size_t buf_bytes;
+};
+
+/* The shape and the target of a request, checked. */
+static enum status synth_check(const char *shape_name, uint32_t target, const struct synth_shape **s, struct err *e)
 {
-    const struct synth_shape *s = synth_shape_find(shape_name);
-    if (!s) {
+    *s = synth_shape_find(shape_name);
+    if (!*s) {
         char names[256];
         size_t k = 0;
         for (size_t i = 0; i < N_SHAPES && k < sizeof names; i++)
@@ -339,123 +355,150 @@ enum status synth_model(const char *shape_name, uint32_t target, uint64_t seed, 
     if (ti == sizeof targets / sizeof targets[0])
         return err_set(e, "gen: type %s is not one of f32, f16, q8_0, q4_0, q4_k, q6_k, q4_k_m",
                        quantize_target_name(target));
+    return STATUS_OK;
+}
 
-    double t0 = now_s();
-    enum status st = STATUS_ERR;
-    struct gguf_writer w = {0};
-    w.fd = -1;
-    struct vocab v = {0};
-    struct pool pool = {0};
-    uint8_t *buf[2] = {NULL, NULL};
-    uint32_t n_tensors_max = 3 + 10 * s->n_layer;
-    struct synth_tensor *ts = calloc(n_tensors_max, sizeof *ts);
-    if (!ts) {
-        err_set(e, "gen: out of memory");
-        goto out;
-    }
-    uint32_t n_tensors = tensor_list(s, target, ts);
+/* The tensor list, the worker count, the two row blocks and each worker's
+ * row of floats. */
+static enum status synth_alloc(struct synth *g, struct err *e)
+{
+    uint32_t n_tensors_max = 3 + 10 * g->s->n_layer;
+    if (!(g->ts = calloc(n_tensors_max, sizeof *g->ts)))
+        return err_set(e, "gen: out of memory");
+    g->n_tensors = tensor_list(g->s, g->target, g->ts);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    pool.n_threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu;
+    g->pool.n_threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu;
     size_t max_row_bytes = 0;
     uint64_t max_row = 0;
-    for (uint32_t i = 0; i < n_tensors; i++) {
-        size_t rb = quant_row_bytes(ts[i].type, (int64_t)ts[i].ne[0]);
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        size_t rb = quant_row_bytes(g->ts[i].type, (int64_t)g->ts[i].ne[0]);
         max_row_bytes = rb > max_row_bytes ? rb : max_row_bytes;
-        max_row = ts[i].ne[0] > max_row ? ts[i].ne[0] : max_row;
+        max_row = g->ts[i].ne[0] > max_row ? g->ts[i].ne[0] : max_row;
     }
-    size_t buf_bytes = max_row_bytes > BLOCK_BYTES ? max_row_bytes : BLOCK_BYTES;
-    buf[0] = malloc(buf_bytes);
-    buf[1] = malloc(buf_bytes);
-    if (!buf[0] || !buf[1]) {
-        err_set(e, "gen: out of memory for row blocks");
-        goto out;
-    }
-    for (int i = 0; i < pool.n_threads; i++)
-        if (!(pool.scratch[i] = malloc(max_row * sizeof(float)))) {
-            err_set(e, "gen: out of memory");
-            goto out;
-        }
+    g->buf_bytes = max_row_bytes > BLOCK_BYTES ? max_row_bytes : BLOCK_BYTES;
+    g->buf[0] = malloc(g->buf_bytes);
+    g->buf[1] = malloc(g->buf_bytes);
+    if (!g->buf[0] || !g->buf[1])
+        return err_set(e, "gen: out of memory for row blocks");
+    for (int i = 0; i < g->pool.n_threads; i++)
+        if (!(g->pool.scratch[i] = malloc(max_row * sizeof(float))))
+            return err_set(e, "gen: out of memory");
+    return STATUS_OK;
+}
 
-    if (vocab_build(&v, s->n_vocab, e) || gguf_writer_open(&w, out, e) || add_kvs(&w, s, target, seed, &v, e))
-        goto out;
-    for (uint32_t i = 0; i < n_tensors; i++)
-        if (gguf_writer_add_tensor(&w, ts[i].name, ts[i].n_dims, ts[i].ne, ts[i].type, e))
-            goto out;
-    if (gguf_writer_write_header(&w, e))
-        goto out;
+/* The header: KVs, vocabulary and the tensor table. */
+static enum status synth_header(struct synth *g, const char *out, struct err *e)
+{
+    if (vocab_build(&g->v, g->s->n_vocab, e) || gguf_writer_open(&g->w, out, e) ||
+        add_kvs(&g->w, g->s, g->target, g->seed, &g->v, e))
+        return STATUS_ERR;
+    for (uint32_t i = 0; i < g->n_tensors; i++)
+        if (gguf_writer_add_tensor(&g->w, g->ts[i].name, g->ts[i].n_dims, g->ts[i].ne, g->ts[i].type, e))
+            return STATUS_ERR;
+    return gguf_writer_write_header(&g->w, e);
+}
 
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < n_tensors; i++)
-        total += w.tensors[i].n_bytes;
-    uint64_t done = 0;
-    int next_pct = 10;
-    /* The block computed last is written while the workers fill the next. */
-    int cur = 0;
+/* Progress every 10 % of the bytes. */
+static void synth_progress(const struct synth *g, uint64_t done, uint64_t total, int *next_pct)
+{
+    if (!g->log || !total || done * 100 / total < (uint64_t)*next_pct)
+        return;
+    fprintf(g->log, "gen: %3d%% (%.0f of %.0f MiB, %.1f s)\n", (int)(done * 100 / total), (double)done / (1 << 20),
+            (double)total / (1 << 20), now_s() - g->t0);
+    while (*next_pct <= (int)(done * 100 / total))
+        *next_pct += 10;
+}
+
+/* The tensors' bytes, in order: a norm is ones; a matrix goes in blocks of
+ * rows, the block computed last written while the workers fill the next. */
+static enum status synth_tensors(struct synth *g, struct err *e)
+{
+    uint64_t total = 0, done = 0;
+    for (uint32_t i = 0; i < g->n_tensors; i++)
+        total += g->w.tensors[i].n_bytes;
+    int next_pct = 10, cur = 0;
     size_t pending = 0; /* bytes of buf[cur ^ 1] waiting to be written */
-    for (uint32_t i = 0; i < n_tensors; i++) {
-        const struct synth_tensor *t = &ts[i];
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        const struct synth_tensor *t = &g->ts[i];
         size_t row_bytes = quant_row_bytes(t->type, (int64_t)t->ne[0]);
         if (t->n_dims == 1) { /* a norm: ones */
-            pool_join(&pool);
-            if (pending && gguf_writer_write(&w, buf[cur ^ 1], pending, e))
-                goto out;
+            pool_join(&g->pool);
+            if (pending && gguf_writer_write(&g->w, g->buf[cur ^ 1], pending, e))
+                return STATUS_ERR;
             pending = 0;
-            float *ones = (float *)buf[cur];
+            float *ones = (float *)g->buf[cur];
             for (uint64_t k = 0; k < t->ne[0]; k++)
                 ones[k] = 1.0f;
-            if (gguf_writer_write(&w, ones, row_bytes, e))
-                goto out;
+            if (gguf_writer_write(&g->w, ones, row_bytes, e))
+                return STATUS_ERR;
             done += row_bytes;
             continue;
         }
-        uint64_t rows_per_block = buf_bytes / row_bytes, n_rows = t->ne[1] * t->ne[2];
+        uint64_t rows_per_block = g->buf_bytes / row_bytes, n_rows = t->ne[1] * t->ne[2];
         for (uint64_t r = 0; r < n_rows; r += rows_per_block) {
             uint64_t k = n_rows - r < rows_per_block ? n_rows - r : rows_per_block;
-            pool_start(&pool, seed, i, t, r, k, buf[cur], row_bytes);
-            enum status ws = pending ? gguf_writer_write(&w, buf[cur ^ 1], pending, e) : STATUS_OK;
-            pool_join(&pool);
+            pool_start(&g->pool, g->seed, i, t, r, k, g->buf[cur], row_bytes);
+            enum status ws = pending ? gguf_writer_write(&g->w, g->buf[cur ^ 1], pending, e) : STATUS_OK;
+            pool_join(&g->pool);
             if (ws)
-                goto out;
+                return STATUS_ERR;
             pending = (size_t)k * row_bytes;
             cur ^= 1;
             done += pending;
-            if (log && total && done * 100 / total >= (uint64_t)next_pct) {
-                fprintf(log, "gen: %3d%% (%.0f of %.0f MiB, %.1f s)\n", (int)(done * 100 / total),
-                        (double)done / (1 << 20), (double)total / (1 << 20), now_s() - t0);
-                while (next_pct <= (int)(done * 100 / total))
-                    next_pct += 10;
-            }
+            synth_progress(g, done, total, &next_pct);
         }
     }
-    if (pending && gguf_writer_write(&w, buf[cur ^ 1], pending, e))
+    return pending ? gguf_writer_write(&g->w, g->buf[cur ^ 1], pending, e) : STATUS_OK;
+}
+
+/* One line: the file, its tensors by type, bytes, time, threads. */
+static void synth_summary(const struct synth *g, const char *out, uint64_t file_bytes)
+{
+    uint32_t n_type[GGML_TYPE_COUNT] = {0};
+    for (uint32_t i = 0; i < g->n_tensors; i++)
+        n_type[g->ts[i].type < GGML_TYPE_COUNT ? g->ts[i].type : 0]++;
+    fprintf(g->log, "gen: wrote %s: %s %s, %" PRIu32 " tensors (", out, g->s->name, quantize_target_name(g->target),
+            g->n_tensors);
+    const char *sep = "";
+    for (uint32_t ty = 0; ty < GGML_TYPE_COUNT; ty++)
+        if (n_type[ty]) {
+            fprintf(g->log, "%s%" PRIu32 " %s", sep, n_type[ty], gguf_ggml_type_name(ty));
+            sep = ", ";
+        }
+    fprintf(g->log, "), %" PRIu64 " bytes in %.1f s (%d threads)\n", file_bytes, now_s() - g->t0, g->pool.n_threads);
+}
+
+static void synth_release(struct synth *g)
+{
+    pool_join(&g->pool);
+    gguf_writer_free(&g->w);
+    for (int i = 0; i < MAX_THREADS; i++)
+        free(g->pool.scratch[i]);
+    free(g->buf[0]);
+    free(g->buf[1]);
+    vocab_free(&g->v);
+    free(g->ts);
+}
+
+enum status synth_model(const char *shape_name, uint32_t target, uint64_t seed, const char *out, FILE *log,
+                        struct err *e)
+{
+    struct synth g = {.target = target, .seed = seed, .log = log};
+    g.w.fd = -1;
+    if (synth_check(shape_name, target, &g.s, e))
+        return STATUS_ERR;
+    g.t0 = now_s();
+    enum status st = STATUS_ERR;
+    if (synth_alloc(&g, e) || synth_header(&g, out, e) || synth_tensors(&g, e))
         goto out;
-    uint64_t file_bytes = w.file_bytes;
-    if (gguf_writer_finish(&w, e))
+    uint64_t file_bytes = g.w.file_bytes;
+    if (gguf_writer_finish(&g.w, e))
         goto out;
-    if (log) {
-        uint32_t n_type[GGML_TYPE_COUNT] = {0};
-        for (uint32_t i = 0; i < n_tensors; i++)
-            n_type[ts[i].type < GGML_TYPE_COUNT ? ts[i].type : 0]++;
-        fprintf(log, "gen: wrote %s: %s %s, %" PRIu32 " tensors (", out, s->name, quantize_target_name(target),
-                n_tensors);
-        const char *sep = "";
-        for (uint32_t ty = 0; ty < GGML_TYPE_COUNT; ty++)
-            if (n_type[ty]) {
-                fprintf(log, "%s%" PRIu32 " %s", sep, n_type[ty], gguf_ggml_type_name(ty));
-                sep = ", ";
-            }
-        fprintf(log, "), %" PRIu64 " bytes in %.1f s (%d threads)\n", file_bytes, now_s() - t0, pool.n_threads);
-    }
+    if (log)
+        synth_summary(&g, out, file_bytes);
     st = STATUS_OK;
 out:
-    pool_join(&pool);
-    gguf_writer_free(&w);
-    for (int i = 0; i < MAX_THREADS; i++)
-        free(pool.scratch[i]);
-    free(buf[0]);
-    free(buf[1]);
-    vocab_free(&v);
-    free(ts);
+    synth_release(&g);
     return st;
 }

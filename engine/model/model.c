@@ -345,6 +345,148 @@ static enum status read_exact(int fd, void *dst, uint64_t n, uint64_t off, const
     return STATUS_OK;
 }
 
+/* The bytes a placement needs: repacked, in place (both 64-byte aligned)
+ * and the largest repacked tensor (LOAD_READ's staging buffer). */
+struct place_sizes {
+    uint64_t repack, inplace, stage;
+};
+
+/* Decides each weight's layout, binds its kernel table row, sums the sizes,
+ * and refuses what the memory limits cannot hold. */
+static enum status place_plan(struct model *m, struct weight **ws, const int *mm, size_t n, struct place_sizes *z,
+                              struct err *e)
+{
+    *z = (struct place_sizes){0};
+    for (size_t i = 0; i < n; i++) {
+        ws[i]->repacked = want_repack(m, ws[i], mm[i]);
+        ws[i]->kern = kernels_row(ws[i]->type, ws[i]->repacked ? KERN_REPACKED : KERN_PLAIN);
+        if (ws[i]->repacked) {
+            z->repack += (ws[i]->n_bytes + 63) / 64 * 64;
+            if (ws[i]->n_bytes > z->stage)
+                z->stage = ws[i]->n_bytes;
+        } else {
+            z->inplace += (ws[i]->n_bytes + 63) / 64 * 64;
+        }
+    }
+    /* anonymous memory the load will touch; mapped file pages are not counted
+     * (the kernel can drop them), except under --mlock */
+    uint64_t anon = z->repack + (m->opts.load == LOAD_READ ? z->inplace + z->stage : 0) +
+                    (m->opts.mlock && m->opts.load == LOAD_MMAP ? m->plan.file_bytes : 0);
+    char what[160];
+    snprintf(what, sizeof what, "loading %s (%s%s)", m->path, m->opts.load == LOAD_READ ? "read" : "mmap",
+             z->repack ? ", repacked weights" : "");
+    if (m->opts.memory_check && memlimit_check(anon, what, e))
+        return STATUS_ERR;
+    return STATUS_OK;
+}
+
+/* The repack buffer, and for LOAD_READ the weights' buffer and the staging
+ * buffer (*stage, the caller frees it). */
+static enum status place_alloc(struct model *m, const struct place_sizes *z, uint8_t **stage, struct err *e)
+{
+    if (z->repack) {
+        m->repack = mmap(NULL, z->repack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m->repack == MAP_FAILED) {
+            m->repack = NULL;
+            return err_set(e, "model: cannot allocate the %" PRIu64 "-byte repack buffer: %s", z->repack,
+                           strerror(errno));
+        }
+        m->repack_bytes = z->repack;
+        hugepage_hint(m->repack, z->repack);
+    }
+    if (m->opts.load != LOAD_READ)
+        return STATUS_OK;
+    if (z->inplace) {
+        m->buf = mmap(NULL, z->inplace, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m->buf == MAP_FAILED) {
+            m->buf = NULL;
+            return err_set(e, "model: cannot allocate %" PRIu64 " bytes for the weights: %s", z->inplace,
+                           strerror(errno));
+        }
+        m->buf_bytes = z->inplace;
+        hugepage_hint(m->buf, z->inplace);
+    }
+    if (z->stage && !(*stage = malloc(z->stage)))
+        return err_set(e, "model: out of memory for a %" PRIu64 "-byte staging buffer", z->stage);
+    return STATUS_OK;
+}
+
+/* Points (mmap) or reads (read) each weight in file order, or repacks it
+ * into the repack buffer; with reclaim at load, each run of consecutive
+ * repacked tensors is dropped from the mapping as it grows. */
+static enum status place_weights(struct model *m, struct weight **ws, size_t n, uint8_t *stage, struct err *e)
+{
+    uint64_t rp_off = 0, buf_off = 0;
+    uint64_t run_start = 0; /* file offset where the current run of copied-out tensors began */
+    uint64_t dropped_upto = 0; /* reclaim at load: pages below this are already dropped */
+    int in_run = 0;
+    int reclaim_now = m->opts.load == LOAD_MMAP && m->opts.reclaim != RECLAIM_OFF && !m->opts.mlock &&
+                      m->opts.reclaim_at == RECLAIM_AT_LOAD;
+    for (size_t i = 0; i < n; i++) {
+        struct weight *w = ws[i];
+        if (i > 0 && w->file_off == ws[i - 1]->file_off) { /* same tensor bound twice */
+            w->data = ws[i - 1]->data;
+            continue;
+        }
+        if (!w->repacked) {
+            in_run = 0;
+            if (m->opts.load == LOAD_MMAP) {
+                w->data = m->map + w->file_off;
+            } else {
+                if (read_exact(m->fd, m->buf + buf_off, w->n_bytes, w->file_off, m->path, e))
+                    return STATUS_ERR;
+                w->data = m->buf + buf_off;
+                buf_off += (w->n_bytes + 63) / 64 * 64;
+            }
+            m->plan.inplace_bytes += w->n_bytes;
+            continue;
+        }
+        const uint8_t *src;
+        if (m->opts.load == LOAD_MMAP) {
+            src = m->map + w->file_off;
+        } else {
+            if (read_exact(m->fd, stage, w->n_bytes, w->file_off, m->path, e))
+                return STATUS_ERR;
+            src = stage;
+        }
+        repack_matrix(w->type, src, m->repack + rp_off, w->n_out, w->n_in);
+        w->data = m->repack + rp_off;
+        rp_off += (w->n_bytes + 63) / 64 * 64;
+        m->plan.repacked_bytes += w->n_bytes;
+        m->plan.n_repacked++;
+        if (w->n_bytes > m->plan.largest_repacked)
+            m->plan.largest_repacked = w->n_bytes;
+        if (!in_run)
+            run_start = w->file_off;
+        in_run = 1;
+        if (reclaim_now) {
+            uint64_t end = w->file_off + w->n_bytes;
+            reclaim_range(m, run_start > dropped_upto ? run_start : dropped_upto, end);
+            dropped_upto = end / page_size() * page_size();
+        }
+    }
+    return STATUS_OK;
+}
+
+/* Reclaim at the end: each run of consecutive repacked tensors at once. */
+static void reclaim_runs(struct model *m, struct weight *const *ws, size_t n)
+{
+    uint64_t run_start = 0;
+    int in_run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct weight *w = ws[i];
+        if (!w->repacked) {
+            in_run = 0;
+            continue;
+        }
+        if (!in_run)
+            run_start = w->file_off;
+        in_run = 1;
+        if (i + 1 == n || !ws[i + 1]->repacked)
+            reclaim_range(m, run_start, w->file_off + w->n_bytes);
+    }
+}
+
 /* Places every weight (the norms are vectors and always in place). Weights
  * are visited in file order so reclaim can drop contiguous runs. */
 static enum status place(struct model *m, struct weight *norms, size_t n_norms, struct err *e)
@@ -362,121 +504,15 @@ static enum status place(struct model *m, struct weight *norms, size_t n_norms, 
     for (size_t i = 0; i < n_norms; i++)
         ws[n] = &norms[i], mm[n++] = 0;
 
-    /* sizes */
-    uint64_t repack_total = 0, inplace_total = 0, stage_max = 0;
-    for (size_t i = 0; i < n; i++) {
-        ws[i]->repacked = want_repack(m, ws[i], mm[i]);
-        ws[i]->kern = kernels_row(ws[i]->type, ws[i]->repacked ? KERN_REPACKED : KERN_PLAIN);
-        if (ws[i]->repacked) {
-            repack_total += (ws[i]->n_bytes + 63) / 64 * 64;
-            if (ws[i]->n_bytes > stage_max)
-                stage_max = ws[i]->n_bytes;
-        } else {
-            inplace_total += (ws[i]->n_bytes + 63) / 64 * 64;
-        }
-    }
-    /* anonymous memory the load will touch; mapped file pages are not counted
-     * (the kernel can drop them), except under --mlock */
-    uint64_t anon = repack_total + (m->opts.load == LOAD_READ ? inplace_total + stage_max : 0) +
-                    (m->opts.mlock && m->opts.load == LOAD_MMAP ? m->plan.file_bytes : 0);
-    char what[160];
-    snprintf(what, sizeof what, "loading %s (%s%s)", m->path, m->opts.load == LOAD_READ ? "read" : "mmap",
-             repack_total ? ", repacked weights" : "");
-    if (m->opts.memory_check && memlimit_check(anon, what, e))
+    struct place_sizes z;
+    if (place_plan(m, ws, mm, n, &z, e) || place_alloc(m, &z, &stage, e))
         goto done;
-
-    if (repack_total) {
-        m->repack = mmap(NULL, repack_total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m->repack == MAP_FAILED) {
-            m->repack = NULL;
-            err_set(e, "model: cannot allocate the %" PRIu64 "-byte repack buffer: %s", repack_total, strerror(errno));
-            goto done;
-        }
-        m->repack_bytes = repack_total;
-        hugepage_hint(m->repack, repack_total);
-    }
-    if (m->opts.load == LOAD_READ) {
-        if (inplace_total) {
-            m->buf = mmap(NULL, inplace_total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (m->buf == MAP_FAILED) {
-                m->buf = NULL;
-                err_set(e, "model: cannot allocate %" PRIu64 " bytes for the weights: %s", inplace_total,
-                        strerror(errno));
-                goto done;
-            }
-            m->buf_bytes = inplace_total;
-            hugepage_hint(m->buf, inplace_total);
-        }
-        if (stage_max && !(stage = malloc(stage_max))) {
-            err_set(e, "model: out of memory for a %" PRIu64 "-byte staging buffer", stage_max);
-            goto done;
-        }
-    }
-
     qsort(ws, n, sizeof *ws, cmp_off);
-    uint64_t rp_off = 0, buf_off = 0;
-    uint64_t run_start = 0; /* file offset where the current run of copied-out tensors began */
-    uint64_t dropped_upto = 0; /* reclaim at load: pages below this are already dropped */
-    int in_run = 0;
-    int reclaim_now = m->opts.load == LOAD_MMAP && m->opts.reclaim != RECLAIM_OFF && !m->opts.mlock;
-    for (size_t i = 0; i < n; i++) {
-        struct weight *w = ws[i];
-        if (i > 0 && w->file_off == ws[i - 1]->file_off) { /* same tensor bound twice */
-            w->data = ws[i - 1]->data;
-            continue;
-        }
-        if (!w->repacked) {
-            in_run = 0;
-            if (m->opts.load == LOAD_MMAP) {
-                w->data = m->map + w->file_off;
-            } else {
-                if (read_exact(m->fd, m->buf + buf_off, w->n_bytes, w->file_off, m->path, e))
-                    goto done;
-                w->data = m->buf + buf_off;
-                buf_off += (w->n_bytes + 63) / 64 * 64;
-            }
-            m->plan.inplace_bytes += w->n_bytes;
-            continue;
-        }
-        const uint8_t *src;
-        if (m->opts.load == LOAD_MMAP) {
-            src = m->map + w->file_off;
-        } else {
-            if (read_exact(m->fd, stage, w->n_bytes, w->file_off, m->path, e))
-                goto done;
-            src = stage;
-        }
-        repack_matrix(w->type, src, m->repack + rp_off, w->n_out, w->n_in);
-        w->data = m->repack + rp_off;
-        rp_off += (w->n_bytes + 63) / 64 * 64;
-        m->plan.repacked_bytes += w->n_bytes;
-        m->plan.n_repacked++;
-        if (w->n_bytes > m->plan.largest_repacked)
-            m->plan.largest_repacked = w->n_bytes;
-        if (!in_run)
-            run_start = w->file_off;
-        in_run = 1;
-        if (reclaim_now && m->opts.reclaim_at == RECLAIM_AT_LOAD) {
-            uint64_t end = w->file_off + w->n_bytes;
-            reclaim_range(m, run_start > dropped_upto ? run_start : dropped_upto, end);
-            dropped_upto = end / page_size() * page_size();
-        }
-    }
-    if (reclaim_now && m->opts.reclaim_at == RECLAIM_AT_END) {
-        in_run = 0;
-        for (size_t i = 0; i < n; i++) {
-            struct weight *w = ws[i];
-            if (!w->repacked) {
-                in_run = 0;
-                continue;
-            }
-            if (!in_run)
-                run_start = w->file_off;
-            in_run = 1;
-            if (i + 1 == n || !ws[i + 1]->repacked)
-                reclaim_range(m, run_start, w->file_off + w->n_bytes);
-        }
-    }
+    if (place_weights(m, ws, n, stage, e))
+        goto done;
+    if (m->opts.load == LOAD_MMAP && m->opts.reclaim != RECLAIM_OFF && !m->opts.mlock &&
+        m->opts.reclaim_at == RECLAIM_AT_END)
+        reclaim_runs(m, ws, n);
     if (m->tied_output)
         m->output = m->tok_embd;
     st = STATUS_OK;
