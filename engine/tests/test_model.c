@@ -20,7 +20,7 @@
 
 #include "testdata.h"
 
-#include "run/bench.h"
+#include "run/speed.h"
 #include "run/complete.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -371,8 +371,8 @@ static void test_bench_reports(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    struct bench_opts bo = {.n_prompt = 8, .n_gen = 4, .reps = 2};
-    if (bench_run(&c, &bo, "stories260K.gguf", out, &e))
+    struct speed_opts bo = {.n_prompt = 8, .n_gen = 4, .reps = 2};
+    if (speed_run(&c, &bo, "stories260K.gguf", out, &e))
         fail_msg("%s", e.msg);
     fclose(out);
     context_free(&c);

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "run/bench.h"
+#include "run/speed.h"
 #include "cli.h"
 #include "run/complete.h"
 #include "model/forward.h"
@@ -152,8 +152,8 @@ static int cmd_bench(int argc, char **argv)
         return 1;
     }
     const char *name = strrchr(o.model, '/') ? strrchr(o.model, '/') + 1 : o.model;
-    struct bench_opts bo = {o.n_pp, o.n_predict, o.reps};
-    int rc = bench_run(&c, &bo, name, stdout, &e) ? 1 : 0;
+    struct speed_opts bo = {o.n_pp, o.n_predict, o.reps};
+    int rc = speed_run(&c, &bo, name, stdout, &e) ? 1 : 0;
     if (rc)
         fprintf(stderr, "minillm: %s\n", e.msg);
     context_free(&c);

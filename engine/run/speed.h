@@ -1,4 +1,5 @@
-/* bench.h: prompt-processing and generation speed, in the spirit of llama-bench.
+/* speed.h: prompt-processing and generation speed (`minillm bench`), in the
+ * spirit of llama-bench.
  *
  * pp: n_prompt fixed pseudo-random tokens from position 0; tg: n_gen tokens
  * generated one at a time after a one-token prompt. Each test runs `reps`
@@ -8,21 +9,21 @@
  * After tg a line gives the weight bytes one token reads, the GB/s that makes
  * at the measured rate, and the rate of streaming the same bytes with the
  * same threads and no arithmetic: generation's memory ceiling right now. */
-#ifndef BENCH_H
-#define BENCH_H
+#ifndef SPEED_H
+#define SPEED_H
 
 #include <stdio.h>
 
 #include "core/err.h"
 #include "model/forward.h"
 
-struct bench_opts {
+struct speed_opts {
     int n_prompt; /* 0: skip pp */
     int n_gen;    /* 0: skip tg */
     int reps;
 };
 
-enum status bench_run(struct context *c, const struct bench_opts *o, const char *model_name, FILE *out,
+enum status speed_run(struct context *c, const struct speed_opts *o, const char *model_name, FILE *out,
                       struct err *e);
 
 #endif

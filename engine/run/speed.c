@@ -1,7 +1,7 @@
-/* bench.c: times pp and tg over repetitions, checks the logits are the same
+/* speed.c: `minillm bench`: times pp and tg over repetitions, checks the logits are the same
  * in every repetition, and prints the table; after tg, the bytes a token reads
  * and how near generation runs to the memory bandwidth measured on the spot. */
-#include "run/bench.h"
+#include "run/speed.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -179,7 +179,7 @@ static double stream_rate(struct context *c, uint64_t *per_token)
     return best;
 }
 
-enum status bench_run(struct context *c, const struct bench_opts *o, const char *model_name, FILE *out,
+enum status speed_run(struct context *c, const struct speed_opts *o, const char *model_name, FILE *out,
                       struct err *e)
 {
     char name[32];
