@@ -1,16 +1,12 @@
-/* tokenizer.c: loading, the SentencePiece ("llama") tokenizer, and what the
- * byte-level BPE ("gpt2", bpe.c) shares with it.
+/* tokenizer.c: the tokenizers' front door: loading, encoding and decoding.
  *
  * Data flow: tokenizer_load copies the GGUF vocab (texts, scores, types) into
- * owned arrays and builds a hash table text -> id (BPE then adds its merges).
- * tokenizer_encode cuts the text at user-defined tokens; BPE encodes each raw
- * fragment in bpe.c. SPM escapes it (' ' -> U+2581, with a leading
- * one when due), then merges UTF-8 characters pairwise through a max-heap of
- * candidate bigrams keyed (score desc, left position asc), and finally maps
- * each symbol to its id or to byte tokens.
+ * owned arrays, the string table (vocab.c) with its hash text -> id, and
+ * (BPE) the merges (bpe.c). tokenizer_encode cuts the text at user-defined
+ * tokens and hands each raw fragment to SPM (spm.c) or BPE (bpe.c);
+ * tokenizer_piece turns an id back into bytes.
  *
- * Sections: loading, encoding (fragments, heap, merge), decoding. The
- * string table both tokenizers look tokens up in is vocab.c's. */
+ * Sections: loading, encoding (fragments), decoding. */
 #include "tokenizer/tokenizer.h"
 
 #include <math.h>
@@ -19,8 +15,6 @@
 
 #include "tokenizer/heap.h"
 
-#define SPACE_ESC "\xE2\x96\x81" /* U+2581 LOWER ONE EIGHTH BLOCK */
-#define SPACE_ESC_LEN 3
 
 /* ---- loading --------------------------------------------------------- */
 
@@ -284,143 +278,6 @@ struct fragment {
     size_t off, len;
 };
 
-/* A symbol of the fragment being merged: esc[off, off+n), linked to its
- * live neighbours; n == 0 once merged into its left neighbour. */
-struct symbol {
-    int32_t prev, next;
-    uint32_t off, n;
-};
-
-/* A candidate merge of symbols left and right into a token of this score.
- * size (the merged length) detects entries made stale by other merges. */
-struct bigram {
-    float score;
-    int32_t left, right;
-    uint32_t size;
-};
-
-struct encoder {
-    const struct tokenizer *tok;
-    char *esc;          /* escaped fragment */
-    struct symbol *sym;
-    struct tok_heap heap; /* of struct bigram */
-    struct tokenizer_ids ids;
-    struct err *e;
-};
-
-static enum status push_id(struct encoder *en, int32_t id)
-{
-    return tokenizer_ids_push(&en->ids, id, en->e);
-}
-
-/* Heap order: higher score first; on equal scores the leftmost pair. */
-static int bigram_before(const void *pa, const void *pb)
-{
-    const struct bigram *a = pa, *b = pb;
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-/* Queues the merge of symbols left and right if their text is a token. */
-static enum status try_bigram(struct encoder *en, int32_t left, int32_t right)
-{
-    if (left < 0 || right < 0)
-        return STATUS_OK;
-    const struct symbol *l = &en->sym[left], *r = &en->sym[right];
-    uint32_t size = l->n + r->n;
-    int32_t id = tokenizer_lookup(en->tok, en->esc + l->off, size);
-    if (id < 0)
-        return STATUS_OK;
-    struct bigram b = {en->tok->score[id], left, right, size};
-    return tok_heap_push(&en->heap, &b, sizeof b, bigram_before, en->e);
-}
-
-/* Bytes of a UTF-8 sequence from its lead byte (1 for stray bytes). */
-static uint32_t utf8_len(uint8_t c)
-{
-    static const uint8_t len_by_high_nibble[16] = {1, 1, 1, 1, 1, 1, 1, 1,
-                                                   1, 1, 1, 1, 2, 2, 3, 4};
-    return len_by_high_nibble[c >> 4];
-}
-
-/* Merges the escaped fragment esc[0, n) and appends its tokens. */
-static enum status encode_escaped(struct encoder *en, uint32_t n)
-{
-    const struct tokenizer *tok = en->tok;
-    int32_t n_sym = 0;
-    for (uint32_t off = 0; off < n;) {
-        uint32_t len = utf8_len((uint8_t)en->esc[off]);
-        if (len > n - off)
-            len = n - off;
-        struct symbol *s = &en->sym[n_sym];
-        s->prev = n_sym - 1;
-        s->next = off + len == n ? -1 : n_sym + 1;
-        s->off = off;
-        s->n = len;
-        off += len;
-        n_sym++;
-    }
-    if (n_sym == 0)
-        return STATUS_OK;
-
-    en->heap.n = 0;
-    for (int32_t i = 1; i < n_sym; i++)
-        if (try_bigram(en, i - 1, i))
-            return STATUS_ERR;
-
-    while (en->heap.n > 0) {
-        struct bigram b;
-        tok_heap_pop(&en->heap, &b, sizeof b, bigram_before);
-        struct symbol *l = &en->sym[b.left], *r = &en->sym[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue; /* one side changed since this pair was queued */
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            en->sym[r->next].prev = b.left;
-        if (try_bigram(en, l->prev, b.left) || try_bigram(en, b.left, l->next))
-            return STATUS_ERR;
-    }
-
-    for (int32_t i = 0; i != -1; i = en->sym[i].next) {
-        const struct symbol *s = &en->sym[i];
-        int32_t id = tokenizer_lookup(tok, en->esc + s->off, s->n);
-        if (id >= 0) {
-            if (push_id(en, id))
-                return STATUS_ERR;
-            continue;
-        }
-        for (uint32_t j = 0; j < s->n; j++) {
-            uint8_t c = (uint8_t)en->esc[s->off + j];
-            if (tok->byte_id[c] < 0)
-                return err_set(en->e, "tokenizer_encode: byte 0x%02X is not in the vocab "
-                                      "and has no <0x%02X> token", c, c);
-            if (push_id(en, tok->byte_id[c]))
-                return STATUS_ERR;
-        }
-    }
-    return STATUS_OK;
-}
-
-/* Escapes text[0, len) into en->esc (with a leading U+2581 if asked). */
-static uint32_t escape(struct encoder *en, const char *text, size_t len, int prefix)
-{
-    char *d = en->esc;
-    if (prefix) {
-        memcpy(d, SPACE_ESC, SPACE_ESC_LEN);
-        d += SPACE_ESC_LEN;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') {
-            memcpy(d, SPACE_ESC, SPACE_ESC_LEN);
-            d += SPACE_ESC_LEN;
-        } else {
-            *d++ = text[i];
-        }
-    }
-    return (uint32_t)(d - en->esc);
-}
-
 /* Position of the first needle in hay[0, n), or n. */
 static size_t find_bytes(const char *hay, size_t n, const char *needle, size_t m)
 {
@@ -478,7 +335,7 @@ fail:
 enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len,
                              int add_bos, int32_t **out, size_t *n_out, struct err *e)
 {
-    struct encoder en = {.tok = tok, .e = e};
+    struct tokenizer_ids ids = {0};
     struct fragment *frags = NULL;
     size_t n_frags = 0;
     enum status st = STATUS_ERR;
@@ -488,14 +345,14 @@ enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size
     if (!text && len > 0)
         return err_set(e, "tokenizer_encode: NULL text of %zu bytes", len);
     /* escaped length (3 bytes per space, plus a prefix) must fit int32 */
-    if (len > (size_t)(INT32_MAX - SPACE_ESC_LEN) / SPACE_ESC_LEN)
+    if (len > (size_t)(INT32_MAX - TOKENIZER_SPACE_ESC_LEN) / TOKENIZER_SPACE_ESC_LEN)
         return err_set(e, "tokenizer_encode: text of %zu bytes is too long (max %d)", len,
-                       (INT32_MAX - SPACE_ESC_LEN) / SPACE_ESC_LEN);
+                       (INT32_MAX - TOKENIZER_SPACE_ESC_LEN) / TOKENIZER_SPACE_ESC_LEN);
 
     if (add_bos && tok->add_bos) {
         if (tok->bos_id < 0)
             return err_set(e, "tokenizer_encode: BOS wanted but the vocab has no BOS token");
-        if (push_id(&en, tok->bos_id))
+        if (tokenizer_ids_push(&ids, tok->bos_id, e))
             goto done;
     }
     if (len == 0) {
@@ -505,13 +362,7 @@ enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size
 
     int bpe = tok->kind == TOKENIZER_KIND_BPE;
     frags = malloc(sizeof *frags);
-    if (!bpe) {
-        en.esc = malloc(SPACE_ESC_LEN * len + SPACE_ESC_LEN);
-        /* one symbol per escaped byte at most: a stray lead byte before a
-         * space splits its U+2581 into several symbols */
-        en.sym = malloc((SPACE_ESC_LEN * len + SPACE_ESC_LEN) * sizeof *en.sym);
-    }
-    if (!frags || (!bpe && (!en.esc || !en.sym))) {
+    if (!frags) {
         err_set(e, "tokenizer_encode: out of memory for a text of %zu bytes", len);
         goto done;
     }
@@ -526,19 +377,18 @@ enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size
     int prev_token = 1; /* the first raw fragment gets the space prefix */
     for (size_t k = 0; k < n_frags; k++) {
         if (frags[k].id >= 0) {
-            if (push_id(&en, frags[k].id))
+            if (tokenizer_ids_push(&ids, frags[k].id, e))
                 goto done;
             prev_token = 1;
             continue;
         }
         if (bpe) {
-            if (tokenizer_bpe_encode(tok, text + frags[k].off, frags[k].len, &en.ids, e))
+            if (tokenizer_bpe_encode(tok, text + frags[k].off, frags[k].len, &ids, e))
                 goto done;
             continue;
         }
-        uint32_t n = escape(&en, text + frags[k].off, frags[k].len,
-                            tok->add_space_prefix && prev_token);
-        if (encode_escaped(&en, n))
+        if (tokenizer_spm_encode(tok, text + frags[k].off, frags[k].len, tok->add_space_prefix && prev_token, &ids,
+                                 e))
             goto done;
         prev_token = 0;
     }
@@ -546,15 +396,12 @@ enum status tokenizer_encode(const struct tokenizer *tok, const char *text, size
 
 done:
     free(frags);
-    free(en.esc);
-    free(en.sym);
-    free(en.heap.p);
     if (st != STATUS_OK) {
-        free(en.ids.p);
+        free(ids.p);
         return STATUS_ERR;
     }
-    *out = en.ids.p;
-    *n_out = en.ids.n;
+    *out = ids.p;
+    *n_out = ids.n;
     return STATUS_OK;
 }
 
@@ -581,10 +428,10 @@ static size_t piece(const struct tokenizer *tok, int32_t id, int special, char *
             return tokenizer_bpe_piece(s, len, buf, cap);
         size_t n = 0;
         for (size_t i = 0; i < len; i++) {
-            if (len - i >= SPACE_ESC_LEN && memcmp(s + i, SPACE_ESC, SPACE_ESC_LEN) == 0) {
+            if (len - i >= TOKENIZER_SPACE_ESC_LEN && memcmp(s + i, TOKENIZER_SPACE_ESC, TOKENIZER_SPACE_ESC_LEN) == 0) {
                 if (n < cap)
                     buf[n] = ' ';
-                i += SPACE_ESC_LEN - 1;
+                i += TOKENIZER_SPACE_ESC_LEN - 1;
             } else if (n < cap) {
                 buf[n] = s[i];
             }

@@ -121,7 +121,7 @@ size_t tokenizer_piece(const struct tokenizer *tok, int32_t id, char *buf, size_
  * ("<s>", "<unk>"), as llama.cpp's token_to_piece with special = true. */
 size_t tokenizer_piece_special(const struct tokenizer *tok, int32_t id, char *buf, size_t cap);
 
-/* ---- internal: shared by tokenizer.c, bpe.c and vocab.c (the string table) -- */
+/* ---- internal: shared by tokenizer.c (the front door), spm.c, bpe.c and vocab.c -- */
 
 enum tokenizer_kind {
     TOKENIZER_KIND_SPM = 0,
@@ -155,6 +155,15 @@ enum status tokenizer_hash_build(struct tokenizer *tok, uint32_t size, struct er
 
 /* Text of string id (a token or pseudo id) and its length. */
 const char *tokenizer_text(const struct tokenizer *tok, int32_t id, size_t *len);
+
+/* SPM escapes a space as U+2581 LOWER ONE EIGHTH BLOCK. */
+#define TOKENIZER_SPACE_ESC "\xE2\x96\x81"
+#define TOKENIZER_SPACE_ESC_LEN 3
+
+/* SPM: appends the ids of the raw text[0, len) (no special tokens in it),
+ * escaped with a leading U+2581 when space_prefix (spm.c). */
+enum status tokenizer_spm_encode(const struct tokenizer *tok, const char *text, size_t len, int space_prefix,
+                                 struct tokenizer_ids *out, struct err *e);
 
 /* BPE: reads tokenizer.ggml.pre and .merges into tok, whose vocab and
  * string table are loaded; the caller frees tok on failure. */
