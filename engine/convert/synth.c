@@ -17,10 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "convert/quantize.h"
+#include "core/clock.h"
 #include "format/gguf.h"
 #include "format/gguf_write.h"
 #include "kernels/quant.h"
-#include "convert/quantize.h"
 
 #define BLOCK_BYTES ((size_t)8 << 20) /* output bytes per block of rows */
 #define MAX_THREADS 8
@@ -274,13 +275,6 @@ static void pool_join(struct pool *p)
 
 /* ---- the file -------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static enum status add_kvs(struct gguf_writer *w, const struct synth_shape *s, uint32_t target, uint64_t seed,
                            const struct vocab *v, struct err *e)
 {
@@ -405,7 +399,7 @@ static void synth_progress(const struct synth *g, uint64_t done, uint64_t total,
     if (!g->log || !total || done * 100 / total < (uint64_t)*next_pct)
         return;
     fprintf(g->log, "gen: %3d%% (%.0f of %.0f MiB, %.1f s)\n", (int)(done * 100 / total), (double)done / (1 << 20),
-            (double)total / (1 << 20), now_s() - g->t0);
+            (double)total / (1 << 20), clock_now_s() - g->t0);
     while (*next_pct <= (int)(done * 100 / total))
         *next_pct += 10;
 }
@@ -466,7 +460,7 @@ static void synth_summary(const struct synth *g, const char *out, uint64_t file_
             fprintf(g->log, "%s%" PRIu32 " %s", sep, n_type[ty], gguf_ggml_type_name(ty));
             sep = ", ";
         }
-    fprintf(g->log, "), %" PRIu64 " bytes in %.1f s (%d threads)\n", file_bytes, now_s() - g->t0, g->pool.n_threads);
+    fprintf(g->log, "), %" PRIu64 " bytes in %.1f s (%d threads)\n", file_bytes, clock_now_s() - g->t0, g->pool.n_threads);
 }
 
 static void synth_release(struct synth *g)
@@ -488,7 +482,7 @@ enum status synth_model(const char *shape_name, uint32_t target, uint64_t seed, 
     g.w.fd = -1;
     if (synth_check(shape_name, target, &g.s, e))
         return STATUS_ERR;
-    g.t0 = now_s();
+    g.t0 = clock_now_s();
     enum status st = STATUS_ERR;
     if (synth_alloc(&g, e) || synth_header(&g, out, e) || synth_tensors(&g, e))
         goto out;

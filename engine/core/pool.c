@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
+
 #define SPIN_NS 50000 /* spin at most this long before sleeping */
 
 struct pool {
@@ -43,22 +45,15 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static unsigned long wait_job(struct pool *p, unsigned long seen)
 {
-    int64_t t0 = now_ns();
+    int64_t t0 = clock_now_ns();
     for (unsigned i = 0;; i++) {
         unsigned long g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->stop))
             return g;
         cpu_relax();
-        if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS)
+        if ((i & 63) == 63 && clock_now_ns() - t0 > SPIN_NS)
             break;
     }
     pthread_mutex_lock(&p->mu);
@@ -169,10 +164,10 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
     fn(arg, 0, p->n_threads);
 
     int need = p->n_threads - 1;
-    int64_t t0 = now_ns();
+    int64_t t0 = clock_now_ns();
     for (unsigned i = 0; atomic_load_explicit(&p->n_done, memory_order_acquire) < need; i++) {
         cpu_relax();
-        if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS) {
+        if ((i & 63) == 63 && clock_now_ns() - t0 > SPIN_NS) {
             pthread_mutex_lock(&p->mu);
             atomic_store(&p->caller_sleeping, 1); /* seq_cst: a finishing worker sees it, or we see its count */
             while (atomic_load(&p->n_done) < need)

@@ -8,12 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "core/clock.h"
 
 /* FNV-1a over the bytes of n floats, continuing from h. */
 static uint64_t fnv1a(uint64_t h, const float *v, size_t n)
@@ -48,8 +43,8 @@ static void spin_after(double t_step, double pct)
 {
     if (pct <= 0)
         return;
-    double until = now_s() + (now_s() - t_step) * pct / 100;
-    while (now_s() < until)
+    double until = clock_now_s() + (clock_now_s() - t_step) * pct / 100;
+    while (clock_now_s() < until)
         ;
 }
 
@@ -76,12 +71,12 @@ enum status complete_run(struct context *c, const char *prompt, int n_predict, c
     fflush(out);
     st->n_prompt = n_toks;
 
-    double t0 = now_s();
+    double t0 = clock_now_s();
     const float *logits = forward_batch(c, toks, (int)n_toks, 0, 0);
     free(toks);
     if (mr)
         memreport_phase(mr, "first_token");
-    double t1 = now_s();
+    double t1 = clock_now_s();
     int32_t pos = (int32_t)n_toks;
     digest_add(&dg, co, logits, m->cfg.n_vocab);
     for (; st->n_gen < n_predict; st->n_gen++) {
@@ -97,7 +92,7 @@ enum status complete_run(struct context *c, const char *prompt, int n_predict, c
             fwrite(piece, 1, len, out);
         fflush(out);
         if (st->n_gen + 1 < n_predict) {
-            double t_step = now_s();
+            double t_step = clock_now_s();
             logits = forward(c, best, pos++);
             digest_add(&dg, co, logits, m->cfg.n_vocab);
             spin_after(t_step, co ? co->test_slowdown_pct : 0);
@@ -108,6 +103,6 @@ enum status complete_run(struct context *c, const char *prompt, int n_predict, c
         fprintf(out, "logits fnv1a64 %016" PRIx64 " over %d vectors of %d\n", dg.h, dg.n, (int)m->cfg.n_vocab);
     fflush(out);
     st->prompt_s = t1 - t0;
-    st->gen_s = now_s() - t1;
+    st->gen_s = clock_now_s() - t1;
     return STATUS_OK;
 }

@@ -8,14 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/pool.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -32,9 +26,9 @@ static double run_pp(struct context *c, int n, uint64_t *hash)
     int32_t toks[1 << 16];
     for (int i = 0; i < n && i < (1 << 16); i++)
         toks[i] = i == 0 && m->tok.bos_id >= 0 ? m->tok.bos_id : (int32_t)((i * 7919u + 13u) % (unsigned)m->cfg.n_vocab);
-    double t0 = now_s();
+    double t0 = clock_now_s();
     const float *logits = forward_batch(c, toks, n, 0, 0);
-    double t = now_s() - t0;
+    double t = clock_now_s() - t0;
     *hash = fnv(1469598103934665603ull, logits, sizeof(float) * (size_t)m->cfg.n_vocab);
     return t;
 }
@@ -44,7 +38,7 @@ static double run_tg(struct context *c, int n, uint64_t *hash)
     const struct model *m = c->m;
     int32_t tok = m->tok.bos_id >= 0 ? m->tok.bos_id : 0;
     uint64_t h = 1469598103934665603ull;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     for (int i = 0; i < n; i++) {
         const float *logits = forward(c, tok, i);
         int32_t best = 0;
@@ -54,7 +48,7 @@ static double run_tg(struct context *c, int n, uint64_t *hash)
         h = fnv(h, &best, sizeof best);
         tok = best;
     }
-    double t = now_s() - t0;
+    double t = clock_now_s() - t0;
     *hash = h;
     return t;
 }
@@ -170,9 +164,9 @@ static double stream_rate(struct context *c, uint64_t *per_token)
     double best = 0;
     pool_run(c->pool, stream_worker, &j); /* warm: pages resident, caches as after a token */
     for (int pass = 0; pass < 3; pass++) {
-        double t0 = now_s();
+        double t0 = clock_now_s();
         pool_run(c->pool, stream_worker, &j);
-        double t = now_s() - t0;
+        double t = clock_now_s() - t0;
         if (t > 0 && (double)j.total / t > best)
             best = (double)j.total / t;
     }

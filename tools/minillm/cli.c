@@ -20,13 +20,6 @@
 #include "format/gguf.h"
 #include "kernels/quant.h"
 
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage_cmd(enum cli_cmd cmd, FILE *f)
 {
     if (cmd == CLI_BENCH)

@@ -40,8 +40,6 @@ enum status cli_parse(struct cli_opts *o, enum cli_cmd cmd, int argc, char **arg
 /* Resolves the default context and checks it against the model's trained context. */
 enum status cli_check_ctx(int32_t *n_ctx, const struct model *m, struct err *e);
 
-double cli_now(void);
-
 int cli_info(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
 int cli_gen(int argc, char **argv);

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "convert/synth.h"
 #include "convert/quantize.h"
+#include "convert/synth.h"
+#include "core/clock.h"
 
 int cli_quantize(int argc, char **argv)
 {
@@ -29,12 +30,12 @@ int cli_quantize(int argc, char **argv)
         fprintf(stderr, "minillm: %s\n", e.msg);
         return 2;
     }
-    double t0 = cli_now();
+    double t0 = clock_now_s();
     if (quantize_file(argv[1], argv[2], argv[3], stderr, &e)) {
         fprintf(stderr, "minillm: %s\n", e.msg);
         return 1;
     }
-    fprintf(stderr, "quantize: wrote %s in %.2f s\n", argv[2], cli_now() - t0);
+    fprintf(stderr, "quantize: wrote %s in %.2f s\n", argv[2], clock_now_s() - t0);
     return 0;
 }
 
@@ -105,12 +106,12 @@ int cli_gen(int argc, char **argv)
         fprintf(stderr, "minillm: gen: %s\n", e.msg);
         return 2;
     }
-    double t0 = cli_now();
+    double t0 = clock_now_s();
     if (synth_model(shape, type, seed, out, stderr, &e)) {
         fprintf(stderr, "minillm: gen: %s\n", e.msg);
         return 1;
     }
     fprintf(stderr, "gen: wrote %s (%s, %s, seed %llu) in %.2f s\n", out, shape, type_name,
-            (unsigned long long)seed, cli_now() - t0);
+            (unsigned long long)seed, clock_now_s() - t0);
     return 0;
 }
