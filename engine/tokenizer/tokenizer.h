@@ -1,7 +1,7 @@
 /* tokenizer.h: the tokenizer of a GGUF model, reproducing llama.cpp token
  * for token. tokenizer.ggml.model selects the algorithm:
  *
- * "llama": SentencePiece-style (tokenizer.c), as llama.cpp's SPM tokenizer:
+ * "llama": SentencePiece-style (spm.c), as llama.cpp's SPM tokenizer:
  *   1. user-defined tokens (type 4) found in the text are cut out as whole
  *      tokens, longest first; the text between them is encoded as below;
  *   2. a raw fragment gets a leading space when add_space_prefix is set
