@@ -45,7 +45,7 @@ _Static_assert(sizeof(struct block_q8_0) == 34, "block_q8_0 is 34 bytes");
 _Static_assert(sizeof(struct block_q4_0) == 18, "block_q4_0 is 18 bytes");
 
 /* IEEE half <-> float, exact and round-to-nearest-even as the F16C hardware
- * does: quant_fp16_to_fp32, quant_fp32_to_fp16 (static inline, fp16.h). */
+ * does: quant_fp16_to_fp32, quant_fp32_to_fp16 (fp16.h: a called copy per file). */
 
 /* Bytes of a row of n elements of `type` (n must be a multiple of the block size);
  * 0 for an unsupported type. Q8_K (activations only) has a size too. */

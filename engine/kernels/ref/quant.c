@@ -71,13 +71,10 @@ static void dequantize_q4_0(const struct block_q4_0 *x, float *y, int64_t n)
 {
     for (int64_t b = 0; b < n / QK4_0; b++) {
         float d = quant_fp16_to_fp32(x[b].d);
-        float *yb = y + b * QK4_0;
-        /* low nibbles, then high ones: two straight runs of stores (each
-         * element's value is the same either way) */
-        for (int j = 0; j < QK4_0 / 2; j++)
-            yb[j] = d * (float)((x[b].qs[j] & 0x0f) - 8);
-        for (int j = 0; j < QK4_0 / 2; j++)
-            yb[j + QK4_0 / 2] = d * (float)((x[b].qs[j] >> 4) - 8);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            y[b * QK4_0 + j] = d * (float)((x[b].qs[j] & 0x0f) - 8);
+            y[b * QK4_0 + j + QK4_0 / 2] = d * (float)((x[b].qs[j] >> 4) - 8);
+        }
     }
 }
 

@@ -38,14 +38,18 @@ void quant_q4_k_dequantize_row(const struct block_q4_k *x, float *y, int64_t n)
         uint8_t sc[8], m[8];
         quant_q4_k_scale_min(x[b].scales, sc, m);
         float *yb = y + b * QK_K;
-        for (int j = 0; j < 8; j++) {
-            float dj = d * (float)sc[j];
-            float mj = dmin * (float)m[j];
-            const uint8_t *q = x[b].qs + 32 * (j / 2);
-            int shift = 4 * (j % 2);
+        /* sub-blocks 2c (low nibbles of qs[32c ..]) and 2c + 1 (high ones) */
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *q = x[b].qs + 32 * c;
+            float d0 = d * (float)sc[2 * c], m0 = dmin * (float)m[2 * c];
+            float d1 = d * (float)sc[2 * c + 1], m1 = dmin * (float)m[2 * c + 1];
             for (int l = 0; l < 32; l++) {
-                float p = dj * (float)((q[l] >> shift) & 15);
-                yb[32 * j + l] = p - mj;
+                float p = d0 * (float)(q[l] & 15);
+                yb[64 * c + l] = p - m0;
+            }
+            for (int l = 0; l < 32; l++) {
+                float p = d1 * (float)(q[l] >> 4);
+                yb[64 * c + 32 + l] = p - m1;
             }
         }
     }
