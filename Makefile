@@ -118,4 +118,4 @@ help:
 	@echo "make help           this list"
 	@echo "VARIANT=debug|asan|release selects the build directory build/\$$VARIANT"
 
--include $(ENGINE_OBJ:.o=.d) $(MINILLM_OBJ:.o=.d)
+-include $(ENGINE_OBJ:.o=.d) $(MINILLM_OBJ:.o=.d) $(ENGINE_TESTS:$(BUILD)/tests/%=$(BUILD)/engine/tests/%.d)
