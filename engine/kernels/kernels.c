@@ -8,7 +8,7 @@
  * is one index and never a test.
  *
  * Sections: batch adapters (struct kern_act -> each kernel's arguments),
- * the table, the level. */
+ * the table, the level (and quant_dequantize_row, through to_float). */
 #include "kernels/kernels.h"
 
 #include <pthread.h>
@@ -73,6 +73,11 @@ ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
 
 /* ---- the table -------------------------------------------------------------- */
 
+static void f32_to_float(const void *x, float *y, int64_t n)
+{
+    memcpy(y, x, (size_t)n * sizeof(float));
+}
+
 #define N_TYPES (GGML_TYPE_Q8_K + 1)
 
 /* Types the engine computes with, and Q8_K (activations only). Plain Q4_0
@@ -81,6 +86,7 @@ ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
  * the 8-row form. */
 static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
     [GGML_TYPE_F32][KERN_PLAIN] = {
+        .to_float = f32_to_float,
         .act_type = GGML_TYPE_F32,
         .fn = {
             [KERN_REF] = {.dot = vec_dot_f32_ref},
@@ -88,6 +94,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         },
     },
     [GGML_TYPE_F16][KERN_PLAIN] = {
+        .to_float = quant_f16_dequantize_row,
         .act_type = GGML_TYPE_F32,
         .fn = {
             [KERN_REF] = {.from_float = quant_f16_quantize_row_ref, .dot = vec_dot_f16_ref},
@@ -95,6 +102,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         },
     },
     [GGML_TYPE_Q8_0][KERN_PLAIN] = {
+        .to_float = quant_q8_0_dequantize_row,
         .act_type = GGML_TYPE_Q8_0,
         .rows8_min_tok = 2,
         .fn = {
@@ -105,6 +113,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         },
     },
     [GGML_TYPE_Q4_0][KERN_PLAIN] = {
+        .to_float = quant_q4_0_dequantize_row,
         .act_type = GGML_TYPE_Q8_0,
         .rows8_min_tok = 2,
         .fn = {
@@ -115,6 +124,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         },
     },
     [GGML_TYPE_Q4_K][KERN_PLAIN] = {
+        .to_float = quant_q4_k_dequantize_row,
         .act_type = GGML_TYPE_Q8_K,
         .fn = {
             [KERN_REF] = {.from_float = quant_q4_k_quantize_row, .dot = quant_dot_q4_k_q8_k_ref},
@@ -122,6 +132,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         },
     },
     [GGML_TYPE_Q6_K][KERN_PLAIN] = {
+        .to_float = quant_q6_k_dequantize_row,
         .act_type = GGML_TYPE_Q8_K,
         .rows8_min_tok = 1,
         .fn = {
@@ -132,6 +143,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         },
     },
     [GGML_TYPE_Q8_K][KERN_PLAIN] = {
+        .to_float = quant_q8_k_dequantize_row,
         .fn = {
             [KERN_REF] = {.from_float = quant_q8_k_quantize_row_ref},
             X86([KERN_AVX2] = {.from_float = quant_q8_k_quantize_row_avx2},)
@@ -247,6 +259,15 @@ const struct kern_fns *kernels_fns(uint32_t type, enum kern_layout layout)
 {
     const struct kern_row *r = kernels_row(type, layout);
     return r ? &r->fn[kernels_level()] : NULL;
+}
+
+/* quant.h's dequantizer: the row's to_float; unsupported types leave dst
+ * untouched, as callers check quant_type_supported first. */
+void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
+{
+    const struct kern_row *r = kernels_row(type, KERN_PLAIN);
+    if (r && r->to_float)
+        r->to_float(src, dst, n);
 }
 
 const struct kern_ops *kernels_ops(void)

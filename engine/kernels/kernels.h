@@ -76,9 +76,13 @@ struct kern_fns {
     int block_major; /* rows8 reads a->q8_bm (with more than one token) */
 };
 
+/* A row of n elements of the type (plain layout) to floats. */
+typedef void (*kern_to_float_fn)(const void *x, float *y, int64_t n);
+
 struct kern_row {
     uint32_t type;
     enum kern_layout layout;
+    kern_to_float_fn to_float; /* plain rows only; the reference form at every level */
     uint32_t act_type;  /* GGML_TYPE_F32, _Q8_0 or _Q8_K; 0 with F32: no matmul */
     int rows8_min_tok;  /* rows8 runs for batches of at least this many tokens; 0: never */
     struct kern_fns fn[KERN_N_LEVELS];

@@ -18,7 +18,7 @@
  * The engine dots F32 and F16 weight rows with an F32 activation row in the
  * 8-lane order of vec.h; quant_dot_f32_ref and quant_dot_f16_ref below keep
  * the plain index order. Which form runs at which SIMD level is the kernel
- * table's business (kernels.h); the fp16 conversions are in fp16.h. */
+ * table's business (kernels.h). */
 #ifndef QUANT_H
 #define QUANT_H
 
@@ -45,7 +45,7 @@ _Static_assert(sizeof(struct block_q8_0) == 34, "block_q8_0 is 34 bytes");
 _Static_assert(sizeof(struct block_q4_0) == 18, "block_q4_0 is 18 bytes");
 
 /* IEEE half <-> float, exact and round-to-nearest-even as the F16C hardware
- * does: quant_fp16_to_fp32, quant_fp32_to_fp16 (fp16.h: a called copy per file). */
+ * does: quant_fp16_to_fp32, quant_fp32_to_fp16 (fp16.h). */
 
 /* Bytes of a row of n elements of `type` (n must be a multiple of the block size);
  * 0 for an unsupported type. Q8_K (activations only) has a size too. */
@@ -53,9 +53,14 @@ size_t quant_row_bytes(uint32_t type, int64_t n);
 /* Whether this engine can compute with tensors of `type`. */
 int quant_type_supported(uint32_t type);
 
-/* Dequantizes n elements (a multiple of the block size) of a row to float.
- * Covers the K-quants of quant_k.h (Q4_K, Q6_K, and Q8_K) too. */
+/* Dequantizes n elements (a multiple of the block size) of a row to float,
+ * any type the engine computes with and Q8_K; an unsupported type leaves
+ * dst untouched. Through the kernel table's to_float (kernels.c). */
 void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+/* The scalar dequantizers behind it (F32 is a copy). */
+void quant_f16_dequantize_row(const void *x, float *y, int64_t n);
+void quant_q8_0_dequantize_row(const void *x, float *y, int64_t n);
+void quant_q4_0_dequantize_row(const void *x, float *y, int64_t n);
 
 /* Quantizers: n a multiple of 32. Activation (Q8_0) and weight (Q4_0, Q8_0)
  * rounding as ggml's reference quantizers do; y is a row of the type's

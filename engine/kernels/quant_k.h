@@ -78,9 +78,9 @@ _Static_assert(sizeof(struct block_q8_k) == 292, "block_q8_k is 292 bytes");
 void quant_q4_k_scale_min(const uint8_t scales[12], uint8_t sc[8], uint8_t m[8]);
 
 /* Dequantizers: n elements (a multiple of QK_K) to float. */
-void quant_q4_k_dequantize_row(const struct block_q4_k *x, float *y, int64_t n);
-void quant_q6_k_dequantize_row(const struct block_q6_k *x, float *y, int64_t n);
-void quant_q8_k_dequantize_row(const struct block_q8_k *x, float *y, int64_t n);
+void quant_q4_k_dequantize_row(const void *x, float *y, int64_t n);
+void quant_q6_k_dequantize_row(const void *x, float *y, int64_t n);
+void quant_q8_k_dequantize_row(const void *x, float *y, int64_t n);
 
 /* Weight quantizers, n a multiple of QK_K: ggml's reference algorithms
  * (quantize_row_q4_K_ref: a weighted min/scale search per 32-element

@@ -1,8 +1,9 @@
 /* quant.c: scalar reference forms of the element-type kernels declared in quant.h.
  *
- * Sections: type geometry, dequantizers, quantizers (ggml's reference
- * rounding), dot products. The fp16 conversions are in fp16.c; which form
- * of a kernel runs is the kernel table's choice (kernels.c). Every float
+ * Sections: fp16 <-> fp32 conversion (integer bit manipulation, exact, RNE),
+ * type geometry, dequantizers, quantizers (ggml's reference rounding), dot
+ * products. Which form of a kernel runs, and quant_dequantize_row's choice
+ * of dequantizer, are the kernel table's (kernels.c). Every float
  * operation in the dot products is its own statement so
  * that no compiler contracts a multiply and an add into an fma (clang does so
  * within one expression by default); the fast kernels reproduce these bits.
@@ -13,7 +14,88 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/quant_k.h"
+#include "kernels/quant_k.h" /* the K-quant block sizes (quant_row_bytes) */
+
+
+/* ---- fp16 <-> fp32 ---------------------------------------------------- */
+
+static float f32_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+float quant_fp16_to_fp32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t mant = h & 0x3ffu;
+
+    if (exp == 0x1f) /* inf; a NaN is quieted, payload kept, as F16C does */
+        return f32_from_bits(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
+    if (exp == 0) {
+        if (mant == 0)
+            return f32_from_bits(sign);
+        /* Subnormal half, mant * 2^-24: shift the leading one up to bit 10,
+         * lowering the exponent; every half subnormal is a normal float. */
+        int32_t e = 1;
+        while (!(mant & 0x400u)) {
+            mant <<= 1;
+            e--;
+        }
+        return f32_from_bits(sign | (uint32_t)(e + 127 - 15) << 23 | (mant & 0x3ffu) << 13);
+    }
+    return f32_from_bits(sign | ((exp + 127 - 15) << 23) | (mant << 13));
+}
+
+/* Rounds `value >> shift` to nearest, ties to even (1 <= shift <= 24). */
+static uint32_t shift_rne(uint32_t value, uint32_t shift)
+{
+    uint32_t q = value >> shift;
+    uint32_t rem = value & ((1u << shift) - 1);
+    uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (q & 1)))
+        q++;
+    return q;
+}
+
+uint16_t quant_fp32_to_fp16(float f)
+{
+    uint32_t x = f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    x &= 0x7fffffffu;
+
+    if (x > 0x7f800000u) /* NaN: quieted, payload truncated, as F16C does */
+        return (uint16_t)(sign | 0x7e00u | ((x >> 13) & 0x3ffu));
+    /* 65520 = 0x477ff000 is halfway between the largest half (65504) and 2^16;
+     * the tie goes to the even neighbour, which is infinity. */
+    if (x >= 0x477ff000u)
+        return (uint16_t)(sign | 0x7c00u);
+    if (x < 0x38800000u) { /* below 2^-14: a half subnormal or zero */
+        if (x <= 0x33000000u) /* at most 2^-25: rounds to zero (the tie too) */
+            return sign;
+        uint32_t e = x >> 23; /* 102..112 */
+        uint32_t m = (x & 0x7fffffu) | 0x800000u;
+        /* value = m * 2^(e - 150); in units of 2^-24 that is m >> (126 - e).
+         * A carry out to 0x400 is the smallest normal half, as wanted. */
+        return (uint16_t)(sign | shift_rne(m, 126 - e));
+    }
+    /* Normal: rebias the exponent, round the 23-bit mantissa to 10 bits. A carry
+     * propagates into the exponent, which is the correct next binade. */
+    uint32_t h = ((x >> 23) - 127 + 15) << 10 | ((x & 0x7fffffu) >> 13);
+    uint32_t rem = x & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1)))
+        h++;
+    return (uint16_t)(sign | h);
+}
 
 /* ---- type geometry ---------------------------------------------------- */
 
@@ -58,8 +140,16 @@ size_t quant_row_bytes(uint32_t type, int64_t n)
 
 /* ---- dequantizers ----------------------------------------------------- */
 
-static void dequantize_q8_0(const struct block_q8_0 *x, float *y, int64_t n)
+void quant_f16_dequantize_row(const void *xv, float *y, int64_t n)
 {
+    const uint16_t *h = xv;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = quant_fp16_to_fp32(h[i]);
+}
+
+void quant_q8_0_dequantize_row(const void *xv, float *y, int64_t n)
+{
+    const struct block_q8_0 *x = xv;
     for (int64_t b = 0; b < n / QK8_0; b++) {
         float d = quant_fp16_to_fp32(x[b].d);
         for (int j = 0; j < QK8_0; j++)
@@ -67,47 +157,15 @@ static void dequantize_q8_0(const struct block_q8_0 *x, float *y, int64_t n)
     }
 }
 
-static void dequantize_q4_0(const struct block_q4_0 *x, float *y, int64_t n)
+void quant_q4_0_dequantize_row(const void *xv, float *y, int64_t n)
 {
+    const struct block_q4_0 *x = xv;
     for (int64_t b = 0; b < n / QK4_0; b++) {
         float d = quant_fp16_to_fp32(x[b].d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             y[b * QK4_0 + j] = d * (float)((x[b].qs[j] & 0x0f) - 8);
             y[b * QK4_0 + j + QK4_0 / 2] = d * (float)((x[b].qs[j] >> 4) - 8);
         }
-    }
-}
-
-/* Unsupported types leave dst untouched; callers check quant_type_supported. */
-void quant_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
-{
-    switch (type) {
-    case GGML_TYPE_F32:
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        break;
-    case GGML_TYPE_F16: {
-        const uint16_t *h = src;
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = quant_fp16_to_fp32(h[i]);
-        break;
-    }
-    case GGML_TYPE_Q8_0:
-        dequantize_q8_0(src, dst, n);
-        break;
-    case GGML_TYPE_Q4_0:
-        dequantize_q4_0(src, dst, n);
-        break;
-    case GGML_TYPE_Q4_K:
-        quant_q4_k_dequantize_row(src, dst, n);
-        break;
-    case GGML_TYPE_Q6_K:
-        quant_q6_k_dequantize_row(src, dst, n);
-        break;
-    case GGML_TYPE_Q8_K:
-        quant_q8_k_dequantize_row(src, dst, n);
-        break;
-    default:
-        break;
     }
 }
 

@@ -30,8 +30,9 @@ void quant_q4_k_scale_min(const uint8_t scales[12], uint8_t sc[8], uint8_t m[8])
 
 /* ---- dequantizers --------------------------------------------------------- */
 
-void quant_q4_k_dequantize_row(const struct block_q4_k *x, float *y, int64_t n)
+void quant_q4_k_dequantize_row(const void *xv, float *y, int64_t n)
 {
+    const struct block_q4_k *x = xv;
     for (int64_t b = 0; b < n / QK_K; b++) {
         float d = quant_fp16_to_fp32(x[b].d);
         float dmin = quant_fp16_to_fp32(x[b].dmin);
@@ -65,8 +66,9 @@ static int q6_k_get(const struct block_q6_k *x, int i)
     return lo | hi << 4;
 }
 
-void quant_q6_k_dequantize_row(const struct block_q6_k *x, float *y, int64_t n)
+void quant_q6_k_dequantize_row(const void *xv, float *y, int64_t n)
 {
+    const struct block_q6_k *x = xv;
     for (int64_t b = 0; b < n / QK_K; b++) {
         float d = quant_fp16_to_fp32(x[b].d);
         for (int i = 0; i < QK_K; i++) {
@@ -76,8 +78,9 @@ void quant_q6_k_dequantize_row(const struct block_q6_k *x, float *y, int64_t n)
     }
 }
 
-void quant_q8_k_dequantize_row(const struct block_q8_k *x, float *y, int64_t n)
+void quant_q8_k_dequantize_row(const void *xv, float *y, int64_t n)
 {
+    const struct block_q8_k *x = xv;
     for (int64_t b = 0; b < n / QK_K; b++)
         for (int i = 0; i < QK_K; i++)
             y[b * QK_K + i] = x[b].d * (float)x[b].qs[i];
