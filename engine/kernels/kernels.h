@@ -1,7 +1,9 @@
 /* kernels.h: the kernel table, the one dispatch point of the kernels.
  *
  * One row per (element type, weight layout), as ggml's type_traits_cpu[]:
- * what the activations of a matmul are converted to, and per SIMD level the
+ * the row's dequantizer (to_float, reference only; quant_dequantize_row
+ * calls it), what the activations of a matmul are converted to, and per
+ * SIMD level the
  * functions that convert a float row to the type, dot one row with one
  * activation row, and multiply 8 rows by a batch of activation rows. A
  * weight binds its row at load (model.h: struct weight); the forward pass
