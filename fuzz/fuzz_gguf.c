@@ -12,11 +12,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "forward.h"
+#include "model/forward.h"
 #include "fuzz.h"
-#include "gguf.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "format/gguf.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 static volatile uint8_t sink;
 static int mem_fd = -1;

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "gguf.h"
-#include "tokenizer.h"
+#include "format/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 static struct tokenizer spm, bpe;
 

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "err.h"
+#include "core/err.h"
 
 struct cache_state {
     int64_t file_bytes;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "core/err.h"
 #include "spec.h"
 
 #define ENGINE_MAX_DATA_DIRS 4

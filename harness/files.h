@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "core/err.h"
 
 /* "a/b" into buf; STATUS_ERR when it does not fit. */
 enum status files_join(char *buf, size_t n, const char *a, const char *b, struct err *e);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "core/err.h"
 #include "spec.h"
 
 /* The bytes to compare, in a new buffer (*text, *len) the caller frees.

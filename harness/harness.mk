@@ -2,7 +2,7 @@
 # which provides CC, CFLAGS, LDFLAGS, BUILD and the $(BUILD)/%.o rule.
 
 HARNESS_SRC   := $(filter-out harness/main.c,$(wildcard harness/*.c))
-HARNESS_OBJ   := $(HARNESS_SRC:%.c=$(BUILD)/%.o) $(BUILD)/engine/err.o
+HARNESS_OBJ   := $(HARNESS_SRC:%.c=$(BUILD)/%.o) $(BUILD)/engine/core/err.o
 HARNESS_LIB   := $(BUILD)/libharness.a
 HARNESS_LIBS  := -ljansson -lxxhash
 RBENCH        := $(BUILD)/rbench

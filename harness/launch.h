@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "err.h"
+#include "core/err.h"
 #include "proc.h"
 
 struct launch_opts {

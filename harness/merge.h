@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "core/err.h"
 
 enum status merge_dirs(const char *out, const char *const *dirs, size_t n_dirs, struct err *e);
 

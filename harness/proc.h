@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "core/err.h"
 
 struct proc_status {
     int64_t vm_rss_kib, vm_hwm_kib, rss_anon_kib, rss_file_kib, rss_shmem_kib;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "cache.h"
-#include "err.h"
+#include "core/err.h"
 #include "gate.h"
 #include "launch.h"
 #include "spec.h"

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "core/err.h"
 
 #define SWEEP_MAX_AXIS 32
 #define SWEEP_NAME_LEN 128

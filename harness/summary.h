@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "err.h"
+#include "core/err.h"
 #include "table.h"
 
 /* Writes dir/summary.csv and dir/summary.md atomically from dir/runs.jsonl. */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "err.h"
+#include "core/err.h"
 
 enum table_fig {
     FIG_WALL_MS, FIG_USER_MS, FIG_SYS_MS, FIG_MAXRSS_MIB, FIG_SAMPLED_MIB, FIG_MAJFLT, FIG_MINFLT,

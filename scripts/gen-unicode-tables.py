@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""gen-unicode-tables.py: writes engine/unicode_tables.c, the code point
+"""gen-unicode-tables.py: writes engine/tokenizer/unicode_tables.c, the code point
 classes the BPE pre-tokenizer needs (letter, number, punctuation, white
 space), as one sorted run-length table plus a Latin-1 fast path.
 
-Usage: scripts/gen-unicode-tables.py [--ucd DIR] > engine/unicode_tables.c
+Usage: scripts/gen-unicode-tables.py [--ucd DIR] > engine/tokenizer/unicode_tables.c
 
 With --ucd, categories come from DIR/UnicodeData.txt and white space from
 DIR/PropList.txt (Debian's unicode-data package installs them under

@@ -30,8 +30,8 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 
 static char minillm[1024];
 static char data_dir[1024];

@@ -10,18 +10,12 @@
 
 #include <cmocka.h>
 
-#include "gemm.h"
-#include "quant.h"
-#include "quant_k.h"
-#include "repack.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static float frand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+#include "kernels/gemm.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "kernels/repack.h"
+#include "rng.h"
+#include "table.h"
 
 static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni)
 {
@@ -35,12 +29,12 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     float *out = malloc(sizeof(float) * (size_t)n_tok * (size_t)rows);
     assert_true(x && plain && packed && a && out);
     for (int64_t i = 0; i < rows * cols; i++)
-        x[i] = frand();
+        x[i] = rng_unit();
     for (int64_t r = 0; r < rows; r++) {
         if (type == GGML_TYPE_Q4_0)
             quant_q4_0_quantize_row(x + r * cols, (struct block_q4_0 *)(plain + (size_t)r * rb), cols);
         else
-            quant_q8_0_quantize_row(x + r * cols, (struct block_q8_0 *)(plain + (size_t)r * rb), cols);
+            table_from_float(GGML_TYPE_Q8_0, x + r * cols, (struct block_q8_0 *)(plain + (size_t)r * rb), cols);
     }
     if (type == GGML_TYPE_Q8_0) { /* the extreme weights a file may hold: -128 and 127 */
         struct block_q8_0 *r0 = (struct block_q8_0 *)(void *)plain, *r1 = (struct block_q8_0 *)(void *)(plain + rb);
@@ -50,8 +44,8 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     repack_matrix(type, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
-            x[i] = frand() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
-        quant_q8_0_quantize_row(x, a + (size_t)t * nb, cols);
+            x[i] = rng_unit() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
+        table_from_float(GGML_TYPE_Q8_0, x, a + (size_t)t * nb, cols);
         gemm_q8_0_prepare(a + (size_t)t * nb, (int64_t)nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb);
     }
     /* the VNNI kernels' block-major copy */
@@ -75,11 +69,11 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         else if (type == GGML_TYPE_Q4_0 && vnni)
             gemm_q4_0_8rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0)
-            gemm_q4_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q4_0_8rows_ref(gw, a, nb, n_tok, cols, o, (size_t)rows);
         else if (vnni)
             gemm_q8_0_8rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows);
         else
-            gemm_q8_0_8rows_dot8(gw, a, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q8_0_8rows_ref(gw, a, nb, n_tok, cols, o, (size_t)rows);
     }
     for (int t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
@@ -104,11 +98,11 @@ static void test_gemm_equals_ref(void **state)
         for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
             check(types[ti], 16, 256, toks[k], 0);
             check(types[ti], 24, 2048, toks[k], 0);
-            if (quant_fast_available()) {
+            if ((kernels_cpu_level() >= KERN_AVX2)) {
                 check(types[ti], 16, 256, toks[k], 2);
                 check(types[ti], 24, 2048, toks[k], 2);
             }
-            if (gemm_vnni_available()) {
+            if ((kernels_cpu_level() >= KERN_VNNI)) {
                 check(types[ti], 16, 256, toks[k], 1);
                 check(types[ti], 24, 2048, toks[k], 1);
                 if (types[ti] == GGML_TYPE_Q4_0) {
@@ -117,7 +111,7 @@ static void test_gemm_equals_ref(void **state)
                 }
             }
         }
-    if (!gemm_vnni_available())
+    if (!(kernels_cpu_level() >= KERN_VNNI))
         print_message("# no AVX-512 VNNI on this CPU: the VNNI kernels were not exercised\n");
 }
 
@@ -135,25 +129,25 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
     for (int64_t r = 0; r < rows; r++) {
         struct block_q4_k *row = (struct block_q4_k *)(void *)(plain + (size_t)r * rb);
         for (int64_t i = 0; i < cols; i++)
-            x[i] = frand();
+            x[i] = rng_unit();
         quant_q4_k_quantize_row(x, row, cols);
         for (size_t b = 0; b < nb; b += 2) { /* raw super-blocks: every byte random, finite halves */
             uint8_t *p = (uint8_t *)&row[b];
             for (size_t i = 0; i < sizeof row[b]; i++)
-                p[i] = (uint8_t)(frand() * 127.0f + 128.0f);
-            row[b].d = quant_fp32_to_fp16(frand());
-            row[b].dmin = quant_fp32_to_fp16(frand() * 0.5f);
+                p[i] = (uint8_t)(rng_unit() * 127.0f + 128.0f);
+            row[b].d = quant_fp32_to_fp16(rng_unit());
+            row[b].dmin = quant_fp32_to_fp16(rng_unit() * 0.5f);
         }
     }
     repack_matrix(GGML_TYPE_Q4_K, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
-            x[i] = frand() * (t % 3 == 0 ? 0.0f : 100.0f);
-        quant_q8_k_quantize_row(x, a + (size_t)t * nb, cols);
+            x[i] = rng_unit() * (t % 3 == 0 ? 0.0f : 100.0f);
+        table_from_float(GGML_TYPE_Q8_K, x, a + (size_t)t * nb, cols);
     }
     size_t gb = 8 * rb;
     for (int64_t g = 0; g < rows / 8; g++)
-        (vnni ? gemm_q4_k_8rows_vnni : gemm_q4_k_8rows_dot8)(packed + (size_t)g * gb, a, nb, n_tok, cols, out + g * 8,
+        (vnni ? gemm_q4_k_8rows_vnni : gemm_q4_k_8rows_ref)(packed + (size_t)g * gb, a, nb, n_tok, cols, out + g * 8,
                                                             (size_t)rows);
     for (int t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
@@ -173,7 +167,7 @@ static void test_gemm_q4_k_equals_ref(void **state)
     for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
         check_q4_k(16, 256, toks[k], 0);
         check_q4_k(24, 2048, toks[k], 0);
-        if (gemm_vnni_available()) {
+        if ((kernels_cpu_level() >= KERN_VNNI)) {
             check_q4_k(16, 256, toks[k], 1);
             check_q4_k(24, 2048, toks[k], 1);
         }
@@ -182,6 +176,7 @@ static void test_gemm_q4_k_equals_ref(void **state)
 
 int main(void)
 {
+    rng_state = 0x9e3779b97f4a7c15ull;
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gemm_equals_ref), cmocka_unit_test(test_gemm_q4_k_equals_ref)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,33 +21,20 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
+#include "testdata.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 
 /* ---- data files ------------------------------------------------------------ */
 
-/* Reads RB_TEST_DATA/name into an exactly-sized heap block. Fails the test
- * (never skips) when the variable is unset or the file is missing. */
+/* A data file in an exactly-sized heap block (testdata.h; a missing file
+ * fails the test, never skips it). */
 static uint8_t *load_data(const char *name, size_t *size)
 {
-    const char *dir = getenv("RB_TEST_DATA");
-    if (!dir || !*dir)
-        fail_msg("RB_TEST_DATA is not set: run through scripts/run-tests.sh or set it to the test data folder");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        fail_msg("test data file %s is missing", path);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    assert_true(n > 0);
-    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
-    uint8_t *buf = malloc((size_t)n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *size = (size_t)n;
-    return buf;
+    struct testdata_blob b = testdata_read(name);
+    assert_true(b.n > 0);
+    *size = b.n;
+    return (uint8_t *)b.p;
 }
 
 /* ---- byte builder ---------------------------------------------------------- */

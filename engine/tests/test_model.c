@@ -20,28 +20,18 @@
 
 #include "testdata.h"
 
-#include "bench.h"
-#include "complete.h"
-#include "forward.h"
-#include "model.h"
-#include "perplexity.h"
-#include "quantize.h"
+#include "run/speed.h"
+#include "run/complete.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "run/perplexity.h"
+#include "convert/quantize.h"
 
 static char tmp_dir[1024];
 
 static char *read_all(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    return b;
+    return testdata_read_path(path).p;
 }
 
 /* Parses "[k]v," values out of text into vals; returns the count. */
@@ -381,8 +371,8 @@ static void test_bench_reports(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    struct bench_opts bo = {.n_prompt = 8, .n_gen = 4, .reps = 2};
-    if (bench_run(&c, &bo, "stories260K.gguf", out, &e))
+    struct speed_opts bo = {.n_prompt = 8, .n_gen = 4, .reps = 2};
+    if (speed_run(&c, &bo, "stories260K.gguf", out, &e))
         fail_msg("%s", e.msg);
     fclose(out);
     context_free(&c);

@@ -23,12 +23,12 @@
 
 #include "testdata.h"
 
-#include "forward.h"
-#include "gemm.h"
-#include "model.h"
-#include "gen.h"
-#include "quant.h"
-#include "quantize.h"
+#include "model/forward.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "convert/synth.h"
+#include "kernels/quant.h"
+#include "convert/quantize.h"
 
 static char tmp_dir[1024];
 
@@ -172,10 +172,9 @@ static void check_levels(const char *path)
     run(path, &o, 1, &ref);
     static const char *names[] = {"ref", "avx2", "best"};
     for (int level = 0; level < 3; level++) {
-        if (level == 1 && !(quant_fast_available() && gemm_vnni_available()))
+        if (level == 1 && !((kernels_cpu_level() >= KERN_AVX2) && (kernels_cpu_level() >= KERN_VNNI)))
             continue; /* without VNNI, "best" is AVX2 already */
-        quant_set_force_ref(level == 0);
-        gemm_set_no_vnni(level == 1);
+        kernels_cap_level(level == 0 ? KERN_REF : level == 1 ? KERN_AVX2 : KERN_BEST);
         for (int rp = 0; rp < 2; rp++)
             for (int t = 1; t <= 2; t++) {
                 o.repack = rp == 0;
@@ -186,8 +185,7 @@ static void check_levels(const char *path)
             }
         check_batch(path);
     }
-    quant_set_force_ref(0);
-    gemm_set_no_vnni(0);
+    kernels_cap_level(KERN_BEST);
 }
 
 static void model_path(char *out, size_t cap, const char *type)
@@ -245,7 +243,7 @@ static void test_identity_q4_k_m(void **state)
     struct err e = {{0}};
     uint32_t target;
     snprintf(p, sizeof p, "%s/modes-tiny-256-q4_k_m.gguf", tmp_dir);
-    if (quantize_type_from_name("q4_k_m", &target, &e) || gen_model("tiny-256", target, 11, p, NULL, &e))
+    if (quantize_type_from_name("q4_k_m", &target, &e) || synth_model("tiny-256", target, 11, p, NULL, &e))
         fail_msg("%s", e.msg);
     check_model(p, 1);
     check_batch(p);
@@ -266,7 +264,7 @@ static void test_identity_moe(void **state)
         char p[1200];
         struct err e = {{0}};
         snprintf(p, sizeof p, "%s/modes-tiny-moe-%s.gguf", tmp_dir, types[i].name);
-        if (gen_model("tiny-moe", types[i].type, 7, p, NULL, &e))
+        if (synth_model("tiny-moe", types[i].type, 7, p, NULL, &e))
             fail_msg("%s", e.msg);
         check_model(p, types[i].type != GGML_TYPE_F32);
         check_batch(p);

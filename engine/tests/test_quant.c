@@ -20,27 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant.h"
-#include "vec.h"
+#include "kernels/quant.h"
+#include "kernels/vec.h"
+#include "table.h"
+#include "rng.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    /* xorshift64*: fixed seeds, reproducible across runs */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform in [-1, 1). */
-static float rng_unit(void)
-{
-    return (float)((double)(rng_next() >> 40) / (double)(1u << 23) - 1.0);
-}
 
 /* Fills x with n values, each 32-block at its own random scale 2^-6..2^6,
  * so blocks differ in magnitude as real activations and weights do. */
@@ -302,7 +287,7 @@ static void test_q8_0_pinned(void **state)
     x[5] = 1.49f;
     x[6] = 100.51f;
     struct block_q8_0 q;
-    quant_q8_0_quantize_row(x, &q, 32);
+    table_from_float(GGML_TYPE_Q8_0, x, &q, 32);
     assert_int_equal(q.d, 0x3c00);
     static const int8_t want[7] = {-127, 1, -1, 3, -3, 1, 101};
     assert_memory_equal(q.qs, want, 7);
@@ -318,7 +303,7 @@ static void test_zero_blocks(void **state)
     struct block_q4_0 q4[2];
     memset(q8, 0x55, sizeof q8);
     memset(q4, 0x55, sizeof q4);
-    quant_q8_0_quantize_row(x, q8, 64);
+    table_from_float(GGML_TYPE_Q8_0, x, q8, 64);
     quant_q4_0_quantize_row(x, q4, 64);
     for (int b = 0; b < 2; b++) {
         assert_int_equal(q8[b].d, 0);
@@ -345,7 +330,7 @@ static void test_q8_0_roundtrip(void **state)
     assert_non_null(q);
     rng_state = 1;
     fill_blocks(x, N);
-    quant_q8_0_quantize_row(x, q, N);
+    table_from_float(GGML_TYPE_Q8_0, x, q, N);
     quant_dequantize_row(GGML_TYPE_Q8_0, q, y, N);
     for (int b = 0; b < N / 32; b++) {
         double amax = 0;
@@ -415,7 +400,7 @@ static void test_f16_roundtrip(void **state)
     uint16_t h[N];
     rng_state = 3;
     fill_blocks(x, N);
-    quant_f16_quantize_row(x, h, N);
+    table_from_float(GGML_TYPE_F16, x, h, N);
     quant_dequantize_row(GGML_TYPE_F16, h, y, N);
     for (int i = 0; i < N; i++) {
         /* normal halves: relative error at most 2^-11 */
@@ -465,10 +450,10 @@ static void test_dot_quantized(void **state)
         for (int rep = 0; rep < 20; rep++) {
             fill_blocks(w, n);
             fill_blocks(x, n);
-            quant_q8_0_quantize_row(x, a8, n);
+            table_from_float(GGML_TYPE_Q8_0, x, a8, n);
             quant_dequantize_row(GGML_TYPE_Q8_0, a8, xd, n);
 
-            quant_q8_0_quantize_row(w, w8, n);
+            table_from_float(GGML_TYPE_Q8_0, w, w8, n);
             quant_dequantize_row(GGML_TYPE_Q8_0, w8, wd, n);
             check_dot(quant_dot_q8_0_q8_0_ref(w8, a8, n), wd, xd, n, nb);
 
@@ -501,7 +486,7 @@ static void test_dot_float(void **state)
             fill_blocks(w, n);
             fill_blocks(x, n);
             check_dot(quant_dot_f32_ref(w, x, n), w, x, n, n);
-            quant_f16_quantize_row(w, wh, n);
+            table_from_float(GGML_TYPE_F16, w, wh, n);
             quant_dequantize_row(GGML_TYPE_F16, wh, wd, n);
             check_dot(quant_dot_f16_ref(wh, x, n), wd, x, n, n);
         }
@@ -583,7 +568,7 @@ static void test_dot_no_fma(void **state)
     float fused = (float)((double)scale * 12769.0 + acc0);
     assert_true(want != fused); /* the case discriminates */
     assert_true(quant_dot_q8_0_q8_0_ref(w, a, 64) == want);
-    if (quant_fast_available())
+    if ((kernels_cpu_level() >= KERN_AVX2))
         assert_true(quant_dot_q8_0_q8_0_avx2(w, a, 64) == want);
 }
 
@@ -593,7 +578,7 @@ static void test_dot_no_fma(void **state)
 static void test_swiglu_fast_equals_ref(void **state)
 {
     (void)state;
-    if (!quant_fast_available())
+    if (!(kernels_cpu_level() >= KERN_AVX2))
         skip();
     enum { N = 1003 };
     float g[N], u[N], fast[N], ref[N];

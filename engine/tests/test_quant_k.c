@@ -23,29 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "gguf.h"
-#include "quant.h"
-#include "quant_k.h"
+#include "kernels/gemm.h"
+#include "format/gguf.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "table.h"
+#include "rng.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    /* xorshift64*: fixed seeds, reproducible across runs */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform in [-1, 1). */
-static float rng_unit(void)
-{
-    return (float)((double)(rng_next() >> 40) / (double)(1u << 23) - 1.0);
-}
 
 static void fill_bytes(void *p, size_t n)
 {
@@ -246,10 +231,10 @@ static void test_q8_k_pinned(void **state)
     x[QK_K + 1] = 64.0f;
     x[QK_K + 2] = 32.0f; /* 63.5 -> 64 (even) */
     for (int force = 0; force < 2; force++) {
-        quant_set_force_ref(force);
+        kernels_cap_level(force ? KERN_REF : KERN_BEST);
         struct block_q8_k q[3];
         memset(q, 0x55, sizeof q);
-        quant_q8_k_quantize_row(x, q, 2 * QK_K);
+        table_from_float(GGML_TYPE_Q8_K, x, q, 2 * QK_K);
         assert_true(q[0].d == -1.0f);
         int8_t want[QK_K] = {0};
         want[10] = -127;
@@ -272,12 +257,12 @@ static void test_q8_k_pinned(void **state)
         float z[QK_K];
         for (int i = 0; i < QK_K; i++)
             z[i] = i % 2 ? -0.0f : 0.0f;
-        quant_q8_k_quantize_row(z, &q[2], QK_K);
+        table_from_float(GGML_TYPE_Q8_K, z, &q[2], QK_K);
         struct block_q8_k zero;
         memset(&zero, 0, sizeof zero);
         assert_memory_equal(&q[2], &zero, sizeof zero);
     }
-    quant_set_force_ref(0);
+    kernels_cap_level(KERN_BEST);
 }
 
 /* ---- quantizers: round-trip bounds ------------------------------------- */
@@ -292,7 +277,7 @@ static void test_q8_k_roundtrip(void **state)
     struct block_q8_k *q = xmalloc(N / QK_K * sizeof *q);
     rng_state = 1;
     fill_floats(x, N);
-    quant_q8_k_quantize_row(x, q, N);
+    table_from_float(GGML_TYPE_Q8_K, x, q, N);
     quant_dequantize_row(GGML_TYPE_Q8_K, q, y, N);
     for (int b = 0; b < N / QK_K; b++) {
         double d = fabs((double)q[b].d);
@@ -483,7 +468,7 @@ static void test_dot_vs_double(void **state)
         for (int rep = 0; rep < 10; rep++) {
             fill_floats(w, n);
             fill_floats(x, n);
-            quant_q8_k_quantize_row(x, a, n);
+            table_from_float(GGML_TYPE_Q8_K, x, a, n);
             quant_dequantize_row(GGML_TYPE_Q8_K, a, xd, n);
 
             quant_q4_k_quantize_row(w, w4, n);
@@ -550,8 +535,8 @@ static void test_dot_order(void **state)
         set_bsums(&a[b]);
     float want = 0x1p24f + 2.0f;
     assert_true(quant_dot_q4_k_q8_k_ref(w4, a, 2 * QK_K) == want);
-    assert_true(quant_dot_q4_k_q8_k(w4, a, 2 * QK_K) == want);
-    if (quant_fast_available())
+    assert_true(table_dot(GGML_TYPE_Q4_K, w4, a, 2 * QK_K) == want);
+    if ((kernels_cpu_level() >= KERN_AVX2))
         assert_true(quant_dot_q4_k_q8_k_avx2(w4, a, 2 * QK_K) == want);
     /* block 1 as t = 1 (tm 0), block 2 the negation of block 0 */
     w4[1].dmin = 0;
@@ -560,7 +545,7 @@ static void test_dot_order(void **state)
     w4[2].d = quant_fp32_to_fp16(-128.0f);
     a[2] = a[0];
     assert_true(quant_dot_q4_k_q8_k_ref(w4, a, 3 * QK_K) == 0.0f);
-    if (quant_fast_available())
+    if ((kernels_cpu_level() >= KERN_AVX2))
         assert_true(quant_dot_q4_k_q8_k_avx2(w4, a, 3 * QK_K) == 0.0f);
 
     /* Q6_K: element 0 of each block; q = 0 is -32, against -64 with scale
@@ -586,7 +571,7 @@ static void test_dot_order(void **state)
     for (int b = 0; b < 3; b++)
         set_bsums(&a[b]);
     assert_true(quant_dot_q6_k_q8_k_ref(w6, a, 3 * QK_K) == 0.0f);
-    if (quant_fast_available())
+    if ((kernels_cpu_level() >= KERN_AVX2))
         assert_true(quant_dot_q6_k_q8_k_avx2(w6, a, 3 * QK_K) == 0.0f);
     w6[2].d = 0;
     assert_true(quant_dot_q6_k_q8_k_ref(w6, a, 3 * QK_K) == 0x1p24f); /* 2^24 + 1 rounds to even */
@@ -642,7 +627,7 @@ static void raw_q8_k(struct block_q8_k *a, int64_t nb)
 static void test_fast_dot_matches_ref(void **state)
 {
     (void)state;
-    if (!quant_fast_available())
+    if (!(kernels_cpu_level() >= KERN_AVX2))
         skip();
     rng_state = 4;
     for (size_t t = 0; t < N_FAST_NS; t++) {
@@ -722,6 +707,13 @@ static void check_plain8(const char *form, gemm_q6_k_fn fn, const uint8_t *w, si
  * form against quant_dot_q6_k_q8_k_ref. n_tok 1..4 take the row order, more
  * the tiles of 16 (17 = 16 + 1); n 11008 and 33024 cross the row order's
  * chunks of activation blocks (64 / n_tok super-blocks). */
+/* The Q6_K 8-row kernel the kernel table hands out at the current level. */
+static void table_q6_k_plain8(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                              int64_t n, float *out, size_t out_stride)
+{
+    table_rows8(GGML_TYPE_Q6_K, KERN_PLAIN, w, rb, a, a_stride, n_tok, n, out, out_stride);
+}
+
 static void test_gemm_q6_k_plain8(void **state)
 {
     (void)state;
@@ -733,10 +725,10 @@ static void test_gemm_q6_k_plain8(void **state)
         gemm_q6_k_fn fn;
         int ok;
     } forms[] = {
-        {"ref", quant_gemm_q6_k_plain8_ref, 1},
-        {"dispatch", quant_gemm_q6_k_plain8, 1},
-        {"avx2", quant_gemm_q6_k_plain8_avx2, quant_fast_available()},
-        {"vnni", quant_gemm_q6_k_plain8_vnni, gemm_vnni_available()},
+        {"ref", gemm_q6_k_plain8_ref, 1},
+        {"dispatch", table_q6_k_plain8, 1},
+        {"avx2", gemm_q6_k_plain8_avx2, (kernels_cpu_level() >= KERN_AVX2)},
+        {"vnni", gemm_q6_k_plain8_vnni, (kernels_cpu_level() >= KERN_VNNI)},
     };
     print_message("q6_k plain8 forms: avx2 %s, vnni %s\n", forms[2].ok ? "tested" : "unavailable",
                   forms[3].ok ? "tested" : "unavailable");
@@ -769,7 +761,7 @@ static void test_gemm_q6_k_plain8(void **state)
                         raw_q8_k(at, nb);
                     } else {
                         fill_floats(x, n);
-                        quant_q8_k_quantize_row(x, at, n);
+                        table_from_float(GGML_TYPE_Q8_K, x, at, n);
                     }
                     memset(at + nb, 0x5a, sizeof *at); /* the spare block: never read */
                 }
@@ -815,7 +807,7 @@ static void check_q8_k_quantize(const float *x, int64_t n)
 static void test_fast_quantize_matches_ref(void **state)
 {
     (void)state;
-    if (!quant_fast_available())
+    if (!(kernels_cpu_level() >= KERN_AVX2))
         skip();
     rng_state = 5;
     for (size_t t = 0; t < N_FAST_NS; t++) {
@@ -878,12 +870,12 @@ static void test_dispatch(void **state)
     fill_floats(x, N);
     float r[2][2];
     for (int force = 0; force < 2; force++) {
-        quant_set_force_ref(force);
-        quant_q8_k_quantize_row(x, a[force], N);
-        r[force][0] = quant_dot_q4_k_q8_k(w4, a[force], N);
-        r[force][1] = quant_dot_q6_k_q8_k(w6, a[force], N);
+        kernels_cap_level(force ? KERN_REF : KERN_BEST);
+        table_from_float(GGML_TYPE_Q8_K, x, a[force], N);
+        r[force][0] = table_dot(GGML_TYPE_Q4_K, w4, a[force], N);
+        r[force][1] = table_dot(GGML_TYPE_Q6_K, w6, a[force], N);
     }
-    quant_set_force_ref(0);
+    kernels_cap_level(KERN_BEST);
     assert_memory_equal(a[0], a[1], sizeof a[0]);
     assert_memory_equal(r[0], r[1], sizeof r[0]);
 }
@@ -947,7 +939,7 @@ static void test_reference_file(void **state)
         uint8_t *rq = xmalloc(rb);
         struct block_q8_k *a = xmalloc((size_t)(cols / QK_K) * sizeof *a);
         fill_floats(ax, cols);
-        quant_q8_k_quantize_row(ax, a, cols);
+        table_from_float(GGML_TYPE_Q8_K, ax, a, cols);
         quant_dequantize_row(GGML_TYPE_Q8_K, a, ad, cols);
         double sumsq = 0;
         for (int64_t r = 0; r < rows; r++) {
@@ -969,13 +961,13 @@ static void test_reference_file(void **state)
             double bound = 0;
             if (k6) {
                 dr = quant_dot_q6_k_q8_k_ref((const struct block_q6_k *)(const void *)row, a, cols);
-                df = quant_dot_q6_k_q8_k((const struct block_q6_k *)(const void *)row, a, cols);
+                df = table_dot(GGML_TYPE_Q6_K, (const struct block_q6_k *)(const void *)row, a, cols);
                 for (int64_t i = 0; i < cols; i++)
                     bound += fabs((double)y[i] * (double)ad[i]);
                 bound *= 1 + 1e-6;
             } else {
                 dr = quant_dot_q4_k_q8_k_ref((const struct block_q4_k *)(const void *)row, a, cols);
-                df = quant_dot_q4_k_q8_k((const struct block_q4_k *)(const void *)row, a, cols);
+                df = table_dot(GGML_TYPE_Q4_K, (const struct block_q4_k *)(const void *)row, a, cols);
                 bound = q4_k_bound((const struct block_q4_k *)(const void *)row, ad, cols);
             }
             assert_same_float(df, dr, "reference-file dot", cols, (int)r);

@@ -25,38 +25,24 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
-#include "quant.h"
-#include "quantize.h"
+#include "testdata.h"
+#include "format/gguf.h"
+#include "kernels/quant.h"
+#include "convert/quantize.h"
 
 /* ---- files ----------------------------------------------------------------- */
 
 static void data_path(const char *name, char *out, size_t n)
 {
-    const char *dir = getenv("RB_TEST_DATA");
-    if (!dir || !*dir)
-        fail_msg("RB_TEST_DATA is not set: run through scripts/run-tests.sh or set it to the test data folder");
-    snprintf(out, n, "%s/%s", dir, name);
-    struct stat st;
-    if (stat(out, &st))
-        fail_msg("test data file %s is missing", out);
+    testdata_path(out, n, name);
 }
 
 static uint8_t *read_path(const char *path, size_t *size)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    assert_true(n > 0);
-    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
-    uint8_t *buf = malloc((size_t)n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *size = (size_t)n;
-    return buf;
+    struct testdata_blob b = testdata_read_path(path);
+    assert_true(b.n > 0);
+    *size = b.n;
+    return (uint8_t *)b.p;
 }
 
 static int file_exists(const char *path)

@@ -18,26 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant.h"
-#include "quant_k.h"
-#include "repack.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "kernels/repack.h"
+#include "table.h"
+#include "rng.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static float rng_unit(void)
-{
-    return (float)((double)(rng_next() >> 40) / (double)(1u << 23) - 1.0);
-}
 
 static void fill_bytes(void *p, size_t n)
 {
@@ -342,7 +329,7 @@ static void test_dot8_ref_matches_rows(void **state)
 static void test_fast_matches_ref(void **state)
 {
     (void)state;
-    if (!quant_fast_available())
+    if (!(kernels_cpu_level() >= KERN_AVX2))
         skip();
     rng_state = 13;
     for (size_t t = 0; t < N_NS; t++) {
@@ -371,7 +358,7 @@ static void test_fast_matches_ref(void **state)
 static void test_fast_q4_0_any_activation(void **state)
 {
     (void)state;
-    if (!quant_fast_available())
+    if (!(kernels_cpu_level() >= KERN_AVX2))
         skip();
     rng_state = 14;
     struct dot_case c;
@@ -424,7 +411,7 @@ static void check_quantize(const float *x, int64_t n)
 static void test_fast_quantize_matches_ref(void **state)
 {
     (void)state;
-    if (!quant_fast_available())
+    if (!(kernels_cpu_level() >= KERN_AVX2))
         skip();
     rng_state = 15;
     for (size_t t = 0; t < N_NS; t++) {
@@ -549,7 +536,7 @@ static void test_dot8_q4_k(void **state)
 {
     (void)state;
     rng_state = 17;
-    int fast = quant_fast_available();
+    int fast = (kernels_cpu_level() >= KERN_AVX2);
     for (size_t t = 0; t < N_NS_K; t++) {
         struct k_case c;
         k_case_alloc(&c, ns_k[t]);
@@ -578,10 +565,10 @@ static void test_dot8_q4_k(void **state)
     k_case_fill(&c, 0, 0);
     float o[2][8];
     for (int force = 0; force < 2; force++) {
-        quant_set_force_ref(force);
-        repack_dot8_q4_k_q8_k(c.r, c.a, c.n, o[force]);
+        kernels_cap_level(force ? KERN_REF : KERN_BEST);
+        table_rows8(GGML_TYPE_Q4_K, KERN_REPACKED, c.r, 0, c.a, 0, 1, c.n, o[force], 0);
     }
-    quant_set_force_ref(0);
+    kernels_cap_level(KERN_BEST);
     assert_memory_equal(o[0], o[1], sizeof o[0]);
     for (int r = 0; r < 8; r++)
         assert_same_float(o[0][r], quant_dot_q4_k_q8_k_ref(c.w + r * 16, c.a, c.n), "q4_k dot8", c.n, r);
@@ -591,10 +578,10 @@ static void test_dot8_q4_k(void **state)
 static void test_dispatch(void **state)
 {
     (void)state;
-    quant_set_force_ref(1);
-    assert_false(quant_use_fast());
-    quant_set_force_ref(0);
-    assert_int_equal(quant_use_fast(), quant_fast_available());
+    kernels_cap_level(KERN_REF);
+    assert_false((kernels_level() >= KERN_AVX2));
+    kernels_cap_level(KERN_BEST);
+    assert_int_equal((kernels_level() >= KERN_AVX2), (kernels_cpu_level() >= KERN_AVX2));
 
     /* Dispatchers give the ref bits whichever way they go. */
     rng_state = 16;
@@ -606,14 +593,14 @@ static void test_dispatch(void **state)
     struct block_q8_0 qf[128], qr[128];
     float o[2][2][8], p[2][2];
     for (int force = 0; force < 2; force++) {
-        quant_set_force_ref(force);
-        repack_dot8_q4_0_q8_0(c.r4, c.a, c.n, o[force][0]);
-        repack_dot8_q8_0_q8_0(c.r8, c.a, c.n, o[force][1]);
-        p[force][0] = quant_dot_q4_0_q8_0(c.w4, c.a, c.n);
-        p[force][1] = quant_dot_q8_0_q8_0(c.w8, c.a, c.n);
-        quant_q8_0_quantize_row(x, force ? qr : qf, 4096);
+        kernels_cap_level(force ? KERN_REF : KERN_BEST);
+        table_rows8(GGML_TYPE_Q4_0, KERN_REPACKED, c.r4, 0, c.a, 0, 1, c.n, o[force][0], 0);
+        table_rows8(GGML_TYPE_Q8_0, KERN_REPACKED, c.r8, 0, c.a, 0, 1, c.n, o[force][1], 0);
+        p[force][0] = table_dot(GGML_TYPE_Q4_0, c.w4, c.a, c.n);
+        p[force][1] = table_dot(GGML_TYPE_Q8_0, c.w8, c.a, c.n);
+        table_from_float(GGML_TYPE_Q8_0, x, force ? qr : qf, 4096);
     }
-    quant_set_force_ref(0);
+    kernels_cap_level(KERN_BEST);
     assert_memory_equal(o[0], o[1], sizeof o[0]);
     assert_memory_equal(p[0], p[1], sizeof p[0]);
     assert_memory_equal(qf, qr, sizeof qf);

@@ -28,8 +28,9 @@
 
 #include "testdata.h"
 
-#include "gguf.h"
-#include "tokenizer.h"
+#include "format/gguf.h"
+#include "tokenizer/tokenizer.h"
+#include "rng.h"
 
 /* ---- data files ------------------------------------------------------- */
 
@@ -217,16 +218,6 @@ static void test_llama_spm_round_trip(void **state)
     free_vectors(&v);
 }
 
-static uint64_t rng_state;
-
-static uint32_t rng_next(void)
-{
-    /* xorshift64*: a fixed seed, reproducible across runs */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
 
 /* Appends code point c as UTF-8; returns the bytes written. */
 static size_t put_utf8(char *d, uint32_t c)
@@ -267,10 +258,10 @@ static void test_llama_spm_random_round_trip(void **state)
     load_tok("ggml-vocab-llama-spm.gguf", &tok);
     rng_state = 0x9E3779B97F4A7C15ULL;
     for (int iter = 0; iter < 300; iter++) {
-        size_t len = 0, n_cp = rng_next() % 64;
+        size_t len = 0, n_cp = rng_next_u32() % 64;
         for (size_t k = 0; k < n_cp; k++) {
-            uint32_t range = pick[rng_next() % 16];
-            uint32_t c = lo[range] + rng_next() % span[range];
+            uint32_t range = pick[rng_next_u32() % 16];
+            uint32_t c = lo[range] + rng_next_u32() % span[range];
             if (c == 0x2581)
                 c = ' ';
             len += put_utf8(text + len, c);

@@ -30,8 +30,9 @@
 
 #include "testdata.h"
 
-#include "gguf.h"
-#include "tokenizer.h"
+#include "format/gguf.h"
+#include "tokenizer/tokenizer.h"
+#include "rng.h"
 
 #define GPT2_VOCAB "ggml-vocab-gpt-2.gguf"
 #define GPT2_N_VOCAB 50257
@@ -208,16 +209,6 @@ static void test_gpt2_vectors(void **state)
 
 /* ---- round trips -------------------------------------------------------- */
 
-static uint64_t rng_state;
-
-static uint32_t rng_next(void)
-{
-    /* xorshift64*: a fixed seed, reproducible across runs */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
 
 static size_t put_utf8(char *d, uint32_t c)
 {
@@ -260,15 +251,15 @@ static void test_gpt2_random_round_trip(void **state)
     load_gpt2(&tok);
     rng_state = 0x9E3779B97F4A7C15ULL;
     for (int iter = 0; iter < 2000; iter++) {
-        size_t len = 0, n_cp = rng_next() % 96;
+        size_t len = 0, n_cp = rng_next_u32() % 96;
         for (size_t k = 0; k < n_cp; k++) {
-            uint32_t r = rng_next() % 20;
+            uint32_t r = rng_next_u32() % 20;
             if (r < 3) {
-                text[len++] = ws[rng_next() % 6];
+                text[len++] = ws[rng_next_u32() % 6];
                 continue;
             }
-            uint32_t range = r == 3 ? 8 : pick[rng_next() % 16];
-            len += put_utf8(text + len, lo[range] + rng_next() % span[range]);
+            uint32_t range = r == 3 ? 8 : pick[rng_next_u32() % 16];
+            len += put_utf8(text + len, lo[range] + rng_next_u32() % span[range]);
         }
         expect_round_trip(&tok, text, len);
     }

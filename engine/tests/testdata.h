@@ -7,7 +7,8 @@
  * fails the test: it is never skipped. The functions are static inline, as a
  * test binary is one .c file linked with libengine.a (see the Makefile) and
  * each test uses only some of them. Include after <cmocka.h>.
- * Sections: paths, data files. */
+ * Sections: paths, data files (any file read whole, a GGUF file mapped).
+ * The tests' one random generator is rng.h. */
 #ifndef TESTDATA_H
 #define TESTDATA_H
 
@@ -18,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gguf.h"
+#include "format/gguf.h"
 
 /* ---- paths -------------------------------------------------------------- */
 
@@ -49,15 +50,14 @@ struct testdata_blob {
     size_t n;
 };
 
-/* A whole data file; fails the test when it is missing. */
-static inline struct testdata_blob testdata_read(const char *name)
+/* A whole file at path, NUL-terminated (n counts the file's bytes only);
+ * fails the test when it cannot be opened or read. */
+static inline struct testdata_blob testdata_read_path(const char *path)
 {
-    char path[4096];
     struct testdata_blob b = {NULL, 0};
-    testdata_path(path, sizeof path, name);
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        fail_msg("data file %s missing (set RB_TEST_DATA)", path);
+        fail_msg("cannot open %s", path);
     assert_int_equal(fseek(fp, 0, SEEK_END), 0);
     long size = ftell(fp);
     assert_true(size >= 0);
@@ -69,6 +69,14 @@ static inline struct testdata_blob testdata_read(const char *name)
     b.p[b.n] = 0;
     fclose(fp);
     return b;
+}
+
+/* A whole data file; fails the test when it is missing. */
+static inline struct testdata_blob testdata_read(const char *name)
+{
+    char path[4096];
+    testdata_path(path, sizeof path, name);
+    return testdata_read_path(path);
 }
 
 /* A GGUF data file, mapped read-only and parsed. */

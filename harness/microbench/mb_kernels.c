@@ -16,12 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "gguf.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
+#include "format/gguf.h"
 #include "mb.h"
-#include "quant.h"
-#include "quant_k.h"
-#include "repack.h"
+#include "kernels/quant.h"
+#include "kernels/quant_k.h"
+#include "kernels/repack.h"
 
 #define ROWS 64   /* rows per iteration of the dot and dequantize benchmarks */
 #define COLS 4096 /* a multiple of every block size, QK_K included */
@@ -54,15 +55,10 @@ static void *quantized(uint32_t type, int64_t rows, int64_t cols, uint64_t seed)
     for (int64_t r = 0; r < rows; r++) {
         void *y = m + (size_t)r * row_bytes;
         fill_floats(x, cols, seed + (uint64_t)r);
-        switch (type) {
-        case GGML_TYPE_F16: quant_f16_quantize_row(x, y, cols); break;
-        case GGML_TYPE_Q8_0: quant_q8_0_quantize_row(x, y, cols); break;
-        case GGML_TYPE_Q4_0: quant_q4_0_quantize_row(x, y, cols); break;
-        case GGML_TYPE_Q4_K: quant_q4_k_quantize_row(x, y, cols); break;
-        case GGML_TYPE_Q6_K: quant_q6_k_quantize_row(x, y, cols); break;
-        case GGML_TYPE_Q8_K: quant_q8_k_quantize_row(x, y, cols); break;
-        default: goto fail;
-        }
+        const struct kern_fns *f = kernels_fns(type, KERN_PLAIN);
+        if (!f || !f->from_float)
+            goto fail;
+        f->from_float(x, y, cols);
     }
     free(x);
     return m;
@@ -177,7 +173,7 @@ static void dots(dot_fn f, const unsigned char *w, size_t row_bytes, const void 
 /* Times `timed` (ref or fast) over ROWS rows, then checks its bits against ref. */
 static void bench_dot(struct mb_state *s, uint32_t wtype, uint32_t atype, dot_fn ref, dot_fn fast, int use_fast)
 {
-    if (use_fast && !quant_fast_available()) {
+    if (use_fast && !(kernels_cpu_level() >= KERN_AVX2)) {
         mb_skip(s, "this CPU lacks AVX2/F16C");
         return;
     }
@@ -243,7 +239,7 @@ static void dots8(dot8_fn f, const unsigned char *w, size_t row_bytes, const voi
 static void bench_dot8(struct mb_state *s, uint32_t wtype, uint32_t atype, dot8_fn f, dot_fn row_ref,
                        int is_fast)
 {
-    if (is_fast && !quant_fast_available()) {
+    if (is_fast && !(kernels_cpu_level() >= KERN_AVX2)) {
         mb_skip(s, "this CPU lacks AVX2/F16C");
         return;
     }
@@ -300,7 +296,7 @@ static void bench_gemm(struct mb_state *s, uint32_t wtype)
     uint32_t atype = k_type ? GGML_TYPE_Q8_K : GGML_TYPE_Q8_0;
     size_t row_bytes = quant_row_bytes(wtype, COLS), bytes = row_bytes * ROWS, ab = quant_row_bytes(atype, COLS);
     int64_t nb = COLS / (k_type ? QK_K : QK8_0);
-    int vnni = quant_fast_available() && gemm_vnni_available();
+    int vnni = kernels_level() >= KERN_VNNI;
     unsigned char *w = quantized(wtype, ROWS, COLS, 7), *packed = malloc(bytes);
     unsigned char *a = quantized(atype, T, COLS, 8);
     struct block_q8_0 *bm = malloc(sizeof *bm * (size_t)(nb * T));
@@ -319,20 +315,18 @@ static void bench_gemm(struct mb_state *s, uint32_t wtype)
             gemm_q8_0_prepare(at, nb, ad + t * nb, n8 + t * nb);
             gemm_q8_0_to_block_major(at, ad + t * nb, n8 + t * nb, t, T, nb, bm, bad, bn8);
         }
+    /* the kernel the engine's table runs for this batch at this CPU's level */
+    const struct kern_row *k = kernels_row(wtype, wtype == GGML_TYPE_Q6_K ? KERN_PLAIN : KERN_REPACKED);
+    const struct kern_fns *f = &k->fn[kernels_level()];
+    struct kern_act act = {.n_tok = T, .q8 = (const void *)a, .q8_stride = (size_t)nb,
+                           .q8_bm = T > 1 && f->block_major ? bm : (const void *)a,
+                           .q8_bm_d = T > 1 && f->block_major ? bad : ad,
+                           .q8_bm_neg8 = T > 1 && f->block_major ? bn8 : n8,
+                           .q8k = (const void *)a, .q8k_stride = (size_t)nb};
     while (mb_run(s)) {
         for (int g = 0; g < ROWS / REPACK_ROWS; g++) {
             const unsigned char *gw = (wtype == GGML_TYPE_Q6_K ? w : packed) + (size_t)g * REPACK_ROWS * row_bytes;
-            float *o = got + g * REPACK_ROWS;
-            if (wtype == GGML_TYPE_Q6_K)
-                quant_gemm_q6_k_plain8(gw, row_bytes, (const void *)a, (size_t)nb, T, COLS, o, ROWS);
-            else if (wtype == GGML_TYPE_Q4_K)
-                gemm_q4_k_8rows(gw, (const void *)a, (size_t)nb, T, COLS, o, ROWS);
-            else if (vnni)
-                (wtype == GGML_TYPE_Q4_0 ? gemm_q4_0_8rows_vnni : gemm_q8_0_8rows_vnni)(gw, bm, bad, bn8, T, COLS, o,
-                                                                                      ROWS);
-            else
-                (wtype == GGML_TYPE_Q4_0 ? gemm_q4_0_8rows_dot8 : gemm_q8_0_8rows_dot8)(gw, (const void *)a,
-                                                                                      (size_t)nb, T, COLS, o, ROWS);
+            f->rows8(gw, row_bytes, &act, COLS, got + g * REPACK_ROWS, ROWS);
         }
         mb_keep(got);
     }

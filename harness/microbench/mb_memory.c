@@ -8,7 +8,7 @@
  * directory (mb_tmpdir, unlinked at once) and re-touches every page before
  * each timed call. Checks after timing: the call dropped the range from the
  * resident set, and the mapping still reads the file's bytes. The load
- * benchmark uses $MB_MODEL, else a generated `tiny` Q4_0 model (gen.h) in
+ * benchmark uses $MB_MODEL, else a generated `tiny` Q4_0 model (synth.h) in
  * the build directory; it checks that every weight of a loaded model, once
  * unpacked from the repacked layout, equals the file's bytes. */
 #include <fcntl.h>
@@ -19,11 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gen.h"
-#include "gguf.h"
+#include "convert/synth.h"
+#include "format/gguf.h"
 #include "mb.h"
-#include "model.h"
-#include "repack.h"
+#include "model/model.h"
+#include "kernels/repack.h"
 
 /* ---- madvise ------------------------------------------------------------- */
 
@@ -153,7 +153,7 @@ static const char *bench_model(struct err *e)
         return model_file;
     }
     snprintf(model_file, sizeof model_file, "%s/mb-tiny-q4_0-%ld.gguf", mb_tmpdir(), (long)getpid());
-    if (gen_model("tiny", GGML_TYPE_Q4_0, 1, model_file, NULL, e)) {
+    if (synth_model("tiny", GGML_TYPE_Q4_0, 1, model_file, NULL, e)) {
         model_file[0] = 0;
         return NULL;
     }

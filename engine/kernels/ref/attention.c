@@ -1,0 +1,47 @@
+/* attention.c: the scalar form of attention_head (attention.h gives the
+ * arithmetic every form follows; the F16C form: kernels/x86/attention_x86.c). */
+#include "kernels/attention.h"
+
+#include <math.h>
+
+#include "kernels/quant.h"
+
+static float lanes_sum(const float l[8])
+{
+    return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+}
+
+void attention_head_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv, int hd,
+                        float scale, uint16_t *acc, float *out)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    for (int d = 0; d < hd; d++)
+        acc[d] = 0;
+    for (int t = 0; t < n_kv; t++) {
+        const uint16_t *kt = k + (size_t)t * stride, *vt = v + (size_t)t * stride;
+        float l[8] = {0};
+        for (int d = 0; d < hd; d++) {
+            float p = quant_fp16_to_fp32(q[d]) * quant_fp16_to_fp32(kt[d]);
+            l[d % 8] = l[d % 8] + p;
+        }
+        float s = lanes_sum(l) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > mx) {
+            float old = mx;
+            mx = s;
+            ms = expf(old - mx);
+            for (int d = 0; d < hd; d++)
+                acc[d] = quant_fp32_to_fp16(quant_fp16_to_fp32(acc[d]) * ms);
+        } else {
+            vs = expf(s - mx);
+        }
+        for (int d = 0; d < hd; d++) {
+            float p = quant_fp16_to_fp32(vt[d]) * vs;
+            acc[d] = quant_fp32_to_fp16(quant_fp16_to_fp32(acc[d]) + p);
+        }
+        sum = sum * ms + vs;
+    }
+    float inv = 1.0f / sum;
+    for (int d = 0; d < hd; d++)
+        out[d] = quant_fp16_to_fp32(acc[d]) * inv;
+}

@@ -1,0 +1,450 @@
+/* gemm_x86.c: the fast forms of gemm.h's 8 rows x n_tok products,
+ * bit-identical to the _ref dots: repacked groups token by token through the
+ * AVX2 8-row dots; repacked groups up to 16 tokens per step with AVX-512
+ * VNNI (256-bit vpdpbusd); 8 plain Q4_0 / Q8_0 rows (AVX2 and VNNI).
+ *
+ * The integer block dots are exact (u8 x s8 products summed in 32-bit lanes);
+ * the float part repeats the ref statements per lane: scale = d_w * d_a,
+ * term = scale * (float)isum, acc += term, blocks in order, never fused.
+ * Q4_0: isum = sum(nibble * a) - 8 * sum(a); Q8_0: sum(|w| * (a * sign(w))). */
+#include "kernels/gemm.h"
+
+#include <string.h>
+
+#include "kernels/repack.h"
+#include "kernels/x86/simd.h"
+
+/* ---- repacked groups, AVX2: token by token through the 8-row dots -------- */
+
+static void scatter(const float r8[REPACK_ROWS], float *out)
+{
+    for (int r = 0; r < REPACK_ROWS; r++)
+        out[r] = r8[r];
+}
+
+void gemm_q4_0_8rows_avx2(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q4_0_q8_0_avx2(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}
+
+void gemm_q8_0_8rows_avx2(const void *w, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q8_0_q8_0_avx2(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}
+
+void gemm_q4_k_8rows_avx2(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                          float *out, size_t out_stride)
+{
+    float r8[REPACK_ROWS];
+    for (int t = 0; t < n_tok; t++) {
+        repack_dot8_q4_k_q8_k_avx2(w, a + (size_t)t * a_stride, n, r8);
+        scatter(r8, out + (size_t)t * out_stride);
+    }
+}
+
+/* ---- repacked groups, VNNI: tiles of tokens -------------------------------- */
+
+#define TILE 4
+
+/* acc + the dot of the 4 unsigned bytes of each lane of w with the 4 signed
+ * bytes at p, broadcast from memory inside the multiply-add (EVEX {1to8}):
+ * one instruction and no broadcast register. GCC does not fold
+ * _mm256_set1_epi32 of a load into vpdpbusd, hence the asm. */
+VNNI static inline __m256i dp_bc(__m256i acc, __m256i w, const int8_t *p)
+{
+    __asm__("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t(*)[1])(const void *)p));
+    return acc;
+}
+
+/* Block b of Q4_0 x Q8_0 for one token: the 8 rows' exact integer dots less
+ * 8 x the sum of the activation's quants (neg8, the chains' start), the 8
+ * multiply-adds in two independent chains (integer sums: any order). */
+VNNI static inline __m256i q4_block_isum(const __m256i lo[4], const __m256i hi[4], const int8_t *q, const int32_t *neg8)
+{
+    __m256i d0 = _mm256_set1_epi32(*neg8), d1 = _mm256_setzero_si256();
+    d0 = dp_bc(d0, lo[0], q + 0);
+    d1 = dp_bc(d1, hi[0], q + 16);
+    d0 = dp_bc(d0, lo[1], q + 4);
+    d1 = dp_bc(d1, hi[1], q + 20);
+    d0 = dp_bc(d0, lo[2], q + 8);
+    d1 = dp_bc(d1, hi[2], q + 24);
+    d0 = dp_bc(d0, lo[3], q + 12);
+    d1 = dp_bc(d1, hi[3], q + 28);
+    return _mm256_add_epi32(d0, d1);
+}
+
+/* acc += (d_w * d_a) * (float)isum, lane-wise: the ref's float statements. */
+VNNI static inline __m256 block_acc(__m256 acc, __m256 dw, float da, __m256i isum)
+{
+    __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da));
+    return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum)));
+}
+
+VNNI static inline __attribute__((always_inline)) void q4_decode(const struct block_q4_0x8 *wb, __m256i lo[4],
+                                                                 __m256i hi[4])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(wb->qs + 32 * k));
+        lo[k] = _mm256_and_si256(v, low4);
+        hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    }
+}
+
+/* T tokens from t0 (T a constant 1..16 at each call site: the loops unroll and
+ * the accumulators stay in registers); the decoded block serves all T. The
+ * activations are block-major (gemm.h): the T tokens' blocks b sit side by
+ * side, one pointer per block and constant offsets per token. */
+VNNI static inline __attribute__((always_inline)) void q4_tile(const struct block_q4_0x8 *w, int64_t nb,
+                                                               const struct block_q8_0 *a, const float *ad,
+                                                               const int32_t *neg8, size_t n_all, int t0,
+                                                               const int T, float *out, size_t out_stride)
+{
+    __m256 c[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        c[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i lo[4], hi[4];
+        q4_decode(&w[b], lo, hi);
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+        size_t o = (size_t)b * n_all + (size_t)t0;
+        const struct block_q8_0 *ab = a + o;
+        const float *adb = ad + o;
+        const int32_t *nb8 = neg8 + o;
+#pragma GCC unroll 16
+        for (int t = 0; t < T; t++)
+            c[t] = block_acc(c[t], dw, adb[t], q4_block_isum(lo, hi, ab[t].qs, &nb8[t]));
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
+}
+
+VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
+                               int n_tok, int64_t n, float *out, size_t out_stride)
+{
+    const struct block_q4_0x8 *w = wv;
+    int64_t nb = n / QK4_0;
+    size_t n_all = (size_t)n_tok;
+    int t0 = 0;
+    for (; t0 + 16 <= n_tok; t0 += 16)
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 16, out, out_stride);
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
+}
+
+/* Q8_0: the weights are signed, so each byte is read as w + 128 (xor 0x80,
+ * unsigned 0..255) and the chain starts at -128 x sum(a) = 16 x neg8:
+ * sum((w + 128) a) - 128 sum(a) = sum(w a), exactly (|sum| < 2^21). */
+VNNI static inline __attribute__((always_inline)) void q8_tile(const struct block_q8_0x8 *w, int64_t nb,
+                                                               const struct block_q8_0 *a, const float *ad,
+                                                               const int32_t *neg8, size_t n_all, int t0,
+                                                               const int T, float *out, size_t out_stride)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256 c[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        c[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wu[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            wu[k] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(w[b].qs + 32 * k)), flip);
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
+        size_t o = (size_t)b * n_all + (size_t)t0;
+        const struct block_q8_0 *ab = a + o;
+        const float *adb = ad + o;
+        const int32_t *nb8 = neg8 + o;
+#pragma GCC unroll 16
+        for (int t = 0; t < T; t++) {
+            const int8_t *q = ab[t].qs;
+            __m256i d0 = _mm256_slli_epi32(_mm256_set1_epi32(nb8[t]), 4), d1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int k = 0; k < 8; k += 2) {
+                d0 = dp_bc(d0, wu[k], q + 4 * k);
+                d1 = dp_bc(d1, wu[k + 1], q + 4 * k + 4);
+            }
+            c[t] = block_acc(c[t], dw, adb[t], _mm256_add_epi32(d0, d1));
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
+}
+
+VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
+                               int n_tok, int64_t n, float *out, size_t out_stride)
+{
+    const struct block_q8_0x8 *w = wv;
+    int64_t nb = n / QK8_0;
+    size_t n_all = (size_t)n_tok;
+    int t0 = 0;
+    for (; t0 + 16 <= n_tok; t0 += 16)
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 16, out, out_stride);
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
+}
+
+/* ---- Q4_K ---------------------------------------------------------------------
+ * Per super-block the 8 rows' 6-bit scales and mins are unpacked once
+ * (int32 lanes, lane r = row r) and each sub-block's nibbles are decoded once
+ * for all T tokens. Sub-block j's exact dot s (|s| < 2^16) goes through
+ * vpdpbusd; isum += s * sc[j] (vpmulld); the mins term sum_j m[j] * (bsum
+ * pair j) goes through vpdpwssd with the mins of sub-blocks 2i, 2i + 1 as the
+ * int16 halves of each lane against the two bsum pairs (each within int16).
+ * The float part is the ref's per lane: d = fp16(d) * a.d, dm = fp16(dmin) *
+ * a.d, t = d * isum, tm = dm * msum, acc += t - tm. */
+
+struct q4k_scales {
+    __m256i sc[8]; /* sub-block scales, int32 per row */
+    __m256i mp[4]; /* mins of sub-blocks 2i (low int16) and 2i + 1 (high int16) */
+};
+
+VNNI static inline void q4k_unpack(const struct block_q4_kx8 *wb, struct q4k_scales *s)
+{
+    const __m256i m63 = _mm256_set1_epi32(63), m15 = _mm256_set1_epi32(15);
+    __m256i B[12], m[8];
+    for (int i = 0; i < 12; i++)
+        B[i] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(wb->scales + 8 * i)));
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            s->sc[j] = _mm256_and_si256(B[j], m63);
+            m[j] = _mm256_and_si256(B[j + 4], m63);
+        } else {
+            s->sc[j] = _mm256_or_si256(_mm256_and_si256(B[j + 4], m15), _mm256_slli_epi32(_mm256_srli_epi32(B[j - 4], 6), 4));
+            m[j] = _mm256_or_si256(_mm256_srli_epi32(B[j + 4], 4), _mm256_slli_epi32(_mm256_srli_epi32(B[j], 6), 4));
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        s->mp[i] = _mm256_or_si256(m[2 * i], _mm256_slli_epi32(m[2 * i + 1], 16));
+}
+
+VNNI static inline __attribute__((always_inline)) void q4k_tile(const struct block_q4_kx8 *w, int64_t nb,
+                                                                const struct block_q8_k *a, size_t a_stride, int t0,
+                                                                const int T, float *out, size_t out_stride)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const struct block_q4_kx8 *wb = &w[b];
+        struct q4k_scales s;
+        q4k_unpack(wb, &s);
+        __m256i isum[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            isum[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            /* sub-block j: nibble half j % 2 of chunks 8 (j / 2) .. + 7 */
+            const uint8_t *qs = wb->qs + 32 * 8 * (j / 2);
+            __m256i nib[8];
+            if (j % 2) {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    nib[k] = _mm256_and_si256(
+                        _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * k)), 4), low4);
+            } else {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    nib[k] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * k)), low4);
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *q = a[(size_t)(t0 + t) * a_stride + (size_t)b].qs + 32 * j;
+                __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int k = 0; k < 8; k += 2) {
+                    d0 = dp_bc(d0, nib[k], q + 4 * k);
+                    d1 = dp_bc(d1, nib[k + 1], q + 4 * k + 4);
+                }
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(_mm256_add_epi32(d0, d1), s.sc[j]));
+            }
+        }
+        __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d));
+        __m256 wm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+            __m256i msum = _mm256_setzero_si256();
+            for (int i = 0; i < 4; i++) {
+                uint32_t lo = (uint16_t)(int16_t)(ab->bsums[4 * i] + ab->bsums[4 * i + 1]);
+                uint32_t hi = (uint16_t)(int16_t)(ab->bsums[4 * i + 2] + ab->bsums[4 * i + 3]);
+                msum = _mm256_dpwssd_epi32(msum, s.mp[i], _mm256_set1_epi32((int32_t)(lo | hi << 16)));
+            }
+            __m256 da = _mm256_set1_ps(ab->d);
+            __m256 d = _mm256_mul_ps(wd, da), dm = _mm256_mul_ps(wm, da);
+            __m256 tt = _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t]));
+            __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_sub_ps(tt, tm));
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+}
+
+VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                               float *out, size_t out_stride)
+{
+    const struct block_q4_kx8 *w = wv;
+    int64_t nb = n / QK_K;
+    int t0 = 0;
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4k_tile(w, nb, a, a_stride, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4k_tile(w, nb, a, a_stride, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q4k_tile(w, nb, a, a_stride, t0, 1, out, out_stride);
+}
+
+/* ---- 8 plain rows ------------------------------------------------------------
+ * The rows are not interleaved: each row's block gives a vector of 8 partial
+ * int32 sums, and a tree of horizontal adds turns the 8 rows' vectors into one
+ * vector whose lane r is row r's exact block sum; the float part then runs
+ * lane-wise as in the repacked kernels. */
+
+/* lane r of the result = sum of the 8 lanes of v[r] */
+AVX2 static inline __m256i reduce8x8(const __m256i v[8])
+{
+    __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
+    __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
+    __m256i h03 = _mm256_hadd_epi32(h01, h23), h47 = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h03, h47, 0x20), _mm256_permute2x128_si256(h03, h47, 0x31));
+}
+
+AVX2 static inline __m256 scales8(const uint8_t *rows, size_t rb, size_t b, size_t bb)
+{
+    uint16_t d[8];
+    for (int r = 0; r < 8; r++)
+        memcpy(&d[r], rows + (size_t)r * rb + b * bb, sizeof d[r]);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d));
+}
+
+/* Block b of the 8 rows, decoded once for every token: w[r] the unsigned
+ * bytes the multiply-add takes (Q4_0: the nibbles, elements 0..15 then
+ * 16..31; Q8_0: |w|), s[r] the signed Q8_0 weights for their signs. */
+struct plain8_blk {
+    __m256i w[8], s[8];
+};
+
+AVX2 static inline void plain8_decode_q4_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
+{
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        const struct block_q4_0 *blk = (const struct block_q4_0 *)(const void *)(rows + (size_t)r * rb) + b;
+        __m128i q = _mm_loadu_si128((const __m128i *)(const void *)blk->qs);
+        __m128i lo = _mm_and_si128(q, low4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low4);
+        k->w[r] = _mm256_set_m128i(hi, lo);
+    }
+}
+
+AVX2 static inline void plain8_decode_q8_0(const uint8_t *rows, size_t rb, int64_t b, struct plain8_blk *k)
+{
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        const struct block_q8_0 *blk = (const struct block_q8_0 *)(const void *)(rows + (size_t)r * rb) + b;
+        k->s[r] = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
+        k->w[r] = _mm256_sign_epi8(k->s[r], k->s[r]); /* |w|, -128 read as 128 */
+    }
+}
+
+/* The sum of the 8 lanes of v, in every lane. */
+AVX2 static inline __m256i splat_hsum(__m256i v)
+{
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    return _mm256_broadcastd_epi32(s4);
+}
+
+/* The 8 rows' exact block dots with the activation bytes av, lane r = row r. */
+AVX2 static inline __m256i plain8_isum_q4_0_avx2(const struct plain8_blk *k, __m256i av)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(k->w[r], av), ones);
+    __m256i s8 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), av), ones);
+    return _mm256_sub_epi32(reduce8x8(v), splat_hsum(s8));
+}
+
+AVX2 static inline __m256i plain8_isum_q8_0_avx2(const struct plain8_blk *k, __m256i av)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(k->w[r], _mm256_sign_epi8(av, k->s[r])), ones);
+    return reduce8x8(v);
+}
+
+/* As plain8_isum_q4_0_avx2, the block dots by vpdpbusd. */
+VNNI static inline __m256i plain8_isum_q4_0_vnni(const struct plain8_blk *k, __m256i av)
+{
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        v[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), k->w[r], av);
+    __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), av);
+    return _mm256_sub_epi32(reduce8x8(v), _mm256_slli_epi32(splat_hsum(s), 3));
+}
+
+/* One walker for the three forms: TILE tokens per pass, each block of the 8
+ * rows decoded once (DECODE), its dots per token (ISUM), the ref's float
+ * statements lane-wise. */
+#define PLAIN8_KERNEL(NAME, ATTR, BLOCK, DECODE, ISUM)                                                                \
+    ATTR void NAME(const void *wv, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok, int64_t n,     \
+                   float *out, size_t out_stride)                                                                     \
+    {                                                                                                                 \
+        const uint8_t *rows = wv;                                                                                     \
+        int64_t nb = n / 32;                                                                                          \
+        for (int t0 = 0; t0 < n_tok; t0 += TILE) {                                                                    \
+            int nt = n_tok - t0 < TILE ? n_tok - t0 : TILE;                                                           \
+            __m256 acc[TILE];                                                                                         \
+            for (int t = 0; t < TILE; t++)                                                                            \
+                acc[t] = _mm256_setzero_ps();                                                                         \
+            for (int64_t b = 0; b < nb; b++) {                                                                        \
+                struct plain8_blk k;                                                                                  \
+                DECODE(rows, rb, b, &k);                                                                              \
+                __m256 dw = scales8(rows, rb, (size_t)b, sizeof(BLOCK));                                              \
+                for (int t = 0; t < nt; t++) {                                                                        \
+                    const struct block_q8_0 *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];                       \
+                    __m256i isum = ISUM(&k, _mm256_loadu_si256((const __m256i *)(const void *)ab->qs));               \
+                    __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(ab->d)));                               \
+                    __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));                                     \
+                    acc[t] = _mm256_add_ps(acc[t], term);                                                             \
+                }                                                                                                     \
+            }                                                                                                         \
+            for (int t = 0; t < nt; t++)                                                                              \
+                _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);                                        \
+        }                                                                                                             \
+    }
+
+PLAIN8_KERNEL(gemm_q4_0_plain8_avx2, AVX2, struct block_q4_0, plain8_decode_q4_0, plain8_isum_q4_0_avx2)
+PLAIN8_KERNEL(gemm_q8_0_plain8_avx2, AVX2, struct block_q8_0, plain8_decode_q8_0, plain8_isum_q8_0_avx2)
+PLAIN8_KERNEL(gemm_q4_0_plain8_vnni, VNNI, struct block_q4_0, plain8_decode_q4_0, plain8_isum_q4_0_vnni)

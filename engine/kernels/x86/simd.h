@@ -1,0 +1,48 @@
+/* simd.h: the target attributes of the x86 kernels, defined here once, and
+ * the AVX2 helpers they share. Included by the files of kernels/x86 only,
+ * which the build compiles on x86 alone (kernels.mk).
+ *
+ * The build has no -march: each x86 function carries one of these, and the
+ * kernel table (kernels.c) hands it out only at a SIMD level the CPU has.
+ *   AVX2  AVX2 + F16C (the KERN_AVX2 level)
+ *   VNNI  AVX2 + F16C + AVX-512 VL + VNNI (the KERN_VNNI level)
+ * Neither enables FMA, so nothing inlined into a kernel can contract its
+ * float multiply-adds. */
+#ifndef KERNELS_X86_SIMD_H
+#define KERNELS_X86_SIMD_H
+
+#if !defined(__x86_64__) && !defined(__i386__)
+#error "kernels/x86/simd.h is for x86 builds only"
+#endif
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,f16c")))
+#define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
+
+/* The sum of the 8 int32 lanes (wrapping, as the adds). */
+AVX2 static inline int32_t hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 32 bytes at p, any alignment. */
+AVX2 static inline __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* Four bytes at p repeated in every 32-bit lane. */
+AVX2 static inline __m256i bcast4(const int8_t *p)
+{
+    int32_t u;
+    memcpy(&u, p, sizeof u);
+    return _mm256_set1_epi32(u);
+}
+
+#endif

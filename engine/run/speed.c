@@ -1,0 +1,203 @@
+/* speed.c: `minillm bench`: times pp and tg over repetitions, checks the logits are the same
+ * in every repetition, and prints the table; after tg, the bytes a token reads
+ * and how near generation runs to the memory bandwidth measured on the spot. */
+#include "run/speed.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/pool.h"
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* One repetition: returns seconds, and the hash of the last logits. */
+static double run_pp(struct context *c, int n, uint64_t *hash)
+{
+    const struct model *m = c->m;
+    int32_t toks[1 << 16];
+    for (int i = 0; i < n && i < (1 << 16); i++)
+        toks[i] = i == 0 && m->tok.bos_id >= 0 ? m->tok.bos_id : (int32_t)((i * 7919u + 13u) % (unsigned)m->cfg.n_vocab);
+    double t0 = clock_now_s();
+    const float *logits = forward_batch(c, toks, n, 0, 0);
+    double t = clock_now_s() - t0;
+    *hash = fnv(1469598103934665603ull, logits, sizeof(float) * (size_t)m->cfg.n_vocab);
+    return t;
+}
+
+static double run_tg(struct context *c, int n, uint64_t *hash)
+{
+    const struct model *m = c->m;
+    int32_t tok = m->tok.bos_id >= 0 ? m->tok.bos_id : 0;
+    uint64_t h = 1469598103934665603ull;
+    double t0 = clock_now_s();
+    for (int i = 0; i < n; i++) {
+        const float *logits = forward(c, tok, i);
+        int32_t best = 0;
+        for (int32_t v = 1; v < m->cfg.n_vocab; v++)
+            if (logits[v] > logits[best])
+                best = v;
+        h = fnv(h, &best, sizeof best);
+        tok = best;
+    }
+    double t = clock_now_s() - t0;
+    *hash = h;
+    return t;
+}
+
+static enum status one_test(struct context *c, const char *name, int n, int reps, int is_pp, const char *model_name,
+                            FILE *out, double *mean_out, struct err *e)
+{
+    double rate[64];
+    uint64_t h0 = 0, h;
+    if (reps > 64)
+        reps = 64;
+    (is_pp ? run_pp : run_tg)(c, n, &h0); /* warm-up, and the reference hash */
+    for (int r = 0; r < reps; r++) {
+        double t = (is_pp ? run_pp : run_tg)(c, n, &h);
+        if (h != h0)
+            return err_set(e, "bench: %s repetition %d produced different logits (hash %016llx, expected %016llx)", name,
+                           r + 1, (unsigned long long)h, (unsigned long long)h0);
+        rate[r] = n / t;
+    }
+    double mean = 0, var = 0;
+    for (int r = 0; r < reps; r++)
+        mean += rate[r];
+    mean /= reps;
+    for (int r = 0; r < reps; r++)
+        var += (rate[r] - mean) * (rate[r] - mean);
+    double sd = reps > 1 ? sqrt(var / (reps - 1)) : 0.0;
+    fprintf(out, "| %s | %d | %s | %.2f ± %.2f | %016llx |\n", model_name, pool_size(c->pool), name, mean, sd,
+            (unsigned long long)h0);
+    fflush(out);
+    *mean_out = mean;
+    return STATUS_OK;
+}
+
+/* ---- the memory ceiling of generation ---------------------------------------
+ * A generated token reads every weight it multiplies by once (for a mixture of
+ * experts, the used share of the experts on average). Streaming those bytes
+ * with the same threads, with nothing computed, gives the rate; rate / bytes
+ * per token is the ceiling tg is measured against. For a mixture of experts
+ * only the dense weights are streamed (which experts a token uses is not
+ * known here), and at most MAX_REGIONS tensors: the rate is still the
+ * machine's, the bytes per token count everything. */
+
+struct region {
+    const unsigned char *p;
+    uint64_t n;
+};
+
+#define MAX_REGIONS 4096
+
+struct stream_job {
+    const struct region *r;
+    int n_regions;
+    uint64_t total;
+    uint64_t sink[64]; /* one per thread, so the reads are not optimized away */
+};
+
+static void add_region(struct region *r, int *n, const struct weight *w, double share, uint64_t *bytes)
+{
+    if (!w->data || w->n_bytes == 0)
+        return;
+    *bytes += (uint64_t)((double)w->n_bytes * share);
+    if (*n < MAX_REGIONS && share >= 1.0)
+        r[(*n)++] = (struct region){w->data, w->n_bytes};
+}
+
+/* The weights one generated token reads; returns their byte count. */
+static uint64_t token_regions(const struct model *m, struct region *r, int *n)
+{
+    const struct model_config *cfg = &m->cfg;
+    uint64_t bytes = 0;
+    *n = 0;
+    for (int l = 0; l < cfg->n_layer; l++) {
+        const struct layer *L = &m->layers[l];
+        const struct weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &L->router};
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
+            add_region(r, n, ws[k], 1.0, &bytes);
+        for (int x = 0; x < cfg->n_expert; x++) {
+            double share = (double)cfg->n_expert_used / (double)cfg->n_expert;
+            add_region(r, n, &L->exp_gate[x], share, &bytes);
+            add_region(r, n, &L->exp_up[x], share, &bytes);
+            add_region(r, n, &L->exp_down[x], share, &bytes);
+        }
+    }
+    add_region(r, n, &m->output, 1.0, &bytes);
+    return bytes;
+}
+
+/* Each thread reads its share of every region, 64 bytes per step. */
+static void stream_worker(void *arg, int ith, int nth)
+{
+    struct stream_job *j = arg;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int k = 0; k < j->n_regions; k++) {
+        uint64_t lines = j->r[k].n / 64;
+        const unsigned char *p = j->r[k].p;
+        for (uint64_t i = lines * (uint64_t)ith / (uint64_t)nth; i < lines * (uint64_t)(ith + 1) / (uint64_t)nth; i++) {
+            uint64_t v[8];
+            memcpy(v, p + 64 * i, sizeof v);
+            a0 ^= v[0] ^ v[4], a1 ^= v[1] ^ v[5], a2 ^= v[2] ^ v[6], a3 ^= v[3] ^ v[7];
+        }
+    }
+    j->sink[ith & 63] = a0 ^ a1 ^ a2 ^ a3;
+}
+
+/* Bytes per token, and the best of three streaming passes in bytes/s. */
+static double stream_rate(struct context *c, uint64_t *per_token)
+{
+    static struct region r[MAX_REGIONS];
+    struct stream_job j = {.r = r};
+    *per_token = token_regions(c->m, r, &j.n_regions);
+    for (int k = 0; k < j.n_regions; k++)
+        j.total += r[k].n;
+    double best = 0;
+    pool_run(c->pool, stream_worker, &j); /* warm: pages resident, caches as after a token */
+    for (int pass = 0; pass < 3; pass++) {
+        double t0 = clock_now_s();
+        pool_run(c->pool, stream_worker, &j);
+        double t = clock_now_s() - t0;
+        if (t > 0 && (double)j.total / t > best)
+            best = (double)j.total / t;
+    }
+    return best;
+}
+
+enum status speed_run(struct context *c, const struct speed_opts *o, const char *model_name, FILE *out,
+                      struct err *e)
+{
+    char name[32];
+    double rate = 0;
+    fprintf(out, "| model | threads | test | t/s | output hash (same every rep) |\n|---|---:|---|---:|---|\n");
+    if (o->n_prompt > 0) {
+        snprintf(name, sizeof name, "pp%d", o->n_prompt);
+        if (one_test(c, name, o->n_prompt, o->reps, 1, model_name, out, &rate, e))
+            return STATUS_ERR;
+    }
+    if (o->n_gen > 0) {
+        snprintf(name, sizeof name, "tg%d", o->n_gen);
+        if (one_test(c, name, o->n_gen, o->reps, 0, model_name, out, &rate, e))
+            return STATUS_ERR;
+        uint64_t per_token;
+        double ceiling = stream_rate(c, &per_token);
+        double used = rate * (double)per_token;
+        fprintf(out, "\ngeneration reads %.1f MB of weights per token (%llu bytes): %.1f GB/s at %.2f t/s; streaming "
+                "the same bytes with %d thread%s, nothing computed: %.1f GB/s, so generation runs at %.0f %% of this "
+                "machine's memory bandwidth right now (ceiling %.1f t/s)\n",
+                (double)per_token / 1e6, (unsigned long long)per_token, used / 1e9, rate, pool_size(c->pool),
+                pool_size(c->pool) > 1 ? "s" : "",
+                ceiling / 1e9, ceiling > 0 ? 100.0 * used / ceiling : 0.0,
+                per_token ? ceiling / (double)per_token : 0.0);
+    }
+    return STATUS_OK;
+}
