@@ -37,6 +37,8 @@ static const struct synth_shape shapes[] = {
     {"tiny-untied", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 0, 0, 0},
     {"tiny-256", 256, 2, 4, 2, 512, 512, 512, 64, 10000.0f, 1e-5f, 0, 0, 0},
     {"tiny-moe", 64, 2, 4, 2, 128, 512, 512, 16, 10000.0f, 1e-5f, 0, 4, 2},
+    /* rows of 256 and 512: every tensor can take the K-quants' 256-blocks */
+    {"tiny-moe-256", 256, 2, 4, 2, 512, 512, 512, 64, 10000.0f, 1e-5f, 0, 4, 2},
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -154,6 +156,7 @@ struct synth_tensor {
     uint64_t ne[3];
     uint32_t type;
     float amp; /* weights are uniform in [-amp, amp) */
+    char fallback[160]; /* why the type is not the target's, when its rows cannot take it ("" otherwise) */
 };
 
 /* Appends a tensor whose type the rules of quantize.h choose for `target`
@@ -172,6 +175,7 @@ static void add_tensor(struct synth_tensor *t, uint32_t *n, const char *name, ui
         x->amp *= GEN_ROUTER_GAIN;
     quantize_choose_type(name, n_dims, x->ne, GGML_TYPE_F32, target, qm, &c);
     x->type = c.type;
+    snprintf(x->fallback, sizeof x->fallback, "%s", c.kind == QUANTIZE_FALLBACK ? c.why : "");
 }
 
 /* Fills the shape's tensors in file order; returns their count (at most
@@ -360,6 +364,11 @@ static enum status synth_alloc(struct synth *g, struct err *e)
     if (!(g->ts = calloc(n_tensors_max, sizeof *g->ts)))
         return err_set(e, "gen: out of memory");
     g->n_tensors = tensor_list(g->s, g->target, g->ts);
+    /* a type the shape's rows cannot take is never stored in silence: one
+     * line per tensor that falls back (as llama-quantize warns) */
+    for (uint32_t i = 0; g->log && i < g->n_tensors; i++)
+        if (g->ts[i].fallback[0])
+            fprintf(g->log, "gen: %s: %s\n", g->ts[i].name, g->ts[i].fallback);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     g->pool.n_threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu;

@@ -577,7 +577,7 @@ static void test_shapes_and_errors(void **state)
     size_t n = 0;
     while (synth_shape_name(n))
         assert_non_null(synth_shape_find(synth_shape_name(n++)));
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 8);
     s = synth_shape_find("olmoe-1b-7b");
     assert_non_null(s);
     assert_int_equal(s->n_embd, 2048);
@@ -632,8 +632,53 @@ static void test_shapes_and_errors(void **state)
     assert_int_equal(synth_model("tiny", GGML_TYPE_Q8_0, 1, path, log, &e), STATUS_OK);
     fclose(log);
     assert_non_null(strstr(text, "gen: wrote"));
+    assert_null(strstr(text, "instead")); /* q8_0 fits 64-wide rows: no fallback */
     free(text);
     unlink(path);
+
+    /* a type the rows cannot take is named, one line per tensor that falls
+     * back: tiny's 64-wide rows cannot take q4_k's 256-blocks */
+    log = open_memstream(&text, &len);
+    assert_non_null(log);
+    assert_int_equal(synth_model("tiny", QUANTIZE_Q4_K_M, 1, path, log, &e), STATUS_OK);
+    fclose(log);
+    assert_non_null(strstr(text, "gen: blk.0.attn_q.weight: row 64 not a multiple of 256 for q4_k, q8_0 instead"));
+    int n_lines = 0;
+    for (const char *p = text; (p = strstr(p, " instead\n")); p++)
+        n_lines++;
+    printf("# tiny q4_k_m: %d fallback lines\n", n_lines);
+    assert_true(n_lines >= 14); /* 7 matrices per layer, 2 layers, and the embedding */
+    free(text);
+    unlink(path);
+    assert_int_equal(rmdir(td.dir), 0);
+}
+
+/* tiny-moe-256 takes the K-quants whole: every matrix of a q4_k_m file is
+ * q4_k or q6_k (the router stays f32), experts included, and none falls back. */
+static void test_kquant_moe_shape(void **state)
+{
+    (void)state;
+    struct tmpdir td;
+    tmpdir_make(&td);
+    struct model m;
+    gen_read(&m, &td, "kmoe.gguf", "tiny-moe-256", QUANTIZE_Q4_K_M, 1);
+    int n_k = 0, n_exps = 0;
+    for (uint64_t i = 0; i < m.f.n_tensors; i++) {
+        const struct gguf_tensor *t = &m.f.tensors[i];
+        char name[96];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        if (t->n_dims == 1 || strstr(name, "ffn_gate_inp")) {
+            assert_int_equal(t->type, GGML_TYPE_F32);
+            continue;
+        }
+        if (t->type != GGML_TYPE_Q4_K && t->type != GGML_TYPE_Q6_K)
+            fail_msg("%s is %s, not a K-quant", name, gguf_ggml_type_name(t->type));
+        n_k++;
+        n_exps += strstr(name, "_exps") != NULL;
+    }
+    assert_int_equal(n_exps, 6); /* gate, up, down x 2 layers, 4 experts each */
+    assert_int_equal(n_k, 2 + 2 * 4 + 6); /* token_embd and output (untied), q k v o per layer, the experts */
+    model_free(&m);
     assert_int_equal(rmdir(td.dir), 0);
 }
 
@@ -646,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_moe_routing),
         cmocka_unit_test(test_same_as_quantize),
         cmocka_unit_test(test_shapes_and_errors),
+        cmocka_unit_test(test_kquant_moe_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
