@@ -447,129 +447,134 @@ static enum status check_same_engines(const struct state *st, struct err *e)
     return STATUS_OK;
 }
 
-int run_sweep(const struct run_opts *o)
+/* The directory, its lock and resume state, the engines and the meta line:
+ * everything before the first run. */
+static enum status sweep_open(struct state *st, struct err *e)
 {
-    struct state *st = calloc(1, sizeof *st);
-    struct sweep *s = calloc(1, sizeof *s);
-    struct err e = { "" };
-    int rc = 2;
-    if (!st || !s) {
-        fprintf(stderr, "rbench: out of memory\n");
-        goto out;
-    }
-    st->o = o, st->s = s;
-    if (sweep_load(s, o->sweep_path, &e))
-        goto fail;
+    const struct run_opts *o = st->o;
+    struct sweep *s = st->s;
+    if (sweep_load(s, o->sweep_path, e))
+        return STATUS_ERR;
     if (o->reps > 0)
         s->reps = o->reps;
     if (o->mem_limit_bytes)
         s->mem_limit_bytes = o->mem_limit_bytes, s->cgroup = 1;
-    st->lock_fd = -1;
-    if (pick_dir(st, &e) || files_lock_dir(st->dir, &st->lock_fd, &e))
-        goto fail;
+    if (pick_dir(st, e) || files_lock_dir(st->dir, &st->lock_fd, e))
+        return STATUS_ERR;
     size_t n_runs = sweep_n_runs(s);
-    if (!(st->done = calloc(n_runs ? n_runs : 1, 1))) {
-        err_set(&e, "out of memory");
-        goto fail;
-    }
+    if (!(st->done = calloc(n_runs ? n_runs : 1, 1)))
+        return err_set(e, "out of memory");
     char jsonl[PATH_MAX];
-    if (files_join(jsonl, sizeof jsonl, st->dir, "runs.jsonl", &e))
-        goto fail;
+    if (files_join(jsonl, sizeof jsonl, st->dir, "runs.jsonl", e))
+        return STATUS_ERR;
     int have = files_exist(jsonl);
-    if (have && !o->resume) {
-        err_set(&e, "%s already holds a run; use --resume to finish it or another --name", st->dir);
-        goto fail;
-    }
-    if (have && results_each(st->dir, 1, on_record, st, &e))
-        goto fail;
-    if (st->sweep_mismatch) {
-        err_set(&e, "%s was run with a different sweep text; not resuming", st->dir);
-        goto fail;
-    }
+    if (have && !o->resume)
+        return err_set(e, "%s already holds a run; use --resume to finish it or another --name", st->dir);
+    if (have && results_each(st->dir, 1, on_record, st, e))
+        return STATUS_ERR;
+    if (st->sweep_mismatch)
+        return err_set(e, "%s was run with a different sweep text; not resuming", st->dir);
     char cache_dir[PATH_MAX];
     if (o->cache_dir)
         snprintf(cache_dir, sizeof cache_dir, "%s", o->cache_dir);
-    else if (files_join(cache_dir, sizeof cache_dir, o->results_root, "cache", &e))
-        goto fail;
-    if (engine_init(&st->en, s, o->data_dir, cache_dir, o->self_dir, &e))
-        goto fail;
+    else if (files_join(cache_dir, sizeof cache_dir, o->results_root, "cache", e))
+        return STATUS_ERR;
+    if (engine_init(&st->en, s, o->data_dir, cache_dir, o->self_dir, e))
+        return STATUS_ERR;
     if (s->cgroup) {
-        if (cgroup_init(&st->cg, s->mem_limit_bytes, &e))
-            goto fail;
+        if (cgroup_init(&st->cg, s->mem_limit_bytes, e))
+            return STATUS_ERR;
         st->use_cgroup = 1;
     }
     const char *versions[SWEEP_MAX_ENGINES], *digests[SWEEP_MAX_ENGINES];
     for (int k = 0; k < st->en.n_builds; k++)
         versions[k] = st->en.builds[k].version, digests[k] = st->en.builds[k].digest;
-    if (have && check_same_engines(st, &e))
-        goto fail;
+    if (have && check_same_engines(st, e))
+        return STATUS_ERR;
     if (!have) {
         char shard[32];
         snprintf(shard, sizeof shard, "%d/%d", o->shard_n ? o->shard_i : 1, o->shard_n ? o->shard_n : 1);
         json_t *meta = results_meta_json(s, versions, digests, shard);
-        enum status ms = results_append(st->dir, meta, &e);
+        enum status ms = results_append(st->dir, meta, e);
         json_decref(meta);
         if (ms)
-            goto fail;
+            return STATUS_ERR;
     }
     for (int k = 0; k < st->en.n_builds; k++)
         fprintf(stderr, "rbench: %s -> %s (engine %s%s%s, %s)\n", o->sweep_path, st->dir, s->engines[k].name,
                 s->engines[k].name[0] ? ": " : "", versions[k], digests[k][0] ? digests[k] : "no digest");
+    return STATUS_OK;
+}
 
-    size_t n_sel = 0, n_done = 0;
+/* What the loop did: selected and new runs, whether any failed, and why it
+ * stopped early (0 it did not, 1 interrupted, 2 an engine binary changed,
+ * 3 results could not be written). */
+struct sweep_tally {
+    size_t n_sel, n_new;
+    int any_fail, stopped;
+};
+
+/* Every selected run not done yet, block by block (the engines x modes of
+ * one case and rep), in the block's order: fixed, or seeded random with the
+ * identity references first. */
+static enum status sweep_loop(struct state *st, struct sweep_tally *t, struct err *e)
+{
+    const struct sweep *s = st->s;
+    size_t n_runs = sweep_n_runs(s), n_done = 0;
     struct sweep_run r;
     for (size_t i = 0; i < n_runs; i++) {
         sweep_run_at(s, i, &r);
         if (in_shard(st, &r))
-            n_sel++, n_done += st->done[i] != 0;
+            t->n_sel++, n_done += st->done[i] != 0;
     }
-    int live = o->progress < 0 ? isatty(2) : o->progress;
+    int live = st->o->progress < 0 ? isatty(2) : st->o->progress;
     launch_trap_signals();
     double t0 = now_s();
-    size_t pos = n_done, n_new = 0, blen = sweep_block_len(s);
+    size_t pos = n_done, blen = sweep_block_len(s);
     size_t *order = calloc(blen, sizeof *order);
-    int any_fail = 0, interrupted = 0;
-    if (!order) {
-        err_set(&e, "out of memory");
-        goto fail;
-    }
-    /* Block by block (the engines x modes of one case and rep), in the block's
-     * order: fixed, or seeded random with the identity references first. */
-    for (size_t first = 0; first < n_runs && !interrupted; first += blen) {
+    if (!order)
+        return err_set(e, "out of memory");
+    for (size_t first = 0; first < n_runs && !t->stopped; first += blen) {
         sweep_block_order(s, first, order);
-        for (size_t k = 0; k < blen && !interrupted; k++) {
+        for (size_t k = 0; k < blen && !t->stopped; k++) {
             size_t i = order[k];
             sweep_run_at(s, i, &r);
             if (!in_shard(st, &r) || st->done[i])
                 continue;
             pos++;
-            progress(st, &r, pos, n_sel, n_new, n_sel - pos + 1, t0, live);
+            progress(st, &r, pos, t->n_sel, t->n_new, t->n_sel - pos + 1, t0, live);
             const char *changed = engine_binary_changed(&st->en);
             if (changed) {
                 fprintf(stderr, "rbench: %s changed during the sweep (rebuilt?); stopping so one result does not "
                                 "mix two builds\n", changed);
-                interrupted = 2;
+                t->stopped = 2;
                 break;
             }
             int f = launch_interrupted() ? -1 : one_run(st, &r);
             if (f < 0)
-                interrupted = f == -2 ? 3 : 1;
+                t->stopped = f == -2 ? 3 : 1;
             else
-                n_new++, any_fail |= f;
+                t->n_new++, t->any_fail |= f;
         }
     }
     free(order);
     if (live)
         fputs("\r\033[K", stderr);
-    /* Earlier sessions' failures count too. */
-    for (size_t i = 0; i < n_runs; i++) {
+    for (size_t i = 0; i < n_runs; i++) { /* earlier sessions' failures count too */
         sweep_run_at(s, i, &r);
         if (in_shard(st, &r) && st->done[i] == 2)
-            any_fail = 1;
+            t->any_fail = 1;
     }
-    if (st->use_cgroup)
-        cgroup_fini(&st->cg);
-    int write_failed = interrupted == 3;
+    return STATUS_OK;
+}
+
+/* Summaries, history and the verdict from the whole directory (resumed parts
+ * included); the exit code. */
+static int sweep_finish(struct state *st, struct sweep_tally *t)
+{
+    const struct run_opts *o = st->o;
+    struct err e = { "" };
+    int write_failed = t->stopped == 3;
     if (summary_write(st->dir, &e)) {
         fprintf(stderr, "rbench: summary: %s\n", e.msg);
         write_failed = 1;
@@ -577,50 +582,58 @@ int run_sweep(const struct run_opts *o)
     if (write_failed) {
         fprintf(stderr, "rbench: results could not be written in %s (disk full?); %zu new runs kept; free space, "
                         "then finish with: rbench run %s --out %s --resume\n",
-                st->dir, n_new, o->sweep_path, st->dir);
-        rc = 1;
-        goto out;
+                st->dir, t->n_new, o->sweep_path, st->dir);
+        return 1;
     }
-    if (interrupted == 2) {
-        fprintf(stderr, "rbench: %zu new runs kept in %s; start a new run for the new engine\n", n_new, st->dir);
-        rc = 1;
-        goto out;
+    if (t->stopped == 2) {
+        fprintf(stderr, "rbench: %zu new runs kept in %s; start a new run for the new engine\n", t->n_new, st->dir);
+        return 1;
     }
-    if (interrupted) {
+    if (t->stopped) {
         fprintf(stderr, "rbench: interrupted after %zu new runs; finish with: rbench run %s --out %s --resume\n",
-                n_new, o->sweep_path, st->dir);
-        rc = 1;
-        goto out;
+                t->n_new, o->sweep_path, st->dir);
+        return 1;
     }
-    if (n_new && !o->no_history) {
+    if (t->n_new && !o->no_history) {
         char hist[PATH_MAX];
         if (files_join(hist, sizeof hist, o->results_root, "history.csv", &e) ||
             summary_append_history(st->dir, hist, &e)) {
             fprintf(stderr, "rbench: history: %s\n", e.msg);
-            rc = 1;
-            goto out;
+            return 1;
         }
     }
-    /* verdicts from the whole directory, resumed parts included */
-    struct table t;
-    if (table_load(&t, st->dir, &e) == STATUS_OK) {
-        for (size_t i = 0; i < t.n_cases; i++)
-            if (t.cases[i].n_differs || t.cases[i].n_no_ref)
-                any_fail = 1;
+    struct table tb;
+    if (table_load(&tb, st->dir, &e) == STATUS_OK) {
+        for (size_t i = 0; i < tb.n_cases; i++)
+            if (tb.cases[i].n_differs || tb.cases[i].n_no_ref)
+                t->any_fail = 1;
         if (!o->quiet)
-            summary_markdown(&t, stdout);
-        table_free(&t);
+            summary_markdown(&tb, stdout);
+        table_free(&tb);
     }
-    fprintf(stderr, "rbench: %zu runs (%zu new) in %s: %s\n", n_sel, n_new, st->dir,
-            any_fail ? "FAILURES (see summary.md)" : "all ok, every identity group passes");
-    rc = any_fail ? 1 : 0;
-    goto out;
-fail:
-    fprintf(stderr, "rbench: %s\n", e.msg);
-out:
-    if (s)
+    fprintf(stderr, "rbench: %zu runs (%zu new) in %s: %s\n", t->n_sel, t->n_new, st->dir,
+            t->any_fail ? "FAILURES (see summary.md)" : "all ok, every identity group passes");
+    return t->any_fail ? 1 : 0;
+}
+
+int run_sweep(const struct run_opts *o)
+{
+    struct state *st = calloc(1, sizeof *st);
+    struct sweep *s = calloc(1, sizeof *s);
+    struct sweep_tally t = { 0 };
+    struct err e = { "" };
+    int rc = 2;
+    if (!st || !s) {
+        fprintf(stderr, "rbench: out of memory\n");
+    } else {
+        st->o = o, st->s = s, st->lock_fd = -1;
+        if (sweep_open(st, &e) || sweep_loop(st, &t, &e))
+            fprintf(stderr, "rbench: %s\n", e.msg);
+        else
+            rc = sweep_finish(st, &t);
+        if (st->use_cgroup)
+            cgroup_fini(&st->cg);
         sweep_free(s);
-    if (st) {
         free(st->done);
         json_decref(st->meta_engines);
         if (st->lock_fd >= 0)
