@@ -176,103 +176,19 @@ static enum status warm_file(const char *path, struct err *e)
     return got < 0 ? err_set(e, "warming %s: %s", path, strerror(er)) : STATUS_OK;
 }
 
-/* Runs the case's command once under `limit` (0: none) and records the probe
- * in probes.jsonl. phase: reference, search, confirm or curve. Returns -1
- * when rbench was interrupted. */
-static int probe(struct lstate *st, struct lcase *c, uint64_t limit, const char *phase, struct lprobe *p)
+/* Appends the probe to probes.jsonl and prints its line. */
+static void record_probe(struct lstate *st, const struct lcase *c, const char *phase, const struct lprobe *p,
+                         size_t id)
 {
     const struct sweep *s = &st->s;
     struct err e = { "" };
-    memset(p, 0, sizeof *p);
-    p->limit = limit;
-    p->status = "error";
-    p->cg_peak = -1;
-    size_t id = ++st->n_probes;
-    char out[PATH_MAX + 32], err_path[PATH_MAX + 32];
-    snprintf(out, sizeof out, "%s/out/p%05zu.out", st->dir, id);
-    snprintf(err_path, sizeof err_path, "%s/out/p%05zu.err", st->dir, id);
-    struct launch_result m;
-    memset(&m, 0, sizeof m);
-    int attempts = 0;
-again:
-    attempts++;
-    if (s->cold[c->r.cache]) {
-        struct cache_state cs;
-        if (cache_evict(c->model_path, &cs, &e)) {
-            snprintf(p->reason, sizeof p->reason, "cold cache: %s", e.msg);
-            goto record;
-        }
-    } else if (warm_file(c->model_path, &e)) {
-        snprintf(p->reason, sizeof p->reason, "%s", e.msg);
-        goto record;
-    }
-    st->cg.limit = limit;
-    if (cgroup_create(&st->cg, id, &e)) {
-        snprintf(p->reason, sizeof p->reason, "cgroup: %s", e.msg);
-        goto record;
-    }
-    /* a probe that runs longer than `slowdown` times the reference does not
-     * complete; killed a little after that, so "slow" and "timeout" differ */
-    double timeout = c->ref_wall_s > 0 ? st->o->slowdown * c->ref_wall_s + 2.0 : s->timeout_s;
-    struct launch_opts lo = { .argv = c->cmd.argv, .stdout_path = out, .stderr_path = err_path,
-                              .timeout_s = timeout, .cgroup_procs = st->cg.procs };
-    enum status lst = launch_run(&lo, &m, &e);
-    json_t *cj = cgroup_collect(&st->cg);
-    cgroup_destroy(&st->cg);
-    p->cg_peak = json_integer_value(json_object_get(cj, "peak_bytes"));
-    int oom = json_integer_value(json_object_get(cj, "oom_kills")) > 0;
-    json_decref(cj);
-    if (lst) {
-        snprintf(p->reason, sizeof p->reason, "%s", e.msg);
-        goto record;
-    }
-    if (m.interrupted)
-        return -1;
-    p->wall_s = (double)m.wall_ns / 1e9;
-    p->majflt = m.majflt, p->read_bytes = m.read_bytes, p->maxrss_kib = m.maxrss_kib;
-    p->status = m.timed_out ? "timeout" : oom ? "oom" : m.term_signal ? "signal" : m.exit_code ? "exit" : "ok";
-    if (strcmp(p->status, "ok") != 0)
-        goto record;
-    char *err_text = NULL;
-    files_read(err_path, &err_text, NULL, NULL);
-    int whole = engine_output_complete(&st->en, c->r.engine, s->workloads[c->r.workload].kind, err_text);
-    free(err_text);
-    if (!whole) { /* llama.cpp's logger cut the end: once more, then give up */
-        if (attempts < 2)
-            goto again;
-        p->status = "incomplete";
-        goto record;
-    }
-    char *text = NULL;
-    size_t len = 0;
-    if (engine_identity_text(&st->en, c->r.engine, s->workloads[c->r.workload].kind, out, err_path, &text, &len,
-                             NULL, &e)) {
-        p->status = "error";
-        snprintf(p->reason, sizeof p->reason, "%s", e.msg);
-        goto record;
-    }
-    if (!c->ref_text) { /* this is the reference */
-        c->ref_text = text, c->ref_len = len;
-    } else {
-        struct gate_diff d;
-        if (!gate_compare(c->ref_text, c->ref_len, text, len, &d)) {
-            p->status = "differs";
-            snprintf(p->reason, sizeof p->reason, "first difference at byte %lld", (long long)d.offset);
-        } else if (p->wall_s > st->o->slowdown * c->ref_wall_s) {
-            p->status = "slow";
-            snprintf(p->reason, sizeof p->reason, "%.2f s, more than %g x the reference's %.2f s", p->wall_s,
-                     st->o->slowdown, c->ref_wall_s);
-        }
-        free(text);
-    }
-record:;
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:f, s:s, s:f, s:I, s:I, s:I, s:I, "
                           "s:s, s:s, s:s}",
                           "type", "probe", "case", c->key, "engine", engine_label(s, &c->r), "model",
                           s->models[c->r.model], "quant", s->quants[c->r.quant], "mode", s->modes[c->r.mode].name,
                           "threads", s->threads[c->r.threads], "cache", cache_name(s, &c->r), "phase", phase,
-                          "limit_bytes", (json_int_t)limit, "limit_mib", (double)limit / MIB, "status", p->status,
-                          "wall_s", p->wall_s, "majflt", (json_int_t)p->majflt, "read_bytes",
+                          "limit_bytes", (json_int_t)p->limit, "limit_mib", (double)p->limit / MIB, "status",
+                          p->status, "wall_s", p->wall_s, "majflt", (json_int_t)p->majflt, "read_bytes",
                           (json_int_t)p->read_bytes, "maxrss_kib", (json_int_t)p->maxrss_kib, "cgroup_peak_bytes",
                           (json_int_t)p->cg_peak, "reason", p->reason, "cgroup", st->cg.v2 ? "v2" : "v1", "argv",
                           c->argv_text);
@@ -287,14 +203,126 @@ record:;
     free(line);
     json_decref(j);
     char lim[32];
-    if (limit)
-        snprintf(lim, sizeof lim, "%.0f MiB", (double)limit / MIB);
+    if (p->limit)
+        snprintf(lim, sizeof lim, "%.0f MiB", (double)p->limit / MIB);
     else
         snprintf(lim, sizeof lim, "no limit");
     fprintf(stderr, "rbench limit:   %-9s %10s  %-10s %7.2f s  majflt %7lld  read %8.1f MiB  cgroup peak %8.1f MiB%s%s\n",
             phase, lim, p->status, p->wall_s, (long long)p->majflt,
             p->read_bytes > 0 ? (double)p->read_bytes / MIB : 0.0, p->cg_peak > 0 ? (double)p->cg_peak / MIB : 0.0,
             p->reason[0] ? "  " : "", p->reason);
+}
+
+/* One launch: the cache state, a cgroup with the limit, the run, its
+ * counters. Returns -1 when rbench was interrupted, 1 when it could not run
+ * (p->reason says why), 0 when it ran (p->status says how it ended). */
+static int launch_probe(struct lstate *st, struct lcase *c, size_t id, const char *out, const char *err_path,
+                        struct lprobe *p)
+{
+    const struct sweep *s = &st->s;
+    struct err e = { "" };
+    if (s->cold[c->r.cache]) {
+        struct cache_state cs;
+        if (cache_evict(c->model_path, &cs, &e)) {
+            snprintf(p->reason, sizeof p->reason, "cold cache: %s", e.msg);
+            return 1;
+        }
+    } else if (warm_file(c->model_path, &e)) {
+        snprintf(p->reason, sizeof p->reason, "%s", e.msg);
+        return 1;
+    }
+    st->cg.limit = p->limit;
+    if (cgroup_create(&st->cg, id, &e)) {
+        snprintf(p->reason, sizeof p->reason, "cgroup: %s", e.msg);
+        return 1;
+    }
+    /* a probe that runs longer than `slowdown` times the reference does not
+     * complete; killed a little after that, so "slow" and "timeout" differ */
+    double timeout = c->ref_wall_s > 0 ? st->o->slowdown * c->ref_wall_s + 2.0 : s->timeout_s;
+    struct launch_opts lo = { .argv = c->cmd.argv, .stdout_path = out, .stderr_path = err_path,
+                              .timeout_s = timeout, .cgroup_procs = st->cg.procs };
+    struct launch_result m;
+    memset(&m, 0, sizeof m);
+    enum status lst = launch_run(&lo, &m, &e);
+    json_t *cj = cgroup_collect(&st->cg);
+    cgroup_destroy(&st->cg);
+    p->cg_peak = json_integer_value(json_object_get(cj, "peak_bytes"));
+    int oom = json_integer_value(json_object_get(cj, "oom_kills")) > 0;
+    json_decref(cj);
+    if (lst) {
+        snprintf(p->reason, sizeof p->reason, "%s", e.msg);
+        return 1;
+    }
+    if (m.interrupted)
+        return -1;
+    p->wall_s = (double)m.wall_ns / 1e9;
+    p->majflt = m.majflt, p->read_bytes = m.read_bytes, p->maxrss_kib = m.maxrss_kib;
+    p->status = m.timed_out ? "timeout" : oom ? "oom" : m.term_signal ? "signal" : m.exit_code ? "exit" : "ok";
+    return 0;
+}
+
+/* The verdict of a run that exited 0: its output against the reference (or
+ * it becomes the reference) and its time against the bound. */
+static void judge_probe(struct lstate *st, struct lcase *c, const char *out, const char *err_path, struct lprobe *p)
+{
+    struct err e = { "" };
+    char *text = NULL;
+    size_t len = 0;
+    if (engine_identity_text(&st->en, c->r.engine, st->s.workloads[c->r.workload].kind, out, err_path, &text, &len,
+                             NULL, &e)) {
+        p->status = "error";
+        snprintf(p->reason, sizeof p->reason, "%s", e.msg);
+        return;
+    }
+    if (!c->ref_text) { /* this is the reference */
+        c->ref_text = text, c->ref_len = len;
+        return;
+    }
+    struct gate_diff d;
+    if (!gate_compare(c->ref_text, c->ref_len, text, len, &d)) {
+        p->status = "differs";
+        snprintf(p->reason, sizeof p->reason, "first difference at byte %lld", (long long)d.offset);
+    } else if (p->wall_s > st->o->slowdown * c->ref_wall_s) {
+        p->status = "slow";
+        snprintf(p->reason, sizeof p->reason, "%.2f s, more than %g x the reference's %.2f s", p->wall_s,
+                 st->o->slowdown, c->ref_wall_s);
+    }
+    free(text);
+}
+
+/* Runs the case's command once under `limit` (0: none) and records the probe
+ * in probes.jsonl. phase: reference, search, confirm or curve. Returns -1
+ * when rbench was interrupted. */
+static int probe(struct lstate *st, struct lcase *c, uint64_t limit, const char *phase, struct lprobe *p)
+{
+    memset(p, 0, sizeof *p);
+    p->limit = limit;
+    p->cg_peak = -1;
+    size_t id = ++st->n_probes;
+    char out[PATH_MAX + 32], err_path[PATH_MAX + 32];
+    snprintf(out, sizeof out, "%s/out/p%05zu.out", st->dir, id);
+    snprintf(err_path, sizeof err_path, "%s/out/p%05zu.err", st->dir, id);
+    for (int attempt = 1;; attempt++) {
+        p->status = "error";
+        int rc = launch_probe(st, c, id, out, err_path, p);
+        if (rc < 0)
+            return -1;
+        if (rc > 0 || strcmp(p->status, "ok") != 0)
+            break;
+        char *err_text = NULL;
+        files_read(err_path, &err_text, NULL, NULL);
+        int whole = engine_output_complete(&st->en, c->r.engine, st->s.workloads[c->r.workload].kind, err_text);
+        free(err_text);
+        if (whole) {
+            judge_probe(st, c, out, err_path, p);
+            break;
+        }
+        if (attempt == 2) { /* llama.cpp's logger cut the end: once more, then give up */
+            p->status = "incomplete";
+            break;
+        }
+    }
+    record_probe(st, c, phase, p, id);
     return 0;
 }
 
