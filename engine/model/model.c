@@ -30,6 +30,7 @@ void load_opts_default(struct load_opts *o)
     o->load = LOAD_MMAP;
     o->repack = 1;
     o->memory_check = 1;
+    o->huge_pages = 1;
     o->reclaim = RECLAIM_OFF;
     o->reclaim_at = RECLAIM_AT_LOAD;
     o->log = stderr;
@@ -392,7 +393,8 @@ static enum status place_alloc(struct model *m, const struct place_sizes *z, uin
                            strerror(errno));
         }
         m->repack_bytes = z->repack;
-        hugepage_hint(m->repack, z->repack);
+        if (m->opts.huge_pages)
+            hugepage_hint(m->repack, z->repack);
     }
     if (m->opts.load != LOAD_READ)
         return STATUS_OK;
@@ -404,7 +406,8 @@ static enum status place_alloc(struct model *m, const struct place_sizes *z, uin
                            strerror(errno));
         }
         m->buf_bytes = z->inplace;
-        hugepage_hint(m->buf, z->inplace);
+        if (m->opts.huge_pages)
+            hugepage_hint(m->buf, z->inplace);
     }
     if (z->stage && !(*stage = malloc(z->stage)))
         return err_set(e, "model: out of memory for a %" PRIu64 "-byte staging buffer", z->stage);

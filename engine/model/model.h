@@ -29,6 +29,8 @@ struct load_opts {
     int mlock;
     int repack; /* 1: repack eligible weights (default) */
     int memory_check; /* 1: refuse allocations the limits cannot hold (memlimit.h; default) */
+    int huge_pages;   /* 1: ask for transparent huge pages on the repack and read buffers (default):
+                       * faster generation, a slower first touch at load (--no-huge-pages: 0) */
     int check_only; /* 1: read the header, config, tokenizer and tensor table and
                      * check them as a load would, then stop before placing any
                      * weight (what `minillm info` runs; use with LOAD_READ) */

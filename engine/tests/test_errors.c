@@ -561,6 +561,8 @@ static void test_control_runs(void **state)
         {"quantize", "@D/stories260K.gguf", "@T/ok.gguf", "q4_0", NULL},
         {"gen", "--shape", "tiny", "--type", "q8_0", "@T/ok-gen.gguf", NULL},
         {"info", "@T/ok.gguf", NULL},
+        {"complete", "-m", "@D/stories260K.gguf", "-p", "Once", "-n", "4", "--no-huge-pages", "--no-memory-check",
+         NULL},
         {"complete", "-m", "@T/none.gguf", "--help", NULL}, /* help wins over what the options would do */
         {"perplexity", "-h", NULL},
         {"bench", "--help", NULL},
