@@ -724,7 +724,7 @@ static void test_unique_names(void **state)
     TFMT(root, "%s/uniq-results", tmp);
     assert_int_equal(mkdir(root, 0755), 0);
     time_t now = time(NULL);
-    for (int k = 0; k < 4; k++) { /* this second and the next three: taken */
+    for (int k = 0; k < 60; k++) { /* this second and the next 59 taken: a slow start still meets one */
         char stamp[32];
         time_t t = now + k;
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime(&t));
@@ -741,10 +741,10 @@ static void test_unique_names(void **state)
     assert_int_equal(r.exit_code, 0);
     TFMT(latest, "%s/latest", root);
     assert_true(readlink(latest, target, sizeof target - 1) > 0);
-    printf("# taken: 4 names from this second on; the run went to %s\n", target);
+    printf("# taken: 60 names from this second on; the run went to %s\n", target);
     size_t n = strlen(target);
     assert_true(n > 2 && strcmp(target + n - 2, "-2") == 0);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 60; k++) {
         char stamp[32], jsonl[PATH_MAX];
         time_t t = now + k;
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime(&t));
