@@ -69,6 +69,7 @@ ROWS8_GROUP(q4_k_group_avx2, gemm_q4_k_8rows_avx2, q8k)
 ROWS8_GROUP(q4_k_group_vnni, gemm_q4_k_8rows_vnni, q8k)
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
+ROWS8_BLOCK_MAJOR(q4_0_group16_vnni, gemm_q4_0_16rows_vnni)
 #endif
 
 /* ---- the table -------------------------------------------------------------- */
@@ -164,7 +165,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .fn = {
             [KERN_REF] = {.rows8 = q4_0_group_ref},
             X86([KERN_AVX2] = {.rows8 = q4_0_group_avx2},
-                [KERN_VNNI] = {.rows8 = q4_0_group_vnni, .block_major = 1},)
+                [KERN_VNNI] = {.rows8 = q4_0_group_vnni, .rows16 = q4_0_group16_vnni, .block_major = 1},)
         },
     },
     [GGML_TYPE_Q4_K][KERN_REPACKED] = {

@@ -87,7 +87,13 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
     size_t rb = quant_row_bytes(w->type, w->n_in);
     int n_tok = j->act.n_tok;
     if (k->rows8_min_tok && n_tok >= k->rows8_min_tok && w->n_out % REPACK_ROWS == 0) {
-        for (int64_t g = r0 / REPACK_ROWS; g < r1 / REPACK_ROWS; g++)
+        int64_t g = r0 / REPACK_ROWS;
+        if (f->rows16 && n_tok > 1) /* pairs of groups, then the odd one; one token streams
+                                        * faster group by group (measured: tg32 33 against 45 t/s) */
+            for (; g + 2 <= r1 / REPACK_ROWS; g += 2)
+                f->rows16(data + (size_t)g * REPACK_ROWS * rb, rb, &j->act, w->n_in, out + g * REPACK_ROWS,
+                          (size_t)w->n_out);
+        for (; g < r1 / REPACK_ROWS; g++)
             f->rows8(data + (size_t)g * REPACK_ROWS * rb, rb, &j->act, w->n_in, out + g * REPACK_ROWS,
                      (size_t)w->n_out);
         return;
@@ -112,7 +118,7 @@ static void mm_worker(void *arg, int ith, int nth)
         int64_t step = w->n_out % REPACK_ROWS == 0 ? REPACK_ROWS : 1;
         int64_t units = w->n_out / step;
         int64_t chunk = units / (16 * (int64_t)nth); /* ~16 chunks per thread */
-        chunk = chunk < 1 ? 1 : chunk;
+        chunk = chunk < 2 ? (units > 1 ? 2 : 1) : chunk + (chunk & 1); /* even: pairs of groups (rows16) */
         for (;;) {
             int64_t u0 = atomic_fetch_add_explicit(&j->next[k], chunk, memory_order_relaxed);
             if (u0 >= units)

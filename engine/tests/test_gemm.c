@@ -1,4 +1,4 @@
-/* test_gemm.c: the 8-row x n_tok kernels give, bit for bit, the per-row _ref
+/* test_gemm.c: the 8-row (and 16-row) x n_tok kernels give, bit for bit, the per-row _ref
  * dot of every (row, token), on random weights and activations, for batch
  * sizes that do and do not fill a tile. */
 #include <setjmp.h>
@@ -66,6 +66,8 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
             gemm_q4_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
         else if (vnni == 2)
             gemm_q8_0_plain8_avx2(pw, rb, a, nb, n_tok, cols, o, (size_t)rows);
+        else if (type == GGML_TYPE_Q4_0 && vnni == 4 && g + 1 < rows / 8)
+            gemm_q4_0_16rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows), g++;
         else if (type == GGML_TYPE_Q4_0 && vnni)
             gemm_q4_0_8rows_vnni(gw, bm, bm_ad, bm_neg8, n_tok, cols, o, (size_t)rows);
         else if (type == GGML_TYPE_Q4_0)
@@ -83,7 +85,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
                 fail_msg("%s %s: row %lld token %d: %.9g, ref %.9g", gguf_ggml_type_name(type),
-                         vnni == 3 ? "plain8-vnni" : vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
+                         vnni == 4 ? "16rows-vnni" : vnni == 3 ? "plain8-vnni" : vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
                          (long long)r, t, got, ref);
         }
     free(x), free(plain), free(packed), free(a), free(ad), free(neg8), free(out), free(bm), free(bm_ad), free(bm_neg8);
@@ -108,6 +110,8 @@ static void test_gemm_equals_ref(void **state)
                 if (types[ti] == GGML_TYPE_Q4_0) {
                     check(types[ti], 16, 256, toks[k], 3);
                     check(types[ti], 24, 2048, toks[k], 3);
+                    check(types[ti], 16, 256, toks[k], 4); /* one pair */
+                    check(types[ti], 40, 2048, toks[k], 4); /* two pairs and an odd group */
                 }
             }
         }

@@ -149,6 +149,90 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
         q4_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
+/* ---- two repacked groups at once, AVX-512 ----------------------------------
+ * The same statements on 16 lanes: lanes 0-7 are the rows of group g, lanes
+ * 8-15 those of group g + 1 (the next nb blocks in memory), so each lane
+ * still computes one row's ref sum in the ref's order and the bits do not
+ * change; one instruction does the work of two. The 16 results of a token
+ * are 16 consecutive outputs. */
+
+/* acc + w . (the 4 signed bytes at p, in all 16 lanes) */
+VNNI static inline __m512i dp_bc16(__m512i acc, __m512i w, const int8_t *p)
+{
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t(*)[1])(const void *)p));
+    return acc;
+}
+
+VNNI static inline __m512i join256(const void *p0, const void *p1)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                              _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+
+VNNI static inline __attribute__((always_inline)) void q4_tile16(const struct block_q4_0x8 *w0,
+                                                                 const struct block_q4_0x8 *w1, int64_t nb,
+                                                                 const struct block_q8_0 *a, const float *ad,
+                                                                 const int32_t *neg8, size_t n_all, int t0,
+                                                                 const int T, float *out, size_t out_stride)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512 c[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        c[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m512i v = join256(w0[b].qs + 32 * k, w1[b].qs + 32 * k);
+            lo[k] = _mm512_and_si512(v, low4);
+            hi[k] = _mm512_and_si512(_mm512_srli_epi32(v, 4), low4); /* 32-bit shift: the mask keeps each byte's own high nibble */
+        }
+        __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)w0[b].d)),
+                                              _mm_loadu_si128((const __m128i *)(const void *)w1[b].d), 1);
+        __m512 dw = _mm512_cvtph_ps(d16);
+        size_t o = (size_t)b * n_all + (size_t)t0;
+        const struct block_q8_0 *ab = a + o;
+        const float *adb = ad + o;
+        const int32_t *nb8 = neg8 + o;
+#pragma GCC unroll 16
+        for (int t = 0; t < T; t++) {
+            const int8_t *q = ab[t].qs;
+            __m512i d0 = _mm512_set1_epi32(nb8[t]), d1 = _mm512_setzero_si512();
+            d0 = dp_bc16(d0, lo[0], q + 0);
+            d1 = dp_bc16(d1, hi[0], q + 16);
+            d0 = dp_bc16(d0, lo[1], q + 4);
+            d1 = dp_bc16(d1, hi[1], q + 20);
+            d0 = dp_bc16(d0, lo[2], q + 8);
+            d1 = dp_bc16(d1, hi[2], q + 24);
+            d0 = dp_bc16(d0, lo[3], q + 12);
+            d1 = dp_bc16(d1, hi[3], q + 28);
+            __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(adb[t]));
+            c[t] = _mm512_add_ps(c[t], _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1))));
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, c[t]);
+}
+
+VNNI void gemm_q4_0_16rows_vnni(const void *wv, const struct block_q8_0 *a, const float *ad, const int32_t *neg8,
+                                int n_tok, int64_t n, float *out, size_t out_stride)
+{
+    int64_t nb = n / QK4_0;
+    const struct block_q4_0x8 *w0 = wv, *w1 = w0 + nb;
+    size_t n_all = (size_t)n_tok;
+    int t0 = 0;
+    for (; t0 + 16 <= n_tok; t0 += 16)
+        q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 16, out, out_stride);
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
+}
+
 /* Q8_0: the weights are signed, so each byte is read as w + 128 (xor 0x80,
  * unsigned 0..255) and the chain starts at -128 x sum(a) = 16 x neg8:
  * sum((w + 128) a) - 128 sum(a) = sum(w a), exactly (|sum| < 2^21). */
