@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # vs-llamacpp.sh: minillm's speed beside llama.cpp's on the same GGUF file.
 #
-#   scripts/vs-llamacpp.sh MODEL [THREADS] [REPS]
-#   LLAMA_BENCH=/path/to/llama-bench scripts/vs-llamacpp.sh MODEL ...
+#   LLAMA_BENCH=.../llama-bench [LLAMA_COMPLETION=.../llama-completion] \
+#       scripts/vs-llamacpp.sh MODEL [THREADS] [ROUNDS]
 #
-# With LLAMA_BENCH set, runs `minillm bench` and `llama-bench` alternately
-# (REPS rounds, interleaved so drift hits both alike) with -p 128 -n 32 and the
-# same threads, and prints pp128 / tg32 tokens/s of each and the ratios.
-# Without it, compares with the reference figures measured on this machine
-# class (1B-shaped Q4_0: pp128 289.5, tg32 49.6; 3B-shaped: 99.3 / 19.8) and
-# says so. minillm's lines carry its output hash, identical every repetition.
+# Each round runs `minillm bench -p 128 -n 32 -r 1` and `llama-bench -p 128
+# -n 32 -r 1` back to back (interleaved, so drift hits both alike), with the
+# same threads (default 2) and file; ROUNDS defaults to 8. With
+# LLAMA_COMPLETION set, each round also times load plus one token,
+# `complete -n 1 -c 2048` against `llama-completion -n 1 -c 2048`, wall clock
+# from outside, the page cache warm for both.
+#
+# Prints, per test, each engine's mean and the range of its single rounds,
+# the ratio of the means and the median of the per-round ratios; for tg the
+# fraction of the streaming ceiling `minillm bench` measured in each round.
+# Identity: minillm's pp and tg logits hashes and its completion's stdout
+# must be the same every round, else the script fails (exit 1).
+# Without LLAMA_BENCH it prints minillm's figures alone.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-model=${1:?usage: vs-llamacpp.sh MODEL [THREADS] [REPS]}
+model=${1:?usage: [LLAMA_BENCH=...] [LLAMA_COMPLETION=...] vs-llamacpp.sh MODEL [THREADS] [ROUNDS]}
 threads=${2:-2}
-reps=${3:-3}
+rounds=${3:-8}
 minillm=${MINILLM:-$here/build/release/minillm}
 [ -x "$minillm" ] || { echo "vs-llamacpp: build first (make)" >&2; exit 1; }
+[ -f "$model" ] || { echo "vs-llamacpp: no such file: $model" >&2; exit 1; }
+lb=${LLAMA_BENCH:-}
+lc=${LLAMA_COMPLETION:-}
+prompt="Once upon a time"
 
 # lb_rate P N: avg_ts of llama-bench's CSV row with n_prompt P and n_gen N. The
 # columns are found by name in the header (their order and number change between
@@ -30,45 +41,78 @@ lb_rate() {
         END { if (r == "") exit 1; print r }'
 }
 
-mean_of() { awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n; else print "nan" }'; }
+now() { date +%s.%N; }
+# stats: mean, min and max of the numbers on stdin
+stats() { awk '{ s += $1; n++; if (n == 1 || $1 < lo) lo = $1; if (n == 1 || $1 > hi) hi = $1 }
+               END { if (n) printf "%.3f %.3f %.3f", s / n, lo, hi; else print "nan nan nan" }'; }
+median() { sort -g | awk '{ r[NR] = $1 } END { printf "%.3f", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
 
-mpp=(); mtg=(); lpp=(); ltg=()
-for r in $(seq 1 "$reps"); do
-    out=$("$minillm" bench -m "$model" -p 128 -n 32 -r 1 -t "$threads" 2>/dev/null)
-    echo "$out" | grep -E 'pp128|tg32|generation reads' | sed "s/^/minillm round $r: /" >&2
-    mpp+=("$(echo "$out" | awk -F'|' '/pp128/ { split($5, a, " "); print a[1] }')")
-    mtg+=("$(echo "$out" | awk -F'|' '/tg32/ { split($5, a, " "); print a[1] }')")
-    if [ -n "${LLAMA_BENCH:-}" ]; then
-        lout=$("$LLAMA_BENCH" -m "$model" -p 128 -n 32 -r 1 -t "$threads" -o csv 2>/dev/null)
-        pp=$(echo "$lout" | lb_rate 128 0) && tg=$(echo "$lout" | lb_rate 0 32) || {
-            echo "vs-llamacpp: no pp128/tg32 rows in the CSV of $LLAMA_BENCH" >&2; exit 1; }
-        echo "llama-bench round $r: pp128 $pp t/s, tg32 $tg t/s" >&2
-        lpp+=("$pp"); ltg+=("$tg")
+declare -a mpp mtg mceil lpp ltg mload lload
+hpp="" htg="" hout=""
+same() { # same NAME EXPECTED GOT: the identity check
+    if [ -n "$2" ] && [ "$2" != "$3" ]; then
+        echo "vs-llamacpp: minillm's $1 changed between rounds ($2, then $3): not the same output" >&2
+        exit 1
     fi
+}
+for r in $(seq 1 "$rounds"); do
+    out=$("$minillm" bench -m "$model" -p 128 -n 32 -r 1 -t "$threads" 2>/dev/null)
+    pp=$(echo "$out" | awk -F'|' '/ pp128 / { split($5, a, " "); print a[1] }')
+    tg=$(echo "$out" | awk -F'|' '/ tg32 / { split($5, a, " "); print a[1] }')
+    h1=$(echo "$out" | awk -F'|' '/ pp128 / { gsub(/ /, "", $6); print $6 }')
+    h2=$(echo "$out" | awk -F'|' '/ tg32 / { gsub(/ /, "", $6); print $6 }')
+    ceil=$(echo "$out" | sed -n 's/.*(ceiling \([0-9.]*\) t\/s).*/\1/p')
+    same "pp128 hash" "$hpp" "$h1"; same "tg32 hash" "$htg" "$h2"
+    hpp=$h1 htg=$h2
+    mpp+=("$pp"); mtg+=("$tg"); mceil+=("$(awk -v a="$tg" -v b="$ceil" 'BEGIN { printf "%.4f", a / b }')")
+    line="round $r: minillm pp128 $pp tg32 $tg t/s (ceiling $ceil t/s, hashes $h1 $h2)"
+    if [ -n "$lb" ]; then
+        lout=$("$lb" -m "$model" -p 128 -n 32 -r 1 -t "$threads" -o csv 2>/dev/null)
+        p=$(echo "$lout" | lb_rate 128 0) && g=$(echo "$lout" | lb_rate 0 32) || {
+            echo "vs-llamacpp: no pp128/tg32 rows in the CSV of $lb" >&2; exit 1; }
+        lpp+=("$p"); ltg+=("$g")
+        line="$line; llama-bench pp128 $p tg32 $g t/s"
+    fi
+    if [ -n "$lc" ]; then
+        t0=$(now)
+        o=$("$minillm" complete -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" 2>/dev/null)
+        t1=$(now)
+        "$lc" -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" --temp 0 --seed 1 -no-cnv >/dev/null 2>&1 </dev/null
+        t2=$(now)
+        h=$(printf '%s' "$o" | sha256sum | cut -c1-16)
+        same "completion stdout hash" "$hout" "$h"
+        hout=$h
+        mload+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+        lload+=("$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')")
+        line="$line; load+1 token minillm ${mload[-1]} s (stdout $h), llama-completion ${lload[-1]} s"
+    fi
+    echo "$line" >&2
 done
-m_pp=$(printf '%s\n' "${mpp[@]}" | mean_of)
-m_tg=$(printf '%s\n' "${mtg[@]}" | mean_of)
-if [ -n "${LLAMA_BENCH:-}" ]; then
-    l_pp=$(printf '%s\n' "${lpp[@]}" | mean_of)
-    l_tg=$(printf '%s\n' "${ltg[@]}" | mean_of)
-    source="llama-bench, measured side by side ($reps interleaved rounds)"
-else
-    size=$(stat -c %s "$model")
-    if [ "$size" -gt 1200000000 ]; then l_pp=99.3; l_tg=19.8; else l_pp=289.5; l_tg=49.6; fi
-    source="llama.cpp reference figures for this machine class (no LLAMA_BENCH given)"
+
+row() { # row TEST NAME_A VALUES_A NAME_B VALUES_B: one table line
+    read -r ma la ha <<<"$(printf '%s\n' $2 | stats)"
+    if [ -n "$3" ]; then
+        read -r mb lb_ hb <<<"$(printf '%s\n' $3 | stats)"
+        local -a a=($2) b=($3) rs=()
+        for i in "${!a[@]}"; do rs+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.4f", x / y }')"); done
+        med=$(printf '%s\n' "${rs[@]}" | median)
+        rl=$(printf '%s\n' "${rs[@]}" | stats | awk '{ printf "%.2f–%.2f", $2, $3 }')
+        awk -v t="$1" -v ma="$ma" -v la="$la" -v ha="$ha" -v mb="$mb" -v lb="$lb_" -v hb="$hb" -v med="$med" -v rl="$rl" \
+            'BEGIN { printf "| %s | %.2f (%.2f–%.2f) | %.2f (%.2f–%.2f) | %.3f | %.3f (%s) |\n", t, ma, la, ha, mb, lb, hb, ma / mb, med, rl }'
+    else
+        awk -v t="$1" -v ma="$ma" -v la="$la" -v ha="$ha" 'BEGIN { printf "| %s | %.2f (%.2f–%.2f) | – | – | – |\n", t, ma, la, ha }'
+    fi
+}
+echo "$(basename "$model"), $threads threads, $rounds interleaved rounds"
+echo "| test | minillm: mean (range of rounds) | llama.cpp: mean (range) | ratio of means | median round ratio (range) |"
+echo "|---|---:|---:|---:|---:|"
+row "pp128 t/s" "${mpp[*]}" "${lpp[*]:-}"
+row "tg32 t/s" "${mtg[*]}" "${ltg[*]:-}"
+if [ -n "$lc" ]; then
+    # time: lower is better, so the ratio is minillm / llama.cpp (<= 0.5: twice as fast)
+    row "load + 1 token, s" "${mload[*]}" "${lload[*]}"
 fi
-echo "| test | minillm t/s | llama.cpp t/s | ratio |"
-echo "|---|---:|---:|---:|"
-awk -v a="$m_pp" -v b="$l_pp" 'BEGIN { printf "| pp128 | %.2f | %.2f | %.3f |\n", a, b, a / b }'
-awk -v a="$m_tg" -v b="$l_tg" 'BEGIN { printf "| tg32 | %.2f | %.2f | %.3f |\n", a, b, a / b }'
-echo "llama.cpp: $source; threads $threads"
-if [ -n "${LLAMA_BENCH:-}" ]; then
-    # each round's pair ran back to back: its ratio sees one state of the
-    # machine, so their median is less moved by drift than the means
-    for t in pp tg; do
-        if [ $t = pp ]; then a=("${mpp[@]}"); b=("${lpp[@]}"); else a=("${mtg[@]}"); b=("${ltg[@]}"); fi
-        ratios=$(for i in "${!a[@]}"; do awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.3f\n", x / y }'; done)
-        med=$(echo "$ratios" | sort -n | awk '{ r[NR] = $1 } END { printf "%.3f", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
-        echo "$t ratio per round: $(echo $ratios); median $med"
-    done
-fi
+read -r cm cl ch <<<"$(printf '%s\n' "${mceil[@]}" | stats)"
+awk -v m="$cm" -v l="$cl" -v h="$ch" 'BEGIN { printf "minillm tg32 / streaming ceiling (measured in each round): mean %.1f %% (rounds %.1f–%.1f %%)\n", 100 * m, 100 * l, 100 * h }'
+echo "identity: every round gave pp128 hash $hpp, tg32 hash $htg${hout:+, completion stdout $hout}"
+echo "commands: $(basename "$minillm") bench -m MODEL -p 128 -n 32 -r 1 -t $threads${lb:+; llama-bench -m MODEL -p 128 -n 32 -r 1 -t $threads}${lc:+; minillm complete -m MODEL -p \"$prompt\" -n 1 -c 2048 -t $threads; llama-completion (same) --temp 0 --seed 1 -no-cnv}"

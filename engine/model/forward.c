@@ -106,9 +106,30 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
             out[(size_t)t * (size_t)w->n_out + (size_t)r] = f->dot(data + (size_t)r * rb, a[t], w->n_in);
 }
 
-/* Threads take chunks of rows from a shared counter per weight, so a thread
- * the machine slows down does less of the work rather than hold the others
- * at the barrier. Which thread computes a row changes nothing in its bits. */
+/* The next chunk of units [*u0, *u0 + return) of a weight with `units`
+ * units, or 0 when none is left: guided self-scheduling, each claim a
+ * 1 / (2 nth) share of what remains (an even number, pairs of groups for
+ * rows16), so the first claims are long contiguous runs the hardware
+ * prefetchers stream at full rate, and the last ones short enough that a
+ * thread the machine slows down does less of the work rather than hold the
+ * others at the barrier. Measured on the 1B-shaped Q4_0 (tg, 2 threads,
+ * idle): ~16 equal chunks per thread 46-50 t/s, two static halves 55-56
+ * t/s but the worst under a competing load, guided the best under load. */
+static int64_t claim(atomic_llong *next, int64_t units, int nth, int64_t *u0)
+{
+    int64_t min = units > 1 ? 2 : 1, c, at = atomic_load_explicit(next, memory_order_relaxed);
+    do {
+        if (at >= units)
+            return 0;
+        c = (units - at) / (2 * (int64_t)nth);
+        c = c < min ? min : c + (c & 1);
+    } while (!atomic_compare_exchange_weak_explicit(next, &at, at + c, memory_order_relaxed, memory_order_relaxed));
+    *u0 = at;
+    return at + c < units ? c : units - at;
+}
+
+/* Threads claim chunks of rows per weight (claim). Which thread computes a
+ * row changes nothing in its bits. */
 static void mm_worker(void *arg, int ith, int nth)
 {
     struct mm_job *j = arg;
@@ -116,14 +137,9 @@ static void mm_worker(void *arg, int ith, int nth)
     for (int k = 0; k < j->n; k++) {
         const struct weight *w = j->w[k];
         int64_t step = w->n_out % REPACK_ROWS == 0 ? REPACK_ROWS : 1;
-        int64_t units = w->n_out / step;
-        int64_t chunk = units / (16 * (int64_t)nth); /* ~16 chunks per thread */
-        chunk = chunk < 2 ? (units > 1 ? 2 : 1) : chunk + (chunk & 1); /* even: pairs of groups (rows16) */
-        for (;;) {
-            int64_t u0 = atomic_fetch_add_explicit(&j->next[k], chunk, memory_order_relaxed);
-            if (u0 >= units)
-                break;
-            int64_t u1 = u0 + chunk < units ? u0 + chunk : units;
+        int64_t units = w->n_out / step, u0, n;
+        while ((n = claim(&j->next[k], units, nth, &u0)) > 0) {
+            int64_t u1 = u0 + n;
             mm_rows(j, w, j->out[k], u0 * step, u1 * step);
         }
     }
