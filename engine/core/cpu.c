@@ -16,7 +16,7 @@ static int detect_avx2_f16c(void)
         return 0;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
         return 0;
-    return (ecx & bit_F16C) != 0;
+    return (ecx & bit_F16C) && (ecx & bit_FMA); /* FMA: the exp of vec_x86.c */
 }
 
 static int detect_avx512_vnni(void)

@@ -6,7 +6,7 @@
 #ifndef CPU_H
 #define CPU_H
 
-/* AVX2 and F16C, with the OS saving the YMM state. */
+/* AVX2, F16C and FMA, with the OS saving the YMM state. */
 int cpu_has_avx2_f16c(void);
 /* AVX-512 VL and VNNI on top of AVX2 and F16C (256-bit vpdpbusd, vpdpwssd). */
 int cpu_has_avx512_vnni(void);

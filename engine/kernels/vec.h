@@ -18,9 +18,17 @@ float vec_dot_f16_ref(const void *w, const void *x, int64_t n);
 float vec_dot_f32_avx2(const void *w, const void *x, int64_t n);
 float vec_dot_f16_avx2(const void *w, const void *x, int64_t n);
 
-/* SwiGLU in place: g[i] = g[i] / (1 + expf(-g[i])) * u[i], each operation
- * rounded in that order (libm's expf, one element at a time, in both forms;
- * the AVX2 form divides and multiplies 8 at a time: same bits). */
+/* e^x by the algorithm of ggml's x86 ggml_v_expf (its AVX-512 form, what
+ * llama.cpp runs for SwiGLU on such CPUs): x = n ln2 + b with n an integer
+ * (rounded through the 1.5 x 2^23 shift), e^b by a degree-5 polynomial in
+ * fused multiply-adds, times 2^n rounded once; |n| > 192 gives +inf (n > 0)
+ * or 0. Within 2.3 ulp of e^x; the same bits in every form. */
+float vec_expf_ref(float x);
+
+/* SwiGLU in place: g[i] = g[i] / (1 + vec_expf(0 - g[i])) * u[i], each
+ * operation rounded in that order, as ggml's ggml_vec_swiglu_f32 (x86).
+ * The AVX2 form (AVX2 + FMA) computes 8 elements at a time with the same
+ * operations: the same bits. */
 void vec_swiglu_ref(float *g, const float *u, int64_t n);
 void vec_swiglu_avx2(float *g, const float *u, int64_t n);
 

@@ -603,6 +603,53 @@ static void test_swiglu_fast_equals_ref(void **state)
     }
 }
 
+/* vec_expf_ref: within 2.5 ulp of e^x (ulp of e^x's binade; 2.22 the worst
+ * seen over all floats in range) over the normal range, +inf above, monotone down into the subnormals and 0;
+ * and the SwiGLU forms agree where 2^n is not a normal float (|x| > 87). */
+static void test_expf_ggml(void **state)
+{
+    (void)state;
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.5f; x += 0.000731f) {
+        double want = exp((double)x), got = vec_expf_ref(x);
+        double ulp = ldexp(1.0, ilogb(want) - 23);
+        double err = fabs(got - want) / ulp;
+        if (err > worst)
+            worst = err;
+    }
+    print_message("# vec_expf_ref: worst error %.3f ulp over [-87, 88.5]\n", worst);
+    assert_true(worst <= 2.5);
+    assert_true(isinf(vec_expf_ref(89.0f)) && vec_expf_ref(89.0f) > 0);
+    assert_true(isinf(vec_expf_ref(300.0f)) && vec_expf_ref(-300.0f) == 0.0f);
+    float prev = vec_expf_ref(-87.0f);
+    for (float x = -87.0f; x > -110.0f; x -= 0.01f) { /* subnormal results, rounded once */
+        float e = vec_expf_ref(x);
+        assert_true(e >= 0.0f && e <= prev);
+        double want = exp((double)x);
+        assert_true(fabs((double)e - want) <= ldexp(3.0, -149)); /* the normal bound, in subnormal steps */
+        prev = e;
+    }
+    assert_true(vec_expf_ref(0.0f) == 1.0f);
+    if (!(kernels_cpu_level() >= KERN_AVX2))
+        return;
+    enum { N = 2048 };
+    float g[N], u[N], fast[N], ref[N];
+    for (int rep = 0; rep < 40; rep++) {
+        for (int i = 0; i < N; i++) {
+            g[i] = -205.0f + 410.0f * (float)(rep * N + i) / (float)(40 * N);
+            u[i] = 1.0f;
+        }
+        memcpy(fast, g, sizeof g);
+        memcpy(ref, g, sizeof g);
+        vec_swiglu_avx2(fast, u, N);
+        vec_swiglu_ref(ref, u, N);
+        for (int i = 0; i < N; i++)
+            if (memcmp(&fast[i], &ref[i], sizeof fast[i]))
+                fail_msg("swiglu at g %.9g: got 0x%08x, ref 0x%08x", (double)g[i], (unsigned)bits_of(fast[i]),
+                         (unsigned)bits_of(ref[i]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_dot_order),
         cmocka_unit_test(test_dot_no_fma),
         cmocka_unit_test(test_swiglu_fast_equals_ref),
+        cmocka_unit_test(test_expf_ggml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
  *
  * The build has no -march: each x86 function carries one of these, and the
  * kernel table (kernels.c) hands it out only at a SIMD level the CPU has.
- *   AVX2  AVX2 + F16C (the KERN_AVX2 level)
+ *   AVX2  AVX2 + F16C (the KERN_AVX2 level, which also requires FMA)
  *   VNNI  AVX2 + F16C + AVX-512 VL + VNNI (the KERN_VNNI level)
  * Neither enables FMA, so nothing inlined into a kernel can contract its
  * float multiply-adds. */
@@ -21,6 +21,10 @@
 
 #define AVX2 __attribute__((target("avx2,f16c")))
 #define VNNI __attribute__((target("avx2,f16c,avx512vl,avx512vnni")))
+/* AVX2 with FMA, for the few functions whose fused multiply-adds are written
+ * out (vec_x86.c's exp): the ref forms make the same fmaf calls. The build's
+ * -std=c11 keeps GCC from contracting anything else (-ffp-contract=off). */
+#define AVX2_FMA __attribute__((target("avx2,f16c,fma")))
 
 /* The sum of the 8 int32 lanes (wrapping, as the adds). */
 AVX2 static inline int32_t hsum_i32(__m256i v)
