@@ -81,7 +81,9 @@ static void f32_to_float(const void *x, float *y, int64_t n)
 
 #define N_TYPES (GGML_TYPE_Q8_K + 1)
 
-/* Types the engine computes with, and Q8_K (activations only). Plain Q4_0
+/* Types the engine computes with, and Q8_K (activations only). The rows
+ * that are some row's act_type (F16, Q8_0, Q8_K) have a from_float_act.
+ * Plain Q4_0
  * and Q8_0 take the 8-row kernels from 2 tokens on (one token streams the
  * rows faster one at a time), plain Q6_K always; a repacked group has only
  * the 8-row form. */
@@ -98,8 +100,10 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .to_float = quant_f16_dequantize_row,
         .act_type = GGML_TYPE_F32,
         .fn = {
-            [KERN_REF] = {.from_float = quant_f16_quantize_row_ref, .dot = vec_dot_f16_ref},
-            X86([KERN_AVX2] = {.from_float = quant_f16_quantize_row_f16c, .dot = vec_dot_f16_avx2},)
+            [KERN_REF] = {.from_float = quant_f16_quantize_row_ref, .from_float_act = quant_f16_round_row_ref,
+                          .dot = vec_dot_f16_ref},
+            X86([KERN_AVX2] = {.from_float = quant_f16_quantize_row_f16c, .from_float_act = quant_f16_round_row_f16c,
+                               .dot = vec_dot_f16_avx2},)
         },
     },
     [GGML_TYPE_Q8_0][KERN_PLAIN] = {
@@ -107,9 +111,10 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .act_type = GGML_TYPE_Q8_0,
         .rows8_min_tok = 2,
         .fn = {
-            [KERN_REF] = {.from_float = quant_q8_0_quantize_row_ref, .dot = quant_dot_q8_0_q8_0_ref,
-                          .rows8 = q8_0_plain8_ref},
-            X86([KERN_AVX2] = {.from_float = quant_q8_0_quantize_row_avx2, .dot = quant_dot_q8_0_q8_0_avx2,
+            [KERN_REF] = {.from_float = quant_q8_0_quantize_row_ref, .from_float_act = quant_q8_0_quantize_act_ref,
+                          .dot = quant_dot_q8_0_q8_0_ref, .rows8 = q8_0_plain8_ref},
+            X86([KERN_AVX2] = {.from_float = quant_q8_0_quantize_row_avx2,
+                               .from_float_act = quant_q8_0_quantize_act_avx2, .dot = quant_dot_q8_0_q8_0_avx2,
                                .rows8 = q8_0_plain8_avx2},)
         },
     },
@@ -146,8 +151,9 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
     [GGML_TYPE_Q8_K][KERN_PLAIN] = {
         .to_float = quant_q8_k_dequantize_row,
         .fn = {
-            [KERN_REF] = {.from_float = quant_q8_k_quantize_row_ref},
-            X86([KERN_AVX2] = {.from_float = quant_q8_k_quantize_row_avx2},)
+            [KERN_REF] = {.from_float = quant_q8_k_quantize_row_ref, .from_float_act = quant_q8_k_quantize_row_ref},
+            X86([KERN_AVX2] = {.from_float = quant_q8_k_quantize_row_avx2,
+                               .from_float_act = quant_q8_k_quantize_row_avx2},)
         },
     },
     [GGML_TYPE_Q8_0][KERN_REPACKED] = {
@@ -180,8 +186,9 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
 };
 
 static struct kern_ops ops[KERN_N_LEVELS] = {
-    [KERN_REF] = {.swiglu = vec_swiglu_ref, .attention = attention_head_ref},
-    X86([KERN_AVX2] = {.swiglu = vec_swiglu_avx2, .attention = attention_head_f16c},)
+    [KERN_REF] = {.swiglu = vec_swiglu_ref, .attention = attention_head_ref, .attention_f32 = attention_head_f32_ref},
+    X86([KERN_AVX2] = {.swiglu = vec_swiglu_avx2, .attention = attention_head_f16c,
+                       .attention_f32 = attention_head_f32_f16c},)
 };
 
 /* A row is in use when its reference level has anything. */
@@ -206,6 +213,7 @@ static void fill_levels(void)
                 if (!f->rows8) /* a level's rows8 brings its own activation layout */
                     f->block_major = b->block_major;
                 FILL(f->from_float, b->from_float);
+                FILL(f->from_float_act, b->from_float_act);
                 FILL(f->dot, b->dot);
                 FILL(f->rows8, b->rows8);
             }
@@ -213,6 +221,7 @@ static void fill_levels(void)
     for (int v = 1; v < KERN_N_LEVELS; v++) {
         FILL(ops[v].swiglu, ops[v - 1].swiglu);
         FILL(ops[v].attention, ops[v - 1].attention);
+        FILL(ops[v].attention_f32, ops[v - 1].attention_f32);
     }
 }
 

@@ -4,7 +4,8 @@
  * the row's dequantizer (to_float, reference only; quant_dequantize_row
  * calls it), what the activations of a matmul are converted to, and per
  * SIMD level the
- * functions that convert a float row to the type, dot one row with one
+ * functions that convert a float row to the type (weights, and activations:
+ * the two round differently, as in ggml), dot one row with one
  * activation row, and multiply 8 rows by a batch of activation rows. A
  * weight binds its row at load (model.h: struct weight); the forward pass
  * reads the level once per matmul (kernels_level) and calls through the row.
@@ -41,6 +42,8 @@ struct kern_act {
     int n_tok;
     const float *f32;
     size_t f32_stride;
+    const float *f16; /* F16 rows, held widened to floats (quant_f16_round_row) */
+    size_t f16_stride;
     const struct block_q8_0 *q8; /* token-major Q8_0 rows */
     size_t q8_stride;
     const struct block_q8_0 *q8_bm; /* the same, block-major with their scales and -8 x sums (gemm.h) */
@@ -57,6 +60,8 @@ static inline const void *kern_act_row(const struct kern_act *a, uint32_t act_ty
         return a->q8 + (size_t)t * a->q8_stride;
     if (act_type == GGML_TYPE_Q8_K)
         return a->q8k + (size_t)t * a->q8k_stride;
+    if (act_type == GGML_TYPE_F16)
+        return a->f16 + (size_t)t * a->f16_stride;
     return a->f32 + (size_t)t * a->f32_stride;
 }
 
@@ -72,7 +77,13 @@ typedef void (*kern_rows8_fn)(const void *w, size_t rb, const struct kern_act *a
                               size_t out_stride);
 
 struct kern_fns {
+    /* weights: ggml's reference rounding, the bytes llama-quantize writes
+     * (what quantize and gen store) */
     kern_from_float_fn from_float;
+    /* activations, in a row that is some row's act_type: a matmul's input
+     * as ggml's x86 CPU backend converts it (quant.h: Q8_0 ties to even,
+     * F16 rounded and kept as floats); NULL elsewhere */
+    kern_from_float_fn from_float_act;
     kern_dot_fn dot;
     kern_rows8_fn rows8;
     /* two repacked groups side by side (w the first; 16 rows, out as rows8):
@@ -89,7 +100,7 @@ struct kern_row {
     uint32_t type;
     enum kern_layout layout;
     kern_to_float_fn to_float; /* plain rows only; the reference form at every level */
-    uint32_t act_type;  /* GGML_TYPE_F32, _Q8_0 or _Q8_K; 0 with F32: no matmul */
+    uint32_t act_type;  /* GGML_TYPE_F32, _F16, _Q8_0 or _Q8_K (kern_act_row); 0 = F32 without a dot: no matmul */
     int rows8_min_tok;  /* rows8 runs for batches of at least this many tokens; 0: never */
     struct kern_fns fn[KERN_N_LEVELS];
 };
@@ -111,10 +122,13 @@ void kernels_cap_level(enum kern_level max);
 typedef void (*kern_swiglu_fn)(float *g, const float *u, int64_t n);
 typedef void (*kern_attention_fn)(const uint16_t *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
                                   int hd, float scale, uint16_t *acc, float *out);
+typedef void (*kern_attention_f32_fn)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
+                                      int hd, float scale, float *out);
 
 struct kern_ops {
-    kern_swiglu_fn swiglu;       /* vec.h */
-    kern_attention_fn attention; /* attention.h */
+    kern_swiglu_fn swiglu;               /* vec.h */
+    kern_attention_fn attention;         /* attention.h: the F16 form */
+    kern_attention_f32_fn attention_f32; /* attention.h: the tiled F32 form */
 };
 
 /* The element-wise operations at the current level. */

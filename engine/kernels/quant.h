@@ -7,7 +7,7 @@
  *         element j (j < 16) is the low nibble of qs[j], element j + 16 the high one.
  *
  * Matrix-vector products follow ggml: for Q4_0 and Q8_0 weights the activation row
- * is first quantized to Q8_0 (quant_q8_0_quantize_row), then each weight row is
+ * is first quantized to Q8_0 (quant_q8_0_quantize_act), then each weight row is
  * dotted with it block by block: sum over blocks of (d_w * d_a) * (integer dot).
  * Every kernel has a scalar `_ref` form; fast forms must return the same bits.
  *
@@ -62,14 +62,29 @@ void quant_f16_dequantize_row(const void *x, float *y, int64_t n);
 void quant_q8_0_dequantize_row(const void *x, float *y, int64_t n);
 void quant_q4_0_dequantize_row(const void *x, float *y, int64_t n);
 
-/* Quantizers: n a multiple of 32. Activation (Q8_0) and weight (Q4_0, Q8_0)
- * rounding as ggml's reference quantizers do; y is a row of the type's
- * blocks. The kernel table (kernels.h) holds them as each type's from_float. */
+/* Weight quantizers: n a multiple of 32; y is a row of the type's blocks.
+ * Rounding as ggml's reference quantizers (what llama-quantize writes):
+ * Q8_0 d = amax / 127, q = roundf(x * (1 / d)), ties away from zero. The
+ * kernel table (kernels.h) holds them as each type's from_float. */
 void quant_q8_0_quantize_row_ref(const float *x, void *y, int64_t n);
 void quant_q4_0_quantize_row(const float *x, void *y, int64_t n);
 /* Any n; round to nearest even, as quant_fp32_to_fp16 (the F16C form gives
  * the same bits, NaNs included). */
 void quant_f16_quantize_row_ref(const float *x, void *y, int64_t n);
+
+/* Activation converters: a matmul's float input row to the form its weights
+ * are dotted with, as ggml's x86 CPU backend converts it (the kernel table's
+ * from_float_act). Q8_0, n a multiple of 32 (quantize_row_q8_0's AVX path,
+ * and the 4-row form of the repack path): d = amax / 127 stored as fp16 as
+ * above, but q = round-half-to-even(x * (127 / amax)): another multiplier
+ * and another tie rule than the weights'. Ties are common: after a Q4_0 or
+ * Q8_0 embedding and RMSNorm a block holds multiples of one step. Inputs
+ * must be finite; quants lie in [-127, 127]. */
+void quant_q8_0_quantize_act_ref(const float *x, void *y, int64_t n);
+/* F16, any n: each x rounded to F16 (nearest even) and stored widened back
+ * to F32 (exact), so y is n floats, each an F16 value: ggml multiplies an F16
+ * weight with its input converted to F16, and vec.h's F16 dots read floats. */
+void quant_f16_round_row_ref(const float *x, void *y, int64_t n);
 
 /* Dot products of one weight row with one activation row, n elements, in
  * plain index order with a float accumulator (F32, F16: reference only;
@@ -90,5 +105,7 @@ float quant_dot_q8_0_q8_0_avx2(const void *w, const void *a, int64_t n);
 float quant_dot_q4_0_q8_0_avx2(const void *w, const void *a, int64_t n);
 void quant_q8_0_quantize_row_avx2(const float *x, void *y, int64_t n);
 void quant_f16_quantize_row_f16c(const float *x, void *y, int64_t n);
+void quant_q8_0_quantize_act_avx2(const float *x, void *y, int64_t n);
+void quant_f16_round_row_f16c(const float *x, void *y, int64_t n);
 
 #endif

@@ -4,7 +4,9 @@
  * fp16: every half decoded from its fields in double; floats encoded against a
  * double-precision RNE rounding and (when the CPU has it) against F16C.
  * Quantizers: pinned bytes for hand-built inputs, and per-element round-trip
- * bounds derived from the scale. Dots: against a double sum of the dequantized
+ * bounds derived from the scale. Activation converters (ggml's x86 Q8_0
+ * rounding, ties to even; F16 rounding): pinned ties, and every SIMD level
+ * against the ref. Dots: against a double sum of the dequantized
  * products, with the tolerance of the float evaluation order (gamma_k * sum|t|),
  * and a case whose result depends on the documented accumulation order. */
 #include <setjmp.h>
@@ -313,6 +315,122 @@ static void test_zero_blocks(void **state)
         for (int j = 0; j < 16; j++)
             assert_int_equal(q4[b].qs[j], 0x88);
     }
+}
+
+/* ---- the activation converters (from_float_act) ------------------------- */
+
+/* Q8_0 of the table's from_float_act at the current level. */
+static void act_q8_0(const float *x, struct block_q8_0 *y, int64_t n)
+{
+    kernels_fns(GGML_TYPE_Q8_0, KERN_PLAIN)->from_float_act(x, y, n);
+}
+
+/* ggml's x86 activation rounding, at every SIMD level: the multiplier is
+ * 127 / amax and ties go to the even neighbour; the weight quantizer keeps
+ * 1 / d and ties away from zero. */
+static void test_q8_0_act_ties_to_even(void **state)
+{
+    (void)state;
+    float x[32 * 3] = {0};
+    /* block 0: amax 127, so the multiplier is exactly 1 */
+    static const float ties[] = {127.0f, -14.5f, 1.5f, 2.5f, -2.5f, 0.5f, -0.5f, 126.5f, 3.49f, -100.5f};
+    static const int8_t even[] = {127, -14, 2, 2, -2, 0, 0, 126, 3, -100};
+    static const int8_t away[] = {127, -15, 2, 3, -3, 1, -1, 127, 3, -101};
+    memcpy(x, ties, sizeof ties);
+    /* block 1: multiples of one step s with amax 8 s, as a Q4_0 embedding row
+     * leaves them after RMSNorm. For this s, 4 s * (127 / 8 s) is exactly
+     * 63.5 (to even: 64), while 4 s * (1 / (8 s / 127)) is 63.4999962 (63). */
+    const float step = 0.0100109996f;
+    x[32] = 8.0f * step;
+    x[33] = 4.0f * step;
+    x[34] = -4.0f * step;
+    assert_true(4.0f * step * (127.0f / (8.0f * step)) == 63.5f);
+    /* block 2: zeros, with a negative one */
+    x[70] = -0.0f;
+    for (int l = KERN_REF; l <= (int)kernels_cpu_level(); l++) {
+        kernels_cap_level((enum kern_level)l);
+        struct block_q8_0 q[3];
+        memset(q, 0x55, sizeof q);
+        act_q8_0(x, q, 96);
+        assert_memory_equal(q[0].qs, even, sizeof even);
+        assert_int_equal(q[0].d, 0x3c00); /* d = 127 / 127 = 1 */
+        assert_int_equal(q[1].qs[0], 127);
+        assert_int_equal(q[1].qs[1], 64);
+        assert_int_equal(q[1].qs[2], -64);
+        assert_int_equal(q[1].d, quant_fp32_to_fp16(8.0f * step / 127.0f));
+        assert_int_equal(q[2].d, 0);
+        for (int j = 0; j < 32; j++)
+            assert_int_equal(q[2].qs[j], 0);
+        /* the weight quantizer, unchanged: what quantize and gen write */
+        memset(q, 0x55, sizeof q);
+        table_from_float(GGML_TYPE_Q8_0, x, q, 96);
+        assert_memory_equal(q[0].qs, away, sizeof away);
+        assert_int_equal(q[1].qs[1], 63);
+        assert_int_equal(q[1].qs[2], -63);
+    }
+    kernels_cap_level(KERN_BEST);
+}
+
+/* Every level's activation converters give the ref's bytes: random blocks
+ * and blocks of multiples of one step (full of ties), and F16 rounding of
+ * any float pattern. */
+static void test_act_every_level_equals_ref(void **state)
+{
+    (void)state;
+    enum { N = 32 * 64, NH = 1003 };
+    float *x = malloc(N * sizeof *x);
+    struct block_q8_0 *ref = malloc(N / 32 * sizeof *ref), *got = malloc(N / 32 * sizeof *got);
+    assert_true(x && ref && got);
+    rng_state = 31;
+    int n_ties = 0;
+    for (int rep = 0; rep < 40; rep++) {
+        fill_blocks(x, N);
+        if (rep % 2) /* k * step, k in -8..8: x * (127 / amax) lands on halves */
+            for (int b = 0; b < N / 32; b++) {
+                float step = ldexpf(1.0f + rng_unit() * 0.5f, (int)(rng_next() % 9) - 8);
+                for (int j = 0; j < 32; j++)
+                    x[b * 32 + j] = (float)((int)(rng_next() % 17) - 8) * step;
+            }
+        quant_q8_0_quantize_act_ref(x, ref, N);
+        for (int b = 0; b < N / 32; b++) {
+            float amax = 0.0f;
+            for (int j = 0; j < 32; j++)
+                amax = fmaxf(amax, fabsf(x[b * 32 + j]));
+            for (int j = 0; j < 32 && amax > 0.0f; j++) {
+                float v = x[b * 32 + j] * (127.0f / amax);
+                n_ties += fabsf(v - truncf(v)) == 0.5f;
+                assert_true(ref[b].qs[j] == (int8_t)nearbyintf(v)); /* the default mode: to even */
+            }
+        }
+        for (int l = KERN_REF; l <= (int)kernels_cpu_level(); l++) {
+            kernels_cap_level((enum kern_level)l);
+            memset(got, 0x55, N / 32 * sizeof *got);
+            act_q8_0(x, got, N);
+            if (memcmp(ref, got, N / 32 * sizeof *got))
+                fail_msg("Q8_0 activations, rep %d: level %d differs from the ref", rep, l);
+        }
+        kernels_cap_level(KERN_BEST);
+    }
+    assert_true(n_ties > 1000);
+    float h[NH], hr[NH], hg[NH];
+    uint32_t z = 99;
+    for (int i = 0; i < NH; i++) {
+        z = z * 1664525u + 1013904223u;
+        h[i] = i % 3 ? float_of(z) : rng_unit() * 70000.0f;
+    }
+    quant_f16_round_row_ref(h, hr, NH);
+    for (int i = 0; i < NH; i++) {
+        float want = quant_fp16_to_fp32(quant_fp32_to_fp16(h[i]));
+        assert_memory_equal(&hr[i], &want, sizeof want);
+    }
+    for (int l = KERN_REF; l <= (int)kernels_cpu_level(); l++) {
+        kernels_cap_level((enum kern_level)l);
+        memset(hg, 0x55, sizeof hg);
+        kernels_fns(GGML_TYPE_F16, KERN_PLAIN)->from_float_act(h, hg, NH);
+        assert_memory_equal(hg, hr, sizeof hr);
+    }
+    kernels_cap_level(KERN_BEST);
+    free(x), free(ref), free(got);
 }
 
 /* ---- quantizers: round-trip bounds ------------------------------------- */
@@ -660,6 +778,8 @@ int main(void)
         cmocka_unit_test(test_q4_0_layout_pinned),
         cmocka_unit_test(test_q8_0_pinned),
         cmocka_unit_test(test_zero_blocks),
+        cmocka_unit_test(test_q8_0_act_ties_to_even),
+        cmocka_unit_test(test_act_every_level_equals_ref),
         cmocka_unit_test(test_q8_0_roundtrip),
         cmocka_unit_test(test_q4_0_roundtrip),
         cmocka_unit_test(test_f16_roundtrip),

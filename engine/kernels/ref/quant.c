@@ -189,6 +189,35 @@ void quant_q8_0_quantize_row_ref(const float *x, void *yv, int64_t n)
     }
 }
 
+/* Round half to even, whatever the current rounding mode: roundf (ties away
+ * from zero), then a tie that landed on an odd integer steps back. |v| is
+ * below 2^23 here, so r - v is exact. */
+static float round_half_even(float v)
+{
+    float r = roundf(v);
+    if (fabsf(r - v) == 0.5f && fmodf(r, 2.0f) != 0.0f)
+        r = r - copysignf(1.0f, v);
+    return r;
+}
+
+void quant_q8_0_quantize_act_ref(const float *x, void *yv, int64_t n)
+{
+    struct block_q8_0 *y = yv;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const float *xb = x + b * QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++)
+            amax = fmaxf(amax, fabsf(xb[j]));
+        float d = amax / 127.0f;
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        y[b].d = quant_fp32_to_fp16(d);
+        for (int j = 0; j < QK8_0; j++) {
+            float v = xb[j] * id;
+            y[b].qs[j] = (int8_t)round_half_even(v);
+        }
+    }
+}
+
 void quant_q4_0_quantize_row(const float *x, void *yv, int64_t n)
 {
     struct block_q4_0 *y = yv;
@@ -224,6 +253,13 @@ void quant_f16_quantize_row_ref(const float *x, void *yv, int64_t n)
     uint16_t *y = yv;
     for (int64_t i = 0; i < n; i++)
         y[i] = quant_fp32_to_fp16(x[i]);
+}
+
+void quant_f16_round_row_ref(const float *x, void *yv, int64_t n)
+{
+    float *y = yv;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = quant_fp16_to_fp32(quant_fp32_to_fp16(x[i]));
 }
 
 /* ---- dot products ----------------------------------------------------- */

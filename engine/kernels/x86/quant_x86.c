@@ -126,6 +126,52 @@ AVX2 void quant_q8_0_quantize_row_avx2(const float *x, void *yv, int64_t n)
     }
 }
 
+/* The activation form (quant.h): multiplier 127 / amax, round half to even
+ * (vroundps with an explicit nearest-even immediate, as ggml's
+ * _MM_ROUND_NEAREST), then an exact conversion of the integral values. */
+AVX2 void quant_q8_0_quantize_act_avx2(const float *x, void *yv, int64_t n)
+{
+    struct block_q8_0 *y = yv;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        __m256 v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = _mm256_loadu_ps(x + b * QK8_0 + 8 * i);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+
+        float d = amax / 127.0f;
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        y[b].d = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm256_cvttps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(v[i], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        /* the packs work per 128-bit lane; the permute restores element order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        p = _mm256_permutevar8x32_epi32(p, order);
+        _mm256_storeu_si256((__m256i *)(void *)y[b].qs, p);
+    }
+}
+
+/* Rounded to F16 and back, 8 at a time: the same two exact-or-nearest-even
+ * conversions as the scalar form. */
+AVX2 void quant_f16_round_row_f16c(const float *x, void *yv, int64_t n)
+{
+    float *y = yv;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), 0)));
+    for (; i < n; i++)
+        y[i] = quant_fp16_to_fp32(quant_fp32_to_fp16(x[i]));
+}
+
 /* ---- 8-row kernels ------------------------------------------------------ */
 
 /* Lane r holds row r throughout: a 32-byte chunk has 4 bytes of each row, the
