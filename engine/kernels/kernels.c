@@ -98,7 +98,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
     },
     [GGML_TYPE_F16][KERN_PLAIN] = {
         .to_float = quant_f16_dequantize_row,
-        .act_type = GGML_TYPE_F32,
+        .act_type = GGML_TYPE_F16,
         .fn = {
             [KERN_REF] = {.from_float = quant_f16_quantize_row_ref, .from_float_act = quant_f16_round_row_ref,
                           .dot = vec_dot_f16_ref},

@@ -2,8 +2,8 @@
  * context_new allocates and touches, and context_free.
  *
  * Every buffer holds n_batch rows (one per token of a forward chunk); the
- * quantized activation rows are sized for the widest row any matmul reads
- * (nb8 Q8_0 blocks, nbk Q8_K blocks). context_sizes predicts the bytes, so
+ * converted activation rows are sized for the widest row any matmul reads
+ * (nb8 Q8_0 blocks, nbk Q8_K blocks, nxh F16-rounded floats). context_sizes predicts the bytes, so
  * the memory check and the memory report agree with what is allocated. */
 #include "model/context.h"
 
@@ -44,7 +44,7 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
      * caller asks for every position's logits (perplexity) */
     uint64_t per_tok = sizeof(float) * (3 * (uint64_t)cfg->n_embd + 3 * s.qd + 2 * s.kvd + 2 * (uint64_t)cfg->n_ff) +
                        2 * s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
-                       s.nbk * sizeof(struct block_q8_k) +
+                       s.nbk * sizeof(struct block_q8_k) + s.widest * sizeof(float) +
                        2 * s.qd * sizeof(uint16_t);
     uint64_t moe_tok = cfg->n_expert ? sizeof(float) * ((uint64_t)cfg->n_expert + 1 + 2 * (uint64_t)cfg->n_embd +
                                                          (uint64_t)cfg->n_expert_used * (uint64_t)cfg->n_embd) +
@@ -81,6 +81,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->n_batch = (int)B;
     c->nb8 = s.nb8;
     c->nbk = s.nbk;
+    c->nxh = s.widest;
     c->x = calloc(B * ne, sizeof(float));
     c->xb = calloc(B * ne, sizeof(float));
     c->xb2 = calloc(B * ne, sizeof(float));
@@ -101,6 +102,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->rw = calloc(B * ku, sizeof(float));
     c->qa = calloc(B * s.nb8, sizeof(struct block_q8_0));
     c->qk = calloc(B * s.nbk, sizeof(struct block_q8_k));
+    c->xh = calloc(B * s.widest, sizeof(float));
     c->qd = calloc(B * s.nb8, sizeof(float));
     c->qs8 = calloc(B * s.nb8, sizeof(int32_t));
     c->qa_bm = calloc(B * s.nb8, sizeof(struct block_q8_0));
@@ -117,7 +119,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->xh || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -135,7 +137,7 @@ void context_free(struct context *c)
         return;
     pool_free(c->pool);
     void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
-                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->qh,
+                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->xh, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->qh,
                   c->vacc,   c->kc,  c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);

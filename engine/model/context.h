@@ -20,6 +20,7 @@ struct context {
     int32_t n_ctx;
     int n_batch; /* tokens per forward chunk (activation rows), at most CONTEXT_MAX_BATCH */
     size_t nb8, nbk; /* blocks per quantized activation row: Q8_0, Q8_K */
+    size_t nxh;      /* floats per F16 activation row (the widest row) */
     /* activations */
     float *x;      /* [n_embd] residual stream */
     float *xb;     /* [n_embd] normed input */
@@ -45,8 +46,9 @@ struct context {
     float *qd_bm;
     int32_t *qs8_bm;
     struct block_q8_k *qk; /* activations quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
-    uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 */
-    uint16_t *vacc; /* [n_head * head_dim] F16 running sums of attention */
+    float *xh;             /* activations rounded to F16, held as floats, for F16 matmuls (largest row) */
+    uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 (the F16 attention; the tiled one reads q) */
+    uint16_t *vacc; /* [n_head * head_dim] F16 running sums of the F16 attention */
     uint16_t *kc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 keys */
     uint16_t *vc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 values */
     uint64_t kv_bytes;

@@ -6,14 +6,18 @@
  * output matmul + residual -> RMSNorm -> SwiGLU FFN (or mixture of experts) +
  * residual. Then the final norm and the output matmul give the logits.
  *
- * Numerics follow ggml's CPU path where it matters for agreement with
- * llama.cpp: RMSNorm sums squares in double; quantized matmuls quantize the
- * activation first (Q8_0, or Q8_K for K-quants); the query is rounded to F16
- * before it meets the F16 keys (attention.h).
+ * Numerics follow ggml's x86 CPU path where it matters for agreement with
+ * llama.cpp: RMSNorm sums squares in double; matmuls convert the activation
+ * first as ggml does (the kernel table's from_float_act: Q8_0 with ties to
+ * even, Q8_K, or F16-rounded for F16 weights); attention is ggml's F16 flash
+ * attention (query rounded to F16) or, for a llama.cpp micro-batch of 64
+ * tokens or more, its tiled F32 one (attention.h; the rule: tiled_attention).
  *
  * Determinism: every (token, output row) is computed by one thread with the
- * same per-row arithmetic whatever the batch size, the thread count or the
- * weight layout, so a batch gives the same bytes as tokens one at a time.
+ * same per-row arithmetic whatever the thread count or the weight layout;
+ * the attention form depends on the micro-batch size and the head size only,
+ * so a batch gives the same bytes as tokens one at a time while its
+ * micro-batch stays below 64 tokens.
  * Sections: parallel for, matmul, elementwise ops, attention, FFN, forward.
  * The run state (struct context) is context.c's. */
 #include "model/forward.h"
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
@@ -145,15 +150,15 @@ static void mm_worker(void *arg, int ith, int nth)
     }
 }
 
-/* The activation rows converted to the forms the weights read: Q8_0 (with
- * its prepared scales and offsets, and their block-major copies when a
- * kernel reads those) and Q8_K, by the level's from_float. */
+/* The activation rows converted to the forms the weights read, by the
+ * level's from_float_act: Q8_0 (with its prepared scales and offsets, and
+ * their block-major copies when a kernel reads those), Q8_K, F16. */
 struct prep_arg {
     const float *x;
     size_t x_stride;
     int64_t n_in;
-    size_t nb8, nbk;
-    kern_from_float_fn to_q8, to_q8k; /* NULL: not needed */
+    size_t nb8, nbk, nxh;
+    kern_from_float_fn to_q8, to_q8k, to_f16; /* NULL: not needed */
     int n_tok, block_major;
 };
 
@@ -172,7 +177,15 @@ static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1
         }
         if (p->to_q8k)
             p->to_q8k(xt, c->qk + (size_t)t * p->nbk, p->n_in);
+        if (p->to_f16)
+            p->to_f16(xt, c->xh + (size_t)t * p->nxh, p->n_in);
     }
+}
+
+/* The level's activation converter to `type` when `needed`, else NULL. */
+static kern_from_float_fn act_converter(int needed, uint32_t type, enum kern_level level)
+{
+    return needed ? kernels_row(type, KERN_PLAIN)->fn[level].from_float_act : NULL;
 }
 
 /* out[k] = ws[k] x for n_tok rows of x (stride x_stride). */
@@ -183,13 +196,14 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
     struct mm_job j = {.n = n, .level = level};
     for (int k = 0; k < 3; k++)
         atomic_init(&j.next[k], 0);
-    int q8 = 0, q8k = 0, bm = 0;
+    int q8 = 0, q8k = 0, f16 = 0, bm = 0;
     int64_t work = 0;
     for (int k = 0; k < n; k++) {
         j.w[k] = ws[k];
         j.out[k] = outs[k];
         q8 |= ws[k]->kern->act_type == GGML_TYPE_Q8_0;
         q8k |= ws[k]->kern->act_type == GGML_TYPE_Q8_K;
+        f16 |= ws[k]->kern->act_type == GGML_TYPE_F16;
         bm |= ws[k]->kern->fn[level].block_major;
         work += ws[k]->n_in * ws[k]->n_out * n_tok;
     }
@@ -197,15 +211,15 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
      * no copy is made */
     int block_major = bm && n_tok > 1;
     j.act = (struct kern_act){
-        .n_tok = n_tok, .f32 = x, .f32_stride = x_stride, .q8 = c->qa, .q8_stride = c->nb8,
+        .n_tok = n_tok, .f32 = x, .f32_stride = x_stride, .f16 = c->xh, .f16_stride = c->nxh,
+        .q8 = c->qa, .q8_stride = c->nb8,
         .q8_bm = block_major ? c->qa_bm : c->qa, .q8_bm_d = block_major ? c->qd_bm : c->qd,
         .q8_bm_neg8 = block_major ? c->qs8_bm : c->qs8, .q8k = c->qk, .q8k_stride = c->nbk,
     };
-    struct prep_arg pa = {x, x_stride, ws[0]->n_in, c->nb8, c->nbk,
-                          q8 ? kernels_row(GGML_TYPE_Q8_0, KERN_PLAIN)->fn[level].from_float : NULL,
-                          q8k ? kernels_row(GGML_TYPE_Q8_K, KERN_PLAIN)->fn[level].from_float : NULL,
-                          n_tok, block_major};
-    if (q8 || q8k)
+    struct prep_arg pa = {x, x_stride, ws[0]->n_in, c->nb8, c->nbk, c->nxh,
+                          act_converter(q8, GGML_TYPE_Q8_0, level), act_converter(q8k, GGML_TYPE_Q8_K, level),
+                          act_converter(f16, GGML_TYPE_F16, level), n_tok, block_major};
+    if (q8 || q8k || f16)
         par_for(c, n_tok, ws[0]->n_in, prep_rows, &pa);
     if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */
         mm_worker(&j, 0, 1);
@@ -258,12 +272,37 @@ static void swiglu_range(struct context *c, const void *arg, int64_t i0, int64_t
 
 /* ---- attention ------------------------------------------------------------- */
 
+/* llama.cpp's CPU flash attention takes its tiled F32 path for a micro-batch
+ * of at least ATTENTION_TILE query rows whose head size is a multiple of
+ * ggml's F32 SIMD width, and its F16 path otherwise. That width is the
+ * llama.cpp build's (16 floats with AVX-512, 8 with AVX2); here it is fixed
+ * at 16, the AVX-512 build's, so that the bytes never depend on the machine
+ * or the SIMD level: 8-wide heads (stories260K) stay on the F16 path, as in
+ * llama.cpp on an AVX-512 machine. */
+#define TILED_WIDTH 16
+
+static int tiled_attention(int64_t ubatch, int head_dim)
+{
+    return ubatch >= ATTENTION_TILE && head_dim % TILED_WIDTH == 0;
+}
+
+/* Tokens of one forward chunk belong to one llama.cpp batch of batch_n
+ * tokens starting at position batch_pos0, which llama.cpp evaluates in
+ * micro-batches of FORWARD_UBATCH: the size of the micro-batch that holds
+ * position pos. */
+static int64_t ubatch_of(int64_t pos, int64_t batch_pos0, int64_t batch_n)
+{
+    int64_t u0 = (pos - batch_pos0) / FORWARD_UBATCH * FORWARD_UBATCH;
+    return batch_n - u0 < FORWARD_UBATCH ? batch_n - u0 : FORWARD_UBATCH;
+}
+
 struct att_job {
     struct context *c;
-    kern_attention_fn attention;
+    const struct kern_ops *ops;
     int layer;
     int pos0;
     int n_tok;
+    unsigned char tiled[CONTEXT_MAX_BATCH]; /* per token: the tiled F32 form */
 };
 
 /* Units (token, head) are split over the threads. */
@@ -281,8 +320,12 @@ static void att_worker(void *arg, int ith, int nth)
         int t = u / cfg->n_head, h = u % cfg->n_head;
         size_t kv_off = layer_off + (size_t)(h / group) * (size_t)hd;
         size_t q_off = (size_t)t * (size_t)qd + (size_t)h * (size_t)hd;
-        j->attention(c->qh + q_off, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos0 + t + 1, hd, scale,
-                       c->vacc + q_off, c->ao + q_off);
+        if (j->tiled[t])
+            j->ops->attention_f32(c->q + q_off, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos0 + t + 1, hd,
+                                  scale, c->ao + q_off);
+        else
+            j->ops->attention(c->qh + q_off, c->kc + kv_off, c->vc + kv_off, (size_t)kvd, j->pos0 + t + 1, hd,
+                              scale, c->vacc + q_off, c->ao + q_off);
     }
 }
 
@@ -424,7 +467,10 @@ static void rope_store(struct context *c, const void *arg, int64_t t0, int64_t t
 
 enum logits_mode { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL };
 
-static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t pos0, enum logits_mode lm)
+/* n tokens (at most n_batch) at pos0.., part of the llama.cpp batch of
+ * batch_n tokens from position batch_pos0 (ubatch_of). */
+static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t pos0, enum logits_mode lm,
+                          int32_t batch_pos0, int32_t batch_n)
 {
     const struct model *m = c->m;
     const struct model_config *cfg = &m->cfg;
@@ -446,7 +492,9 @@ static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t
         matmul(c, 3, qkv, qkv_out, c->xb, ne, n);
         struct rope_arg ra = {l, pos0};
         par_for(c, n, 8 * (qd + kvd), rope_store, &ra);
-        struct att_job aj = {c, kernels_ops()->attention, l, pos0, n};
+        struct att_job aj = {c, kernels_ops(), l, pos0, n, {0}};
+        for (int t = 0; t < n; t++)
+            aj.tiled[t] = (unsigned char)tiled_attention(ubatch_of(pos0 + t, batch_pos0, batch_n), hd);
         if ((int64_t)n * cfg->n_head * (pos0 + n) * hd < SMALL_JOB)
             att_worker(&aj, 0, 1);
         else
@@ -472,17 +520,22 @@ static void forward_chunk(struct context *c, const int32_t *toks, int n, int32_t
     matmul1(c, &m->output, c->logits, c->xb, ne, n - first);
 }
 
-const float *forward_batch(struct context *c, const int32_t *toks, int n, int32_t pos0, int all_logits)
+const float *forward_batch(struct context *c, const int32_t *toks, int n, int32_t pos0, int all_logits,
+                           int32_t batch)
 {
+    if (batch < 0 || (batch > 0 && pos0 + n > batch))
+        return NULL;
+    int32_t batch_pos0 = batch ? 0 : pos0, batch_n = batch ? batch : n;
     if (all_logits) {
         if (n < 1 || n > c->n_batch)
             return NULL;
-        forward_chunk(c, toks, n, pos0, LOGITS_ALL);
+        forward_chunk(c, toks, n, pos0, LOGITS_ALL, batch_pos0, batch_n);
         return c->logits;
     }
     for (int done = 0; done < n;) { /* in chunks of the batch capacity; logits of the last position only */
         int k = n - done < c->n_batch ? n - done : c->n_batch;
-        forward_chunk(c, toks + done, k, pos0 + done, done + k == n ? LOGITS_LAST : LOGITS_NONE);
+        forward_chunk(c, toks + done, k, pos0 + done, done + k == n ? LOGITS_LAST : LOGITS_NONE, batch_pos0,
+                      batch_n);
         done += k;
     }
     return n > 0 ? c->logits : NULL;
@@ -490,5 +543,5 @@ const float *forward_batch(struct context *c, const int32_t *toks, int n, int32_
 
 const float *forward(struct context *c, int32_t tok, int32_t pos)
 {
-    return forward_batch(c, &tok, 1, pos, 1);
+    return forward_batch(c, &tok, 1, pos, 1, 0);
 }

@@ -72,7 +72,7 @@ enum status complete_run(struct context *c, const char *prompt, int n_predict, c
     st->n_prompt = n_toks;
 
     double t0 = clock_now_s();
-    const float *logits = forward_batch(c, toks, (int)n_toks, 0, 0);
+    const float *logits = forward_batch(c, toks, (int)n_toks, 0, 0, 0);
     free(toks);
     if (mr)
         memreport_phase(mr, "first_token");

@@ -1,6 +1,8 @@
 /* perplexity.c: reads the text, tokenizes it, evaluates chunk after chunk and
  * accumulates the negative log-likelihood in double as llama.cpp does
- * (log-softmax with the max subtracted, the sum of exps in double). */
+ * (log-softmax with the max subtracted, the sum of exps in double). Each
+ * chunk is evaluated as llama.cpp evaluates it: as one batch of n_ctx
+ * tokens, fed here n_batch at a time. */
 #include "run/perplexity.h"
 
 #include <errno.h>
@@ -109,8 +111,9 @@ enum status perplexity_run(struct context *c, const char *path, int n_chunks, FI
             chunk[0] = m->tok.bos_id; /* the token it replaces is never predicted */
         for (int i = 0; i < n_ctx - 1;) { /* positions 0 .. n_ctx-2, a batch at a time */
             int nb = n_ctx - 1 - i < c->n_batch ? n_ctx - 1 - i : c->n_batch;
-            /* positions before `first` are not scored: their logits are not needed */
-            const float *logits = forward_batch(c, chunk + i, nb, i, i + nb > first);
+            /* positions before `first` are not scored: their logits are not needed; the
+             * chunk is one llama.cpp batch (its attention form: forward.h) */
+            const float *logits = forward_batch(c, chunk + i, nb, i, i + nb > first, n_ctx);
             if (k == 0 && i == 0 && mr)
                 memreport_phase(mr, "first_token");
             for (int b = 0; b < nb && i + nb > first; b++) {

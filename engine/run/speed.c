@@ -27,7 +27,7 @@ static double run_pp(struct context *c, int n, uint64_t *hash)
     for (int i = 0; i < n && i < (1 << 16); i++)
         toks[i] = i == 0 && m->tok.bos_id >= 0 ? m->tok.bos_id : (int32_t)((i * 7919u + 13u) % (unsigned)m->cfg.n_vocab);
     double t0 = clock_now_s();
-    const float *logits = forward_batch(c, toks, n, 0, 0);
+    const float *logits = forward_batch(c, toks, n, 0, 0, 0);
     double t = clock_now_s() - t0;
     *hash = fnv(1469598103934665603ull, logits, sizeof(float) * (size_t)m->cfg.n_vocab);
     return t;

@@ -7,9 +7,12 @@
  * every generated position as the first combination. Also checks the plan:
  * with repack on, quantized models repack tensors; with reclaim on mmap
  * without mlock, bytes are reclaimed. And a batch of tokens gives the same
- * logits bytes as the tokens one at a time. And the SIMD levels (the scalar
- * ref, AVX2, AVX-512 VNNI, as far as the CPU goes) give the same bytes as
- * each other, repack on and off, batch and one at a time. */
+ * logits bytes as the tokens one at a time while its llama.cpp micro-batch
+ * stays below 64 tokens (from 64 on, heads of a multiple of 16 take the tiled
+ * attention, as in llama.cpp). And the SIMD levels (the scalar ref, AVX2,
+ * AVX-512 VNNI, as far as the CPU goes) give the same bytes as each other,
+ * repack on and off, 1 and 2 threads, batch and one at a time, and on a
+ * 96-token batch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,14 +148,14 @@ static void check_batch(const char *path)
     /* in batches of n_batch with every position's logits */
     for (int i = 0; i < 48; i += a.n_batch) {
         int n = 48 - i < a.n_batch ? 48 - i : a.n_batch;
-        const float *l = forward_batch(&a, toks + i, n, i, 1);
+        const float *l = forward_batch(&a, toks + i, n, i, 1, 0);
         assert_non_null(l);
         for (int t = 0; t < n; t++)
             if (memcmp(l + (size_t)t * nv, seq + (size_t)(i + t) * nv, nv * sizeof(float)))
                 fail_msg("%s: batched logits at position %d differ from one-at-a-time", path, i + t);
     }
     /* and with the last position's logits only, in one call */
-    const float *last = forward_batch(&a, toks, 48, 0, 0);
+    const float *last = forward_batch(&a, toks, 48, 0, 0, 0);
     assert_memory_equal(last, seq + 47 * nv, nv * sizeof(float));
     free(seq);
     context_free(&a);
@@ -160,9 +163,60 @@ static void check_batch(const char *path)
     model_free(&m);
 }
 
+/* A prompt of N_LONG tokens, run as perplexity runs a chunk (calls of
+ * n_batch with every position's logits, declared one llama.cpp batch) and as
+ * complete runs a prompt (one call, the last position's logits): one
+ * micro-batch of N_LONG >= 64 tokens, so heads whose size is a multiple of
+ * 16 take the tiled F32 attention (forward.c), and others the F16 one. Both
+ * ways give the same bytes; against the tokens one at a time (F16 attention
+ * throughout) the last logits differ exactly when the heads are tiled.
+ * Returns a hash of every position's logits. */
+#define N_LONG 96
+
+static uint64_t run_long(const char *path, const struct load_opts *o, int threads)
+{
+    struct model m;
+    struct context c, one;
+    struct err e = {{0}};
+    if (model_load(&m, path, o, &e))
+        fail_msg("%s", e.msg);
+    if (context_new(&c, &m, 128, threads, &e) || context_new(&one, &m, 128, threads, &e))
+        fail_msg("%s", e.msg);
+    int32_t toks[N_LONG];
+    for (int i = 0; i < N_LONG; i++)
+        toks[i] = i == 0 ? m.tok.bos_id : (int32_t)((i * 53 + 11) % m.cfg.n_vocab);
+    size_t nv = (size_t)m.cfg.n_vocab;
+    uint64_t h = 1469598103934665603ull;
+    float *last = malloc(nv * sizeof(float));
+    assert_non_null(last);
+    for (int i = 0; i < N_LONG; i += c.n_batch) {
+        int n = N_LONG - i < c.n_batch ? N_LONG - i : c.n_batch;
+        const float *l = forward_batch(&c, toks + i, n, i, 1, N_LONG);
+        assert_non_null(l);
+        h = fnv(h, l, (size_t)n * nv * sizeof(float));
+        memcpy(last, l + (size_t)(n - 1) * nv, nv * sizeof(float));
+    }
+    assert_null(forward_batch(&c, toks, 8, N_LONG - 4, 1, N_LONG)); /* beyond its batch */
+    const float *prompt = forward_batch(&c, toks, N_LONG, 0, 0, 0);
+    assert_memory_equal(prompt, last, nv * sizeof(float));
+    const float *l1 = NULL;
+    for (int i = 0; i < N_LONG; i++)
+        l1 = forward(&one, toks[i], i);
+    int tiled = m.cfg.head_dim % 16 == 0;
+    if (tiled != (memcmp(l1, last, nv * sizeof(float)) != 0))
+        fail_msg("%s: head size %d, but the batch of %d %s the tokens one at a time", path, m.cfg.head_dim, N_LONG,
+                 tiled ? "equals" : "differs from");
+    free(last);
+    context_free(&c);
+    context_free(&one);
+    model_free(&m);
+    return h;
+}
+
 /* Every SIMD level this CPU has (ref forced, AVX2 with VNNI off, the best)
  * against the best level's reference run: repack on and off, 1 and 2
- * threads, and the batch check at each level. */
+ * threads, the batch check and the long prompt (tiled attention) at each
+ * level. */
 static void check_levels(const char *path)
 {
     struct outcome ref, got;
@@ -170,6 +224,7 @@ static void check_levels(const char *path)
     load_opts_default(&o);
     o.log = NULL;
     run(path, &o, 1, &ref);
+    uint64_t ref_long = run_long(path, &o, 1);
     static const char *names[] = {"ref", "avx2", "best"};
     for (int level = 0; level < 3; level++) {
         if (level == 1 && !((kernels_cpu_level() >= KERN_AVX2) && (kernels_cpu_level() >= KERN_VNNI)))
@@ -182,6 +237,9 @@ static void check_levels(const char *path)
                 if (memcmp(got.toks, ref.toks, sizeof ref.toks) || got.logits_hash != ref.logits_hash)
                     fail_msg("%s: SIMD level %s, repack=%d t=%d differs from the best level", path, names[level],
                              o.repack, t);
+                if (run_long(path, &o, t) != ref_long)
+                    fail_msg("%s: SIMD level %s, repack=%d t=%d: the %d-token batch differs from the best level",
+                             path, names[level], o.repack, t, N_LONG);
             }
         check_batch(path);
     }
