@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
@@ -273,17 +272,19 @@ static void swiglu_range(struct context *c, const void *arg, int64_t i0, int64_t
 /* ---- attention ------------------------------------------------------------- */
 
 /* llama.cpp's CPU flash attention takes its tiled F32 path for a micro-batch
- * of at least ATTENTION_TILE query rows whose head size is a multiple of
- * ggml's F32 SIMD width, and its F16 path otherwise. That width is the
- * llama.cpp build's (16 floats with AVX-512, 8 with AVX2); here it is fixed
- * at 16, the AVX-512 build's, so that the bytes never depend on the machine
- * or the SIMD level: 8-wide heads (stories260K) stay on the F16 path, as in
- * llama.cpp on an AVX-512 machine. */
+ * of at least TILED_MIN_ROWS query rows (ggml's GGML_FA_TILE_Q; the key
+ * tile, ATTENTION_TILE, is another constant of the same value) whose head
+ * size is a multiple of ggml's F32 SIMD width, and its F16 path otherwise.
+ * That width is the llama.cpp build's (16 floats with AVX-512, 8 with AVX2);
+ * here it is fixed at 16, the AVX-512 build's, so that the bytes never
+ * depend on the machine or the SIMD level: 8-wide heads (stories260K) stay
+ * on the F16 path, as in llama.cpp on an AVX-512 machine. */
+#define TILED_MIN_ROWS 64
 #define TILED_WIDTH 16
 
 static int tiled_attention(int64_t ubatch, int head_dim)
 {
-    return ubatch >= ATTENTION_TILE && head_dim % TILED_WIDTH == 0;
+    return ubatch >= TILED_MIN_ROWS && head_dim % TILED_WIDTH == 0;
 }
 
 /* Tokens of one forward chunk belong to one llama.cpp batch of batch_n
