@@ -67,6 +67,7 @@ ROWS8_GROUP(q4_0_group_avx2, gemm_q4_0_8rows_avx2, q8)
 ROWS8_GROUP(q8_0_group_avx2, gemm_q8_0_8rows_avx2, q8)
 ROWS8_GROUP(q4_k_group_avx2, gemm_q4_k_8rows_avx2, q8k)
 ROWS8_GROUP(q4_k_group_vnni, gemm_q4_k_8rows_vnni, q8k)
+ROWS8_GROUP(q4_k_group16_vnni, gemm_q4_k_16rows_vnni, q8k)
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q4_0_group16_vnni, gemm_q4_0_16rows_vnni)
@@ -174,7 +175,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .fn = {
             [KERN_REF] = {.rows8 = q4_k_group_ref},
             X86([KERN_AVX2] = {.rows8 = q4_k_group_avx2},
-                [KERN_VNNI] = {.rows8 = q4_k_group_vnni},)
+                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni},)
         },
     },
 };

@@ -9,6 +9,7 @@
  * Q4_0: isum = sum(nibble * a) - 8 * sum(a); Q8_0: sum(|w| * (a * sign(w))). */
 #include "kernels/gemm.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels/repack.h"
@@ -402,6 +403,136 @@ VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_
         q4k_tile(w, nb, a, a_stride, t0, 4, out, out_stride);
     for (; t0 < n_tok; t0++)
         q4k_tile(w, nb, a, a_stride, t0, 1, out, out_stride);
+}
+
+/* ---- Q4_K, two repacked groups at once, AVX-512 -----------------------------
+ * q4k_tile's statements on 16 lanes, lanes 0-7 the rows of group g and 8-15
+ * those of group g + 1 (nb super-blocks further in memory), as for Q4_0
+ * above: each lane still runs one row's ref arithmetic, so the bits are the
+ * 8-row kernel's. Only 32-bit lane operations (shifts, masks, vpmulld) and
+ * the VNNI dots: nothing here needs AVX-512 BW. */
+
+struct q4k_scales16 {
+    __m512i sc[8]; /* sub-block scales, int32 per row */
+    __m512i mp[4]; /* mins of sub-blocks 2i (low int16) and 2i + 1 (high int16) */
+};
+
+/* Byte i of the 16 rows' packed scales (8 of each group), widened. */
+VNNI static inline __m512i q4k_scale_bytes16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1, int i)
+{
+    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(w0->scales + 8 * i)),
+                                   _mm_loadl_epi64((const __m128i *)(const void *)(w1->scales + 8 * i)));
+    return _mm512_cvtepu8_epi32(v);
+}
+
+VNNI static inline void q4k_unpack16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1,
+                                     struct q4k_scales16 *s)
+{
+    const __m512i m63 = _mm512_set1_epi32(63), m15 = _mm512_set1_epi32(15);
+    __m512i B[12], m[8];
+    for (int i = 0; i < 12; i++)
+        B[i] = q4k_scale_bytes16(w0, w1, i);
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            s->sc[j] = _mm512_and_si512(B[j], m63);
+            m[j] = _mm512_and_si512(B[j + 4], m63);
+        } else {
+            s->sc[j] = _mm512_or_si512(_mm512_and_si512(B[j + 4], m15),
+                                       _mm512_slli_epi32(_mm512_srli_epi32(B[j - 4], 6), 4));
+            m[j] = _mm512_or_si512(_mm512_srli_epi32(B[j + 4], 4), _mm512_slli_epi32(_mm512_srli_epi32(B[j], 6), 4));
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        s->mp[i] = _mm512_or_si512(m[2 * i], _mm512_slli_epi32(m[2 * i + 1], 16));
+}
+
+/* The two groups' 8 fp16 scales (d or dmin, at byte offset off of each
+ * super-block) as 16 floats. */
+VNNI static inline __m512 q4k_halves16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1, size_t off)
+{
+    __m256i h = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)((const uint8_t *)w0 + off))),
+        _mm_loadu_si128((const __m128i *)(const void *)((const uint8_t *)w1 + off)), 1);
+    return _mm512_cvtph_ps(h);
+}
+
+VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct block_q4_kx8 *w0,
+                                                                  const struct block_q4_kx8 *w1, int64_t nb,
+                                                                  const struct block_q8_k *a, size_t a_stride, int t0,
+                                                                  const int T, float *out, size_t out_stride)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        struct q4k_scales16 s;
+        q4k_unpack16(&w0[b], &w1[b], &s);
+        __m512i isum[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            isum[t] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            /* sub-block j: nibble half j % 2 of chunks 8 (j / 2) .. + 7 of each group */
+            const uint8_t *qs0 = w0[b].qs + 32 * 8 * (j / 2), *qs1 = w1[b].qs + 32 * 8 * (j / 2);
+            __m512i nib[8];
+            if (j % 2) {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) /* 32-bit shift: the mask keeps each byte's own high nibble */
+                    nib[k] = _mm512_and_si512(_mm512_srli_epi32(join256(qs0 + 32 * k, qs1 + 32 * k), 4), low4);
+            } else {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    nib[k] = _mm512_and_si512(join256(qs0 + 32 * k, qs1 + 32 * k), low4);
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *q = a[(size_t)(t0 + t) * a_stride + (size_t)b].qs + 32 * j;
+                __m512i d0 = _mm512_setzero_si512(), d1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 8; k += 2) {
+                    d0 = dp_bc16(d0, nib[k], q + 4 * k);
+                    d1 = dp_bc16(d1, nib[k + 1], q + 4 * k + 4);
+                }
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(d0, d1), s.sc[j]));
+            }
+        }
+        __m512 wd = q4k_halves16(&w0[b], &w1[b], offsetof(struct block_q4_kx8, d));
+        __m512 wm = q4k_halves16(&w0[b], &w1[b], offsetof(struct block_q4_kx8, dmin));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+            __m512i msum = _mm512_setzero_si512();
+            for (int i = 0; i < 4; i++) {
+                uint32_t lo = (uint16_t)(int16_t)(ab->bsums[4 * i] + ab->bsums[4 * i + 1]);
+                uint32_t hi = (uint16_t)(int16_t)(ab->bsums[4 * i + 2] + ab->bsums[4 * i + 3]);
+                msum = _mm512_dpwssd_epi32(msum, s.mp[i], _mm512_set1_epi32((int32_t)(lo | hi << 16)));
+            }
+            __m512 da = _mm512_set1_ps(ab->d);
+            __m512 d = _mm512_mul_ps(wd, da), dm = _mm512_mul_ps(wm, da);
+            __m512 tt = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]));
+            __m512 tm = _mm512_mul_ps(dm, _mm512_cvtepi32_ps(msum));
+            acc[t] = _mm512_add_ps(acc[t], _mm512_sub_ps(tt, tm));
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+}
+
+VNNI void gemm_q4_k_16rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                                float *out, size_t out_stride)
+{
+    int64_t nb = n / QK_K;
+    const struct block_q4_kx8 *w0 = wv, *w1 = w0 + nb;
+    int t0 = 0;
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 1, out, out_stride);
 }
 
 /* ---- 8 plain rows ------------------------------------------------------------
