@@ -1,7 +1,8 @@
 /* gemm_x86.c: the fast forms of gemm.h's 8 rows x n_tok products,
  * bit-identical to the _ref dots: repacked groups token by token through the
  * AVX2 8-row dots; repacked groups up to 16 tokens per step with AVX-512
- * VNNI (256-bit vpdpbusd); 8 plain Q4_0 / Q8_0 rows (AVX2 and VNNI).
+ * VNNI (256-bit vpdpbusd), and two Q4_0 or Q4_K groups at once in 512-bit
+ * registers; 8 plain Q4_0 / Q8_0 rows (AVX2 and VNNI).
  *
  * The integer block dots are exact (u8 x s8 products summed in 32-bit lanes);
  * the float part repeats the ref statements per lane: scale = d_w * d_a,
@@ -409,7 +410,9 @@ VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_
  * q4k_tile's statements on 16 lanes, lanes 0-7 the rows of group g and 8-15
  * those of group g + 1 (nb super-blocks further in memory), as for Q4_0
  * above: each lane still runs one row's ref arithmetic, so the bits are the
- * 8-row kernel's. Only 32-bit lane operations (shifts, masks, vpmulld) and
+ * 8-row kernel's. Tiles of up to 16 tokens (the 8-row kernel's 8: its
+ * 256-bit registers leave no room for more), so each decoded sub-block serves
+ * twice the tokens. Only 32-bit lane operations (shifts, masks, vpmulld) and
  * the VNNI dots: nothing here needs AVX-512 BW. */
 
 struct q4k_scales16 {
@@ -462,15 +465,15 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
                                                                   const int T, float *out, size_t out_stride)
 {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[8];
-#pragma GCC unroll 8
+    __m512 acc[16];
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         struct q4k_scales16 s;
         q4k_unpack16(&w0[b], &w1[b], &s);
-        __m512i isum[8];
-#pragma GCC unroll 8
+        __m512i isum[16];
+#pragma GCC unroll 16
         for (int t = 0; t < T; t++)
             isum[t] = _mm512_setzero_si512();
         for (int j = 0; j < 8; j++) {
@@ -486,7 +489,7 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
                 for (int k = 0; k < 8; k++)
                     nib[k] = _mm512_and_si512(join256(qs0 + 32 * k, qs1 + 32 * k), low4);
             }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int t = 0; t < T; t++) {
                 const int8_t *q = a[(size_t)(t0 + t) * a_stride + (size_t)b].qs + 32 * j;
                 __m512i d0 = _mm512_setzero_si512(), d1 = _mm512_setzero_si512();
@@ -500,7 +503,7 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
         }
         __m512 wd = q4k_halves16(&w0[b], &w1[b], offsetof(struct block_q4_kx8, d));
         __m512 wm = q4k_halves16(&w0[b], &w1[b], offsetof(struct block_q4_kx8, dmin));
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
             const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
             __m512i msum = _mm512_setzero_si512();
@@ -516,7 +519,7 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
             acc[t] = _mm512_add_ps(acc[t], _mm512_sub_ps(tt, tm));
         }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
 }
@@ -527,6 +530,8 @@ VNNI void gemm_q4_k_16rows_vnni(const void *wv, const struct block_q8_k *a, size
     int64_t nb = n / QK_K;
     const struct block_q4_kx8 *w0 = wv, *w1 = w0 + nb;
     int t0 = 0;
+    for (; t0 + 16 <= n_tok; t0 += 16)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 16, out, out_stride);
     for (; t0 + 8 <= n_tok; t0 += 8)
         q4k_tile16(w0, w1, nb, a, a_stride, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
