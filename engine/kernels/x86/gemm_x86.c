@@ -459,6 +459,22 @@ VNNI static inline __m512 q4k_halves16(const struct block_q4_kx8 *w0, const stru
     return _mm512_cvtph_ps(h);
 }
 
+/* The activation's 8 bsum pairs (bsums[2j] + bsums[2j + 1], within +-4096:
+ * exact in int16), pairs 2i and 2i + 1 as the low and high halves of
+ * out[i]: the words q4k_tile builds one by one, with two instructions. */
+VNNI static inline void q4k_bsum_pairs(const struct block_q8_k *ab, int32_t out[4])
+{
+    __m256i s = _mm256_madd_epi16(load256(ab->bsums), _mm256_set1_epi16(1));
+    _mm_storeu_si128((__m128i *)(void *)out, _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+}
+
+/* acc + w . (the int16 pair at p, in all 16 lanes), as dp_bc16 */
+VNNI static inline __m512i dpw_bc16(__m512i acc, __m512i w, const int32_t *p)
+{
+    __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t(*)[1])(const void *)p));
+    return acc;
+}
+
 VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct block_q4_kx8 *w0,
                                                                   const struct block_q4_kx8 *w1, int64_t nb,
                                                                   const struct block_q8_k *a, size_t a_stride, int t0,
@@ -507,11 +523,10 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
         for (int t = 0; t < T; t++) {
             const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
             __m512i msum = _mm512_setzero_si512();
-            for (int i = 0; i < 4; i++) {
-                uint32_t lo = (uint16_t)(int16_t)(ab->bsums[4 * i] + ab->bsums[4 * i + 1]);
-                uint32_t hi = (uint16_t)(int16_t)(ab->bsums[4 * i + 2] + ab->bsums[4 * i + 3]);
-                msum = _mm512_dpwssd_epi32(msum, s.mp[i], _mm512_set1_epi32((int32_t)(lo | hi << 16)));
-            }
+            int32_t pairs[4];
+            q4k_bsum_pairs(ab, pairs);
+            for (int i = 0; i < 4; i++)
+                msum = dpw_bc16(msum, s.mp[i], &pairs[i]);
             __m512 da = _mm512_set1_ps(ab->d);
             __m512 d = _mm512_mul_ps(wd, da), dm = _mm512_mul_ps(wm, da);
             __m512 tt = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]));
