@@ -574,7 +574,7 @@ Q6P_WALKERS(avx2, AVX2)
  * and the VNNI dot: nothing needs AVX-512 BW.
  *
  * The two access orders are the AVX2 form's (the row order for up to
- * Q6P_ROW_TOK tokens, tiles of Q6P_TILE tokens beyond), for R = 8 rows (the
+ * Q6P_ROW_TOK tokens, tiles of Q6Z_TILE tokens beyond), for R = 8 rows (the
  * rows8 slot) or R = 16 (rows16), both on this transposed layout: on 512-bit
  * registers the transpose costs about what the natural layout's per-vector
  * scales would, and it leaves one vpmulld per row and super-block. The row
@@ -586,6 +586,10 @@ Q6P_WALKERS(avx2, AVX2)
  * streaming a 215 MB matrix (one token), against a plain read in the same
  * run: 16 to 48 ahead reach 75-80 % of its bandwidth, 8 ahead 69-74 %. */
 #define Q6Z_ROW_AHEAD 16
+/* Tokens per pass over the weights in the tile order: a whole batch of the
+ * forward pass (32) decodes each super-block once; measured against 16:
+ * about 10 % faster on 32 tokens. */
+#define Q6Z_TILE 32
 
 /* Lane 4L + i takes sub-block 4i + L of 16 values given in sub-block order. */
 VNNI static inline __m512i q6z_lane_order(__m512i v)
@@ -707,14 +711,14 @@ VNNI static inline __attribute__((always_inline)) void q6z_store(float *out, __m
         _mm256_storeu_ps(out, _mm512_castps512_ps256(acc));
 }
 
-/* Tokens t0 .. t0 + nt - 1 (nt <= Q6P_TILE), the R rows side by side. */
+/* Tokens t0 .. t0 + nt - 1 (nt <= Q6Z_TILE), the R rows side by side. */
 VNNI static inline __attribute__((always_inline)) void q6z_tile(const uint8_t *rows, size_t rb, int64_t nb,
                                                                 const struct block_q8_k *a, size_t a_stride, int t0,
                                                                 int nt, float *out, size_t out_stride, const int R)
 {
     struct q6z_row x[16];
     uint16_t d[16];
-    __m512 acc[Q6P_TILE];
+    __m512 acc[Q6Z_TILE];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -792,8 +796,8 @@ VNNI static inline __attribute__((always_inline)) void q6z_gemm(const void *w, s
         q6z_rows(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride, R);
         return;
     }
-    for (int t0 = 0; t0 < n_tok; t0 += Q6P_TILE) {
-        int nt = n_tok - t0 < Q6P_TILE ? n_tok - t0 : Q6P_TILE;
+    for (int t0 = 0; t0 < n_tok; t0 += Q6Z_TILE) {
+        int nt = n_tok - t0 < Q6Z_TILE ? n_tok - t0 : Q6Z_TILE;
         q6z_tile(w, rb, n / QK_K, a, a_stride, t0, nt, out, out_stride, R);
     }
 }
