@@ -75,9 +75,18 @@ void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float
                           int64_t n, float *out, size_t out_stride);
 void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
                           float *out, size_t out_stride);
+/* Two consecutive repacked Q4_K groups (16 rows, the second group n / 256
+ * super-blocks after the first), as gemm_q4_0_16rows_vnni: the bits of two
+ * calls of the 8-row form. */
+void gemm_q4_k_16rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                           float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
 void gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
+/* 16 consecutive plain Q6_K rows, with AVX-512 registers: the bits of two
+ * calls of the 8-row form; out[t * out_stride + r], r < 16. */
+void gemm_q6_k_plain16_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                            int64_t n, float *out, size_t out_stride);
 
 #endif

@@ -63,10 +63,12 @@ ROWS8_PLAIN(q8_0_plain8_avx2, gemm_q8_0_plain8_avx2, q8)
 ROWS8_PLAIN(q6_k_plain8_avx2, gemm_q6_k_plain8_avx2, q8k)
 ROWS8_PLAIN(q4_0_plain8_vnni, gemm_q4_0_plain8_vnni, q8)
 ROWS8_PLAIN(q6_k_plain8_vnni, gemm_q6_k_plain8_vnni, q8k)
+ROWS8_PLAIN(q6_k_plain16_vnni, gemm_q6_k_plain16_vnni, q8k)
 ROWS8_GROUP(q4_0_group_avx2, gemm_q4_0_8rows_avx2, q8)
 ROWS8_GROUP(q8_0_group_avx2, gemm_q8_0_8rows_avx2, q8)
 ROWS8_GROUP(q4_k_group_avx2, gemm_q4_k_8rows_avx2, q8k)
 ROWS8_GROUP(q4_k_group_vnni, gemm_q4_k_8rows_vnni, q8k)
+ROWS8_GROUP(q4_k_group16_vnni, gemm_q4_k_16rows_vnni, q8k)
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q4_0_group16_vnni, gemm_q4_0_16rows_vnni)
@@ -145,7 +147,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
             [KERN_REF] = {.from_float = quant_q6_k_quantize_row, .dot = quant_dot_q6_k_q8_k_ref,
                           .rows8 = q6_k_plain8_ref},
             X86([KERN_AVX2] = {.dot = quant_dot_q6_k_q8_k_avx2, .rows8 = q6_k_plain8_avx2},
-                [KERN_VNNI] = {.rows8 = q6_k_plain8_vnni},)
+                [KERN_VNNI] = {.rows8 = q6_k_plain8_vnni, .rows16 = q6_k_plain16_vnni},)
         },
     },
     [GGML_TYPE_Q8_K][KERN_PLAIN] = {
@@ -180,7 +182,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .fn = {
             [KERN_REF] = {.rows8 = q4_k_group_ref},
             X86([KERN_AVX2] = {.rows8 = q4_k_group_avx2},
-                [KERN_VNNI] = {.rows8 = q4_k_group_vnni},)
+                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni},)
         },
     },
 };

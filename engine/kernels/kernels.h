@@ -86,9 +86,10 @@ struct kern_fns {
     kern_from_float_fn from_float_act;
     kern_dot_fn dot;
     kern_rows8_fn rows8;
-    /* two repacked groups side by side (w the first; 16 rows, out as rows8):
-     * the bits of two rows8 calls, in one pass. NULL: rows8 only. Never
-     * taken from the level below: it reads this level's activation layout. */
+    /* 16 rows in one pass (w as rows8: two repacked groups side by side, or
+     * 16 plain rows rb bytes apart; out as rows8): the bits of two rows8
+     * calls. NULL: rows8 only. Never taken from the level below: it reads
+     * this level's activation layout. */
     kern_rows8_fn rows16;
     int block_major; /* rows8 reads a->q8_bm (with more than one token) */
 };

@@ -1,6 +1,7 @@
 /* test_gemm.c: the 8-row (and 16-row) x n_tok kernels give, bit for bit, the per-row _ref
  * dot of every (row, token), on random weights and activations, for batch
- * sizes that do and do not fill a tile. */
+ * sizes that do and do not fill a tile: Q4_0 / Q8_0 (plain and repacked),
+ * repacked Q4_K groups, plain Q6_K rows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,9 +120,43 @@ static void test_gemm_equals_ref(void **state)
         print_message("# no AVX-512 VNNI on this CPU: the VNNI kernels were not exercised\n");
 }
 
-/* Q4_K: repacked groups through the VNNI tile kernel (and the 8-row dot
- * path) against quant_dot_q4_k_q8_k_ref on the plain rows, bit for bit. Half
- * the weight super-blocks are raw bytes (any scales, mins, nibbles). */
+/* Raw Q8_K activations: any int8 (-128 included; now and then a block all
+ * -128 or all 127), consistent bsums, a moderate d. */
+static void raw_q8_k(struct block_q8_k *a, int64_t nb)
+{
+    for (int64_t b = 0; b < nb; b++) {
+        for (int i = 0; i < QK_K; i++)
+            a[b].qs[i] = (int8_t)(uint8_t)(rng_next() >> 56);
+        if (rng_next() % 8 == 0)
+            memset(a[b].qs, rng_next() % 2 ? 0x80 : 0x7f, sizeof a[b].qs);
+        a[b].d = rng_unit() / (float)(1 << (rng_next() % 8));
+        for (int g = 0; g < QK_K / 16; g++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++)
+                sum += a[b].qs[16 * g + i];
+            a[b].bsums[g] = (int16_t)sum;
+        }
+    }
+}
+
+/* Activation row t of a batch: all zero (t % 4 == 0), raw bytes (t % 4 == 3)
+ * or quantized from random floats. */
+static void fill_q8_k(struct block_q8_k *a, float *x, int64_t cols, int t)
+{
+    if (t % 4 == 3) {
+        raw_q8_k(a, cols / QK_K);
+        return;
+    }
+    for (int64_t i = 0; i < cols; i++)
+        x[i] = rng_unit() * (t % 4 == 0 ? 0.0f : 100.0f);
+    table_from_float(GGML_TYPE_Q8_K, x, a, cols);
+}
+
+/* Q4_K: repacked groups through the VNNI tile kernels (vnni 1: 8 rows; 2:
+ * pairs of groups through the 16-row form, the odd group through the 8-row
+ * one) and the 8-row dot path, against quant_dot_q4_k_q8_k_ref on the plain
+ * rows, bit for bit. Half the weight super-blocks are raw bytes (any scales,
+ * mins, nibbles). */
 static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
 {
     size_t rb = quant_row_bytes(GGML_TYPE_Q4_K, cols), nb = (size_t)cols / QK_K;
@@ -135,7 +170,7 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
         for (int64_t i = 0; i < cols; i++)
             x[i] = rng_unit();
         quant_q4_k_quantize_row(x, row, cols);
-        for (size_t b = 0; b < nb; b += 2) { /* raw super-blocks: every byte random, finite halves */
+        for (size_t b = r % 2; b < nb; b += 2) { /* raw super-blocks: every byte random, finite halves */
             uint8_t *p = (uint8_t *)&row[b];
             for (size_t i = 0; i < sizeof row[b]; i++)
                 p[i] = (uint8_t)(rng_unit() * 127.0f + 128.0f);
@@ -144,22 +179,27 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
         }
     }
     repack_matrix(GGML_TYPE_Q4_K, plain, packed, rows, cols);
-    for (int t = 0; t < n_tok; t++) {
-        for (int64_t i = 0; i < cols; i++)
-            x[i] = rng_unit() * (t % 3 == 0 ? 0.0f : 100.0f);
-        table_from_float(GGML_TYPE_Q8_K, x, a + (size_t)t * nb, cols);
-    }
+    for (int t = 0; t < n_tok; t++)
+        fill_q8_k(a + (size_t)t * nb, x, cols, t);
     size_t gb = 8 * rb;
-    for (int64_t g = 0; g < rows / 8; g++)
-        (vnni ? gemm_q4_k_8rows_vnni : gemm_q4_k_8rows_ref)(packed + (size_t)g * gb, a, nb, n_tok, cols, out + g * 8,
-                                                            (size_t)rows);
+    for (int64_t g = 0; g < rows / 8; g++) {
+        const uint8_t *gw = packed + (size_t)g * gb;
+        float *o = out + g * 8;
+        if (vnni == 2 && g + 1 < rows / 8)
+            gemm_q4_k_16rows_vnni(gw, a, nb, n_tok, cols, o, (size_t)rows), g++;
+        else if (vnni)
+            gemm_q4_k_8rows_vnni(gw, a, nb, n_tok, cols, o, (size_t)rows);
+        else
+            gemm_q4_k_8rows_ref(gw, a, nb, n_tok, cols, o, (size_t)rows);
+    }
     for (int t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
             float ref = quant_dot_q4_k_q8_k_ref((const void *)(plain + (size_t)r * rb), a + (size_t)t * nb, cols);
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
-                fail_msg("q4_k %s: cols %lld row %lld token %d: %.9g, ref %.9g", vnni ? "vnni" : "dot8",
-                         (long long)cols, (long long)r, t, got, ref);
+                fail_msg("q4_k %s: cols %lld row %lld token %d: %.9g, ref %.9g",
+                         vnni == 2 ? "16rows-vnni" : vnni ? "vnni" : "dot8", (long long)cols, (long long)r, t, got,
+                         ref);
         }
     free(x), free(plain), free(packed), free(a), free(out);
 }
@@ -167,20 +207,110 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
 static void test_gemm_q4_k_equals_ref(void **state)
 {
     (void)state;
-    static const int toks[] = {1, 3, 4, 5, 9, 13, 32}; /* 13 = tiles of 8, 4 and 1 */
+    /* 13 = tiles of 8, 4 and 1; 29 = tiles of 16 (the 16-row form), 8, 4 and 1 */
+    static const int toks[] = {1, 3, 4, 5, 9, 13, 29, 32};
     for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
         check_q4_k(16, 256, toks[k], 0);
         check_q4_k(24, 2048, toks[k], 0);
         if ((kernels_cpu_level() >= KERN_VNNI)) {
             check_q4_k(16, 256, toks[k], 1);
             check_q4_k(24, 2048, toks[k], 1);
+            check_q4_k(16, 256, toks[k], 2);  /* one pair */
+            check_q4_k(24, 768, toks[k], 2);  /* a pair and an odd group; 3 super-blocks */
+            check_q4_k(40, 2048, toks[k], 2); /* two pairs and an odd group */
         }
     }
+}
+
+/* Plain Q6_K rows: form 0 the ref 8-row kernel, 1 the VNNI 8-row form, 2
+ * the VNNI 16-row form on pairs of groups and the 8-row one on the odd
+ * group; every (row, token) against quant_dot_q6_k_q8_k_ref, bit for bit,
+ * and nothing written past the rows (a sentinel column). Rows alternate
+ * between weights quantized from floats and raw bytes (any scales, -128
+ * included, every quant 63 now and then, any finite d). */
+static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
+{
+    size_t rb = quant_row_bytes(GGML_TYPE_Q6_K, cols), nb = (size_t)cols / QK_K, os = (size_t)rows + 1;
+    const float sentinel = -12345.0f;
+    float *x = malloc(sizeof(float) * (size_t)cols);
+    uint8_t *w = malloc(rb * (size_t)rows);
+    struct block_q8_k *a = malloc(sizeof *a * nb * (size_t)n_tok);
+    float *out = malloc(sizeof(float) * (size_t)n_tok * os);
+    assert_true(x && w && a && out);
+    for (int64_t r = 0; r < rows; r++) {
+        struct block_q6_k *row = (struct block_q6_k *)(void *)(w + (size_t)r * rb);
+        if (r % 2) {
+            for (int64_t i = 0; i < cols; i++)
+                x[i] = rng_unit();
+            quant_q6_k_quantize_row(x, row, cols);
+            continue;
+        }
+        for (size_t b = 0; b < nb; b++) {
+            uint8_t *p = (uint8_t *)&row[b];
+            for (size_t i = 0; i < sizeof row[b]; i++)
+                p[i] = (uint8_t)(rng_next() >> 56);
+            if (rng_next() % 8 == 0)
+                memset(row[b].scales, rng_next() % 2 ? 0 : 0x80, sizeof row[b].scales);
+            if (rng_next() % 8 == 0) {
+                memset(row[b].ql, 0xff, sizeof row[b].ql);
+                memset(row[b].qh, 0xff, sizeof row[b].qh);
+            }
+            row[b].d = quant_fp32_to_fp16(rng_unit() / (float)(1 << (rng_next() % 8)));
+        }
+    }
+    for (int t = 0; t < n_tok; t++)
+        fill_q8_k(a + (size_t)t * nb, x, cols, t);
+    for (size_t i = 0; i < (size_t)n_tok * os; i++)
+        out[i] = sentinel;
+    for (int64_t g = 0; g < rows / 8; g++) {
+        const uint8_t *gw = w + (size_t)g * 8 * rb;
+        float *o = out + g * 8;
+        if (form == 2 && g + 1 < rows / 8)
+            gemm_q6_k_plain16_vnni(gw, rb, a, nb, n_tok, cols, o, os), g++;
+        else if (form)
+            gemm_q6_k_plain8_vnni(gw, rb, a, nb, n_tok, cols, o, os);
+        else
+            gemm_q6_k_plain8_ref(gw, rb, a, nb, n_tok, cols, o, os);
+    }
+    static const char *names[] = {"plain8-ref", "plain8-vnni", "plain16-vnni"};
+    for (int t = 0; t < n_tok; t++) {
+        for (int64_t r = 0; r < rows; r++) {
+            float ref = quant_dot_q6_k_q8_k_ref((const void *)(w + (size_t)r * rb), a + (size_t)t * nb, cols);
+            float got = out[(size_t)t * os + (size_t)r];
+            if (memcmp(&ref, &got, sizeof ref))
+                fail_msg("q6_k %s: rows %lld cols %lld row %lld token %d of %d: %.9g, ref %.9g", names[form],
+                         (long long)rows, (long long)cols, (long long)r, t, n_tok, got, ref);
+        }
+        if (out[(size_t)t * os + (size_t)rows] != sentinel)
+            fail_msg("q6_k %s: token %d: written past the last row", names[form], t);
+    }
+    free(x), free(w), free(a), free(out);
+}
+
+static void test_gemm_q6_k_equals_ref(void **state)
+{
+    (void)state;
+    /* 1..4 tokens: the row order (its passes: 256 / (8 or 16) / n_tok
+     * super-blocks, so 8448 = 33 super-blocks crosses them with a short
+     * last one); more: tiles of 32 (33 and 40 leave a short second one) */
+    static const int toks[] = {1, 2, 3, 4, 5, 17, 32, 33, 40};
+    static const int64_t cols[] = {256, 2048, 8448};
+    for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
+        for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+            check_q6_k(16, cols[c], toks[k], 0);
+            if ((kernels_cpu_level() >= KERN_VNNI)) {
+                check_q6_k(16, cols[c], toks[k], 1);
+                check_q6_k(24, cols[c], toks[k], 1);
+                check_q6_k(16, cols[c], toks[k], 2); /* one pair */
+                check_q6_k(40, cols[c], toks[k], 2); /* two pairs and an odd group */
+            }
+        }
 }
 
 int main(void)
 {
     rng_state = 0x9e3779b97f4a7c15ull;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gemm_equals_ref), cmocka_unit_test(test_gemm_q4_k_equals_ref)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gemm_equals_ref), cmocka_unit_test(test_gemm_q4_k_equals_ref),
+                                       cmocka_unit_test(test_gemm_q6_k_equals_ref)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

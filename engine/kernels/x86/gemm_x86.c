@@ -1,7 +1,8 @@
 /* gemm_x86.c: the fast forms of gemm.h's 8 rows x n_tok products,
  * bit-identical to the _ref dots: repacked groups token by token through the
  * AVX2 8-row dots; repacked groups up to 16 tokens per step with AVX-512
- * VNNI (256-bit vpdpbusd); 8 plain Q4_0 / Q8_0 rows (AVX2 and VNNI).
+ * VNNI (256-bit vpdpbusd), and two Q4_0 or Q4_K groups at once in 512-bit
+ * registers; 8 plain Q4_0 / Q8_0 rows (AVX2 and VNNI).
  *
  * The integer block dots are exact (u8 x s8 products summed in 32-bit lanes);
  * the float part repeats the ref statements per lane: scale = d_w * d_a,
@@ -9,6 +10,7 @@
  * Q4_0: isum = sum(nibble * a) - 8 * sum(a); Q8_0: sum(|w| * (a * sign(w))). */
 #include "kernels/gemm.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels/repack.h"
@@ -392,6 +394,61 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile(const struct blo
         _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
 }
 
+/* One token, one group, on 512-bit registers: the two chunks k, k + 1 of a
+ * sub-block (one 64-byte load) are interleaved by 32-bit words so that lanes
+ * 2r and 2r + 1 hold row r's bytes of chunk k and k + 1, which one 8-byte
+ * activation broadcast matches; the low nibbles serve sub-block 2c and the
+ * high ones 2c + 1, each through its own vpdpbusd chain. Lanes 2r and 2r + 1
+ * take row r's scale, and their sum is row r's isum: q4k_tile's integers, so
+ * its bits. */
+VNNI static void q4k_one(const struct block_q4_kx8 *w, int64_t nb, const struct block_q8_k *a, float *out)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const __m512i pair_words = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+    const __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const struct block_q4_kx8 *wb = &w[b];
+        const struct block_q8_k *ab = &a[b];
+        struct q4k_scales s;
+        q4k_unpack(wb, &s);
+        __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *qs = wb->qs + 32 * 8 * c;
+            const int8_t *q = ab->qs + 64 * c;
+            __m512i dlo = _mm512_setzero_si512(), dhi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int k = 0; k < 8; k += 2) {
+                __m512i v = _mm512_permutexvar_epi32(pair_words, _mm512_loadu_si512((const void *)(qs + 32 * k)));
+                int64_t alo, ahi;
+                memcpy(&alo, q + 4 * k, sizeof alo);
+                memcpy(&ahi, q + 32 + 4 * k, sizeof ahi);
+                dlo = _mm512_dpbusd_epi32(dlo, _mm512_and_si512(v, low4), _mm512_set1_epi64(alo));
+                dhi = _mm512_dpbusd_epi32(dhi, _mm512_and_si512(_mm512_srli_epi32(v, 4), low4), _mm512_set1_epi64(ahi));
+            }
+            __m512i slo = _mm512_permutexvar_epi32(twice, _mm512_castsi256_si512(s.sc[2 * c]));
+            __m512i shi = _mm512_permutexvar_epi32(twice, _mm512_castsi256_si512(s.sc[2 * c + 1]));
+            isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(dlo, slo), _mm512_mullo_epi32(dhi, shi)));
+        }
+        /* lane 2r + lane 2r + 1 into the low word of qword r, then the low words */
+        __m256i is8 = _mm512_cvtepi64_epi32(_mm512_add_epi32(isum, _mm512_srli_epi64(isum, 32)));
+        __m256i msum = _mm256_setzero_si256();
+        for (int i = 0; i < 4; i++) {
+            uint32_t lo = (uint16_t)(int16_t)(ab->bsums[4 * i] + ab->bsums[4 * i + 1]);
+            uint32_t hi = (uint16_t)(int16_t)(ab->bsums[4 * i + 2] + ab->bsums[4 * i + 3]);
+            msum = _mm256_dpwssd_epi32(msum, s.mp[i], _mm256_set1_epi32((int32_t)(lo | hi << 16)));
+        }
+        __m256 da = _mm256_set1_ps(ab->d);
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d)), da);
+        __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin)), da);
+        __m256 tt = _mm256_mul_ps(d, _mm256_cvtepi32_ps(is8));
+        __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
+        acc = _mm256_add_ps(acc, _mm256_sub_ps(tt, tm));
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
 VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
                                float *out, size_t out_stride)
 {
@@ -402,8 +459,157 @@ VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_
         q4k_tile(w, nb, a, a_stride, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
         q4k_tile(w, nb, a, a_stride, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++) /* one token (generation) streams the group at memory speed this way */
+        q4k_one(w, nb, a + (size_t)t0 * a_stride, out + (size_t)t0 * out_stride);
+}
+
+/* ---- Q4_K, two repacked groups at once, AVX-512 -----------------------------
+ * q4k_tile's statements on 16 lanes, lanes 0-7 the rows of group g and 8-15
+ * those of group g + 1 (nb super-blocks further in memory), as for Q4_0
+ * above: each lane still runs one row's ref arithmetic, so the bits are the
+ * 8-row kernel's. Tiles of up to 16 tokens (the 8-row kernel's 8: its
+ * 256-bit registers leave no room for more), so each decoded sub-block serves
+ * twice the tokens. Only 32-bit lane operations (shifts, masks, vpmulld) and
+ * the VNNI dots: nothing here needs AVX-512 BW. */
+
+struct q4k_scales16 {
+    __m512i sc[8]; /* sub-block scales, int32 per row */
+    __m512i mp[4]; /* mins of sub-blocks 2i (low int16) and 2i + 1 (high int16) */
+};
+
+/* Byte i of the 16 rows' packed scales (8 of each group), widened. */
+VNNI static inline __m512i q4k_scale_bytes16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1, int i)
+{
+    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(w0->scales + 8 * i)),
+                                   _mm_loadl_epi64((const __m128i *)(const void *)(w1->scales + 8 * i)));
+    return _mm512_cvtepu8_epi32(v);
+}
+
+VNNI static inline void q4k_unpack16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1,
+                                     struct q4k_scales16 *s)
+{
+    const __m512i m63 = _mm512_set1_epi32(63), m15 = _mm512_set1_epi32(15);
+    __m512i B[12], m[8];
+    for (int i = 0; i < 12; i++)
+        B[i] = q4k_scale_bytes16(w0, w1, i);
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            s->sc[j] = _mm512_and_si512(B[j], m63);
+            m[j] = _mm512_and_si512(B[j + 4], m63);
+        } else {
+            s->sc[j] = _mm512_or_si512(_mm512_and_si512(B[j + 4], m15),
+                                       _mm512_slli_epi32(_mm512_srli_epi32(B[j - 4], 6), 4));
+            m[j] = _mm512_or_si512(_mm512_srli_epi32(B[j + 4], 4), _mm512_slli_epi32(_mm512_srli_epi32(B[j], 6), 4));
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        s->mp[i] = _mm512_or_si512(m[2 * i], _mm512_slli_epi32(m[2 * i + 1], 16));
+}
+
+/* The two groups' 8 fp16 scales (d or dmin, at byte offset off of each
+ * super-block) as 16 floats. */
+VNNI static inline __m512 q4k_halves16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1, size_t off)
+{
+    __m256i h = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)((const uint8_t *)w0 + off))),
+        _mm_loadu_si128((const __m128i *)(const void *)((const uint8_t *)w1 + off)), 1);
+    return _mm512_cvtph_ps(h);
+}
+
+/* The activation's 8 bsum pairs (bsums[2j] + bsums[2j + 1], within +-4096:
+ * exact in int16), pairs 2i and 2i + 1 as the low and high halves of
+ * out[i]: the words q4k_tile builds one by one, with two instructions. */
+VNNI static inline void q4k_bsum_pairs(const struct block_q8_k *ab, int32_t out[4])
+{
+    __m256i s = _mm256_madd_epi16(load256(ab->bsums), _mm256_set1_epi16(1));
+    _mm_storeu_si128((__m128i *)(void *)out, _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+}
+
+/* acc + w . (the int16 pair at p, in all 16 lanes), as dp_bc16 */
+VNNI static inline __m512i dpw_bc16(__m512i acc, __m512i w, const int32_t *p)
+{
+    __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t(*)[1])(const void *)p));
+    return acc;
+}
+
+VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct block_q4_kx8 *w0,
+                                                                  const struct block_q4_kx8 *w1, int64_t nb,
+                                                                  const struct block_q8_k *a, size_t a_stride, int t0,
+                                                                  const int T, float *out, size_t out_stride)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        struct q4k_scales16 s;
+        q4k_unpack16(&w0[b], &w1[b], &s);
+        __m512i isum[16];
+#pragma GCC unroll 16
+        for (int t = 0; t < T; t++)
+            isum[t] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            /* sub-block j: nibble half j % 2 of chunks 8 (j / 2) .. + 7 of each group */
+            const uint8_t *qs0 = w0[b].qs + 32 * 8 * (j / 2), *qs1 = w1[b].qs + 32 * 8 * (j / 2);
+            __m512i nib[8];
+            if (j % 2) {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) /* 32-bit shift: the mask keeps each byte's own high nibble */
+                    nib[k] = _mm512_and_si512(_mm512_srli_epi32(join256(qs0 + 32 * k, qs1 + 32 * k), 4), low4);
+            } else {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    nib[k] = _mm512_and_si512(join256(qs0 + 32 * k, qs1 + 32 * k), low4);
+            }
+#pragma GCC unroll 16
+            for (int t = 0; t < T; t++) {
+                const int8_t *q = a[(size_t)(t0 + t) * a_stride + (size_t)b].qs + 32 * j;
+                __m512i d0 = _mm512_setzero_si512(), d1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 8; k += 2) {
+                    d0 = dp_bc16(d0, nib[k], q + 4 * k);
+                    d1 = dp_bc16(d1, nib[k + 1], q + 4 * k + 4);
+                }
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(d0, d1), s.sc[j]));
+            }
+        }
+        __m512 wd = q4k_halves16(&w0[b], &w1[b], offsetof(struct block_q4_kx8, d));
+        __m512 wm = q4k_halves16(&w0[b], &w1[b], offsetof(struct block_q4_kx8, dmin));
+#pragma GCC unroll 16
+        for (int t = 0; t < T; t++) {
+            const struct block_q8_k *ab = &a[(size_t)(t0 + t) * a_stride + (size_t)b];
+            __m512i msum = _mm512_setzero_si512();
+            int32_t pairs[4];
+            q4k_bsum_pairs(ab, pairs);
+            for (int i = 0; i < 4; i++)
+                msum = dpw_bc16(msum, s.mp[i], &pairs[i]);
+            __m512 da = _mm512_set1_ps(ab->d);
+            __m512 d = _mm512_mul_ps(wd, da), dm = _mm512_mul_ps(wm, da);
+            __m512 tt = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]));
+            __m512 tm = _mm512_mul_ps(dm, _mm512_cvtepi32_ps(msum));
+            acc[t] = _mm512_add_ps(acc[t], _mm512_sub_ps(tt, tm));
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+        _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+}
+
+VNNI void gemm_q4_k_16rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                                float *out, size_t out_stride)
+{
+    int64_t nb = n / QK_K;
+    const struct block_q4_kx8 *w0 = wv, *w1 = w0 + nb;
+    int t0 = 0;
+    for (; t0 + 16 <= n_tok; t0 += 16)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 16, out, out_stride);
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 4, out, out_stride);
     for (; t0 < n_tok; t0++)
-        q4k_tile(w, nb, a, a_stride, t0, 1, out, out_stride);
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 1, out, out_stride);
 }
 
 /* ---- 8 plain rows ------------------------------------------------------------
