@@ -9,7 +9,7 @@
 # same threads (default 2) and file; ROUNDS defaults to 8. With
 # LLAMA_COMPLETION set, each round also times load plus one token,
 # `complete -n 1 -c 2048` against `llama-completion -n 1 -c 2048`, wall clock
-# from outside, the page cache warm for both.
+# from outside, the file read through the page cache right before each.
 #
 # Prints, per test, each engine's mean and the range of its single rounds,
 # the ratio of the means and the median of the per-round ratios; for tg the
@@ -42,6 +42,10 @@ lb_rate() {
 }
 
 now() { date +%s.%N; }
+# warm FILE: read it through the page cache right before a timed load, so
+# each engine starts from a fully cached file (this VM's proactive reclaim
+# can drop parts of it between rounds)
+warm() { cat "$1" >/dev/null; }
 # stats: mean, min and max of the numbers on stdin
 stats() { awk '{ s += $1; n++; if (n == 1 || $1 < lo) lo = $1; if (n == 1 || $1 > hi) hi = $1 }
                END { if (n) printf "%.3f %.3f %.3f", s / n, lo, hi; else print "nan nan nan" }'; }
@@ -74,8 +78,11 @@ for r in $(seq 1 "$rounds"); do
         line="$line; llama-bench pp128 $p tg32 $g t/s"
     fi
     if [ -n "$lc" ]; then
+        warm "$model"
         t0=$(now)
         o=$("$minillm" complete -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" 2>/dev/null)
+        t1=$(now)
+        warm "$model"
         t1=$(now)
         "$lc" -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" --temp 0 --seed 1 -no-cnv >/dev/null 2>&1 </dev/null
         t2=$(now)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,6 +32,7 @@ void load_opts_default(struct load_opts *o)
     o->repack = 1;
     o->memory_check = 1;
     o->huge_pages = 1;
+    o->n_threads = 1;
     o->reclaim = RECLAIM_OFF;
     o->reclaim_at = RECLAIM_AT_LOAD;
     o->log = stderr;
@@ -417,6 +419,56 @@ static enum status place_alloc(struct model *m, const struct place_sizes *z, uin
 /* Points (mmap) or reads (read) each weight in file order, or repacks it
  * into the repack buffer; with reclaim at load, each run of consecutive
  * repacked tensors is dropped from the mapping as it grows. */
+/* ---- repacking on several threads ------------------------------------------
+ * A matrix is repacked group by group (8 rows), each group from its own 8
+ * source rows to its own place, so the groups split over threads give the
+ * same bytes. Most of a repack's time on a fresh buffer is the kernel
+ * zeroing the pages the copy first touches, which threads do side by side. */
+
+struct repack_part {
+    uint32_t type;
+    const uint8_t *src;
+    uint8_t *dst;
+    int64_t rows, cols;
+};
+
+static void *repack_part_run(void *arg)
+{
+    const struct repack_part *p = arg;
+    if (p->rows > 0)
+        repack_matrix(p->type, p->src, p->dst, p->rows, p->cols);
+    return NULL;
+}
+
+#define MAX_REPACK_THREADS 16
+
+static void repack_parallel(uint32_t type, const uint8_t *src, uint8_t *dst, int64_t rows, int64_t cols, int nth)
+{
+    size_t rb = quant_row_bytes(type, cols);
+    int64_t groups = rows / REPACK_ROWS;
+    nth = nth < 1 ? 1 : nth > MAX_REPACK_THREADS ? MAX_REPACK_THREADS : nth;
+    if (nth > groups)
+        nth = (int)(groups > 0 ? groups : 1);
+    struct repack_part part[MAX_REPACK_THREADS];
+    pthread_t tid[MAX_REPACK_THREADS];
+    int started[MAX_REPACK_THREADS] = {0};
+    for (int t = 0; t < nth; t++) {
+        int64_t g0 = groups * t / nth, g1 = groups * (t + 1) / nth;
+        size_t off = (size_t)(g0 * REPACK_ROWS) * rb;
+        part[t] = (struct repack_part){type, src + off, dst + off, (g1 - g0) * REPACK_ROWS, cols};
+        /* a thread that cannot start leaves its part to this one: same bytes */
+        if (t > 0)
+            started[t] = pthread_create(&tid[t], NULL, repack_part_run, &part[t]) == 0;
+    }
+    repack_part_run(&part[0]);
+    for (int t = 1; t < nth; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            repack_part_run(&part[t]);
+    }
+}
+
 static enum status place_weights(struct model *m, struct weight **ws, size_t n, uint8_t *stage, struct err *e)
 {
     uint64_t rp_off = 0, buf_off = 0;
@@ -452,7 +504,7 @@ static enum status place_weights(struct model *m, struct weight **ws, size_t n, 
                 return STATUS_ERR;
             src = stage;
         }
-        repack_matrix(w->type, src, m->repack + rp_off, w->n_out, w->n_in);
+        repack_parallel(w->type, src, m->repack + rp_off, w->n_out, w->n_in, m->opts.n_threads);
         w->data = m->repack + rp_off;
         rp_off += (w->n_bytes + 63) / 64 * 64;
         m->plan.repacked_bytes += w->n_bytes;

@@ -34,6 +34,7 @@ struct load_opts {
     int check_only; /* 1: read the header, config, tokenizer and tensor table and
                      * check them as a load would, then stop before placing any
                      * weight (what `minillm info` runs; use with LOAD_READ) */
+    int n_threads; /* threads that repack the weights at load (default 1; the CLI passes -t) */
     enum reclaim_mode reclaim;
     enum reclaim_at reclaim_at;
     FILE *log; /* diagnostics (stderr); NULL for silence */

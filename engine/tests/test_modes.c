@@ -103,6 +103,7 @@ static void check_model(const char *path, int quantized)
                             o.reclaim = (enum reclaim_mode)rec;
                             o.reclaim_at = (enum reclaim_at)at;
                             o.repack = rp == 0;
+                            o.n_threads = t == 1 ? 1 : 3; /* the repack split over 3 threads (uneven parts) */
                             run(path, &o, t, &got);
                             n_runs++;
                             if (memcmp(got.toks, ref.toks, sizeof ref.toks) || got.logits_hash != ref.logits_hash)

@@ -212,6 +212,7 @@ static enum status cli_finish(struct cli_opts *o, enum cli_cmd cmd)
         fprintf(stderr, "minillm: bench: -p and -n are both 0: nothing to measure\n");
         return STATUS_ERR;
     }
+    o->load.n_threads = o->n_threads; /* -t also repacks the weights at load */
     return STATUS_OK;
 }
 
