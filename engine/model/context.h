@@ -12,7 +12,7 @@
 #include "model/model.h"
 #include "core/pool.h"
 
-#define CONTEXT_MAX_BATCH 32
+#define CONTEXT_MAX_BATCH 64
 
 struct context {
     const struct model *m;
