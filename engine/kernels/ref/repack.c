@@ -126,7 +126,11 @@ void repack_unpack_matrix(uint32_t type, const void *src, void *dst, int64_t n_r
  * aligned: with unchanged instructions (callgrind), their time moved by up
  * to 12 % from one build to the next as code elsewhere grew or shrank
  * (scripts/microbench-ab.py); pinned, builds compare. Same code, same bits. */
+#if defined(__clang__) /* no optimize attribute: the function start alone */
+#define PLACED __attribute__((aligned(64)))
+#else
 #define PLACED __attribute__((aligned(64), optimize("align-loops=32")))
+#endif
 
 PLACED void repack_dot8_q4_0_q8_0_ref(const struct block_q4_0x8 *w, const struct block_q8_0 *a, int64_t n,
                                float out[REPACK_ROWS])
