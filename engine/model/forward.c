@@ -121,7 +121,8 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
  * t/s but the worst under a competing load, guided the best under load. */
 static int64_t claim(atomic_llong *next, int64_t units, int nth, int64_t *u0)
 {
-    int64_t min = units > 1 ? 2 : 1, c, at = atomic_load_explicit(next, memory_order_relaxed);
+    int64_t min = units > 1 ? 2 : 1, c;
+    long long at = atomic_load_explicit(next, memory_order_relaxed); /* the atomic's own type */
     do {
         if (at >= units)
             return 0;
