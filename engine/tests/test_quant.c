@@ -690,6 +690,21 @@ static void test_dot_no_fma(void **state)
         assert_true(quant_dot_q8_0_q8_0_avx2(w, a, 64) == want);
 }
 
+/* The AVX2 SwiGLU and the ref give the same bits on g, u (n <= 2048). */
+static void swiglu_forms_agree(const float *g, const float *u, int n)
+{
+    float fast[2048], ref[2048];
+    assert_true(n <= 2048);
+    memcpy(fast, g, sizeof(float) * (size_t)n);
+    memcpy(ref, g, sizeof(float) * (size_t)n);
+    vec_swiglu_avx2(fast, u, n);
+    vec_swiglu_ref(ref, u, n);
+    for (int i = 0; i < n; i++)
+        if (memcmp(&fast[i], &ref[i], sizeof fast[i]))
+            fail_msg("swiglu element %d, g %.9g (0x%08x): got 0x%08x, ref 0x%08x", i, (double)g[i],
+                     (unsigned)bits_of(g[i]), (unsigned)bits_of(fast[i]), (unsigned)bits_of(ref[i]));
+}
+
 /* SwiGLU: the AVX2 form (8 at a time, plus a tail) gives the ref's bits on
  * float patterns from all over the range: zeros, subnormals, values whose
  * expf overflows or underflows, infinities and NaNs included. */
@@ -699,7 +714,7 @@ static void test_swiglu_fast_equals_ref(void **state)
     if (!(kernels_cpu_level() >= KERN_AVX2))
         skip();
     enum { N = 1003 };
-    float g[N], u[N], fast[N], ref[N];
+    float g[N], u[N];
     uint32_t z = 12345;
     for (int rep = 0; rep < 200; rep++) {
         for (int i = 0; i < N; i++) {
@@ -710,14 +725,7 @@ static void test_swiglu_fast_equals_ref(void **state)
             g[i] = rep % 2 ? float_of(w) : (float)((double)(w >> 8) / 16777216.0 * 60.0 - 30.0);
             u[i] = (float)((double)(z >> 8) / 16777216.0 * 4.0 - 2.0);
         }
-        memcpy(fast, g, sizeof g);
-        memcpy(ref, g, sizeof g);
-        vec_swiglu_avx2(fast, u, N);
-        vec_swiglu_ref(ref, u, N);
-        for (int i = 0; i < N; i++)
-            if (memcmp(&fast[i], &ref[i], sizeof fast[i]))
-                fail_msg("swiglu rep %d element %d: g 0x%08x: got 0x%08x, ref 0x%08x", rep, i, (unsigned)bits_of(g[i]),
-                         (unsigned)bits_of(fast[i]), (unsigned)bits_of(ref[i]));
+        swiglu_forms_agree(g, u, N);
     }
 }
 
@@ -751,20 +759,13 @@ static void test_expf_ggml(void **state)
     if (!(kernels_cpu_level() >= KERN_AVX2))
         return;
     enum { N = 2048 };
-    float g[N], u[N], fast[N], ref[N];
+    float g[N], u[N];
     for (int rep = 0; rep < 40; rep++) {
         for (int i = 0; i < N; i++) {
             g[i] = -205.0f + 410.0f * (float)(rep * N + i) / (float)(40 * N);
             u[i] = 1.0f;
         }
-        memcpy(fast, g, sizeof g);
-        memcpy(ref, g, sizeof g);
-        vec_swiglu_avx2(fast, u, N);
-        vec_swiglu_ref(ref, u, N);
-        for (int i = 0; i < N; i++)
-            if (memcmp(&fast[i], &ref[i], sizeof fast[i]))
-                fail_msg("swiglu at g %.9g: got 0x%08x, ref 0x%08x", (double)g[i], (unsigned)bits_of(fast[i]),
-                         (unsigned)bits_of(ref[i]));
+        swiglu_forms_agree(g, u, N);
     }
 }
 

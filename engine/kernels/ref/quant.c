@@ -173,14 +173,21 @@ void quant_q4_0_dequantize_row(const void *restrict xv, float *restrict y, int64
 
 /* ---- quantizers ------------------------------------------------------- */
 
+/* The largest magnitude of a Q8_0 block's 32 floats. */
+static float block_amax(const float *xb)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < QK8_0; j++)
+        amax = fmaxf(amax, fabsf(xb[j]));
+    return amax;
+}
+
 void quant_q8_0_quantize_row_ref(const float *x, void *yv, int64_t n)
 {
     struct block_q8_0 *y = yv;
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const float *xb = x + b * QK8_0;
-        float amax = 0.0f;
-        for (int j = 0; j < QK8_0; j++)
-            amax = fmaxf(amax, fabsf(xb[j]));
+        float amax = block_amax(xb);
         float d = amax / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = quant_fp32_to_fp16(d);
@@ -207,9 +214,7 @@ void quant_q8_0_quantize_act_ref(const float *x, void *yv, int64_t n)
     struct block_q8_0 *y = yv;
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const float *xb = x + b * QK8_0;
-        float amax = 0.0f;
-        for (int j = 0; j < QK8_0; j++)
-            amax = fmaxf(amax, fabsf(xb[j]));
+        float amax = block_amax(xb);
         float d = amax / 127.0f;
         float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[b].d = quant_fp32_to_fp16(d);

@@ -85,23 +85,38 @@ AVX2 void quant_f16_quantize_row_f16c(const float *x, void *yv, int64_t n)
         y[i] = quant_fp32_to_fp16(x[i]);
 }
 
+/* A Q8_0 block's 32 floats into v, and their largest magnitude. */
+AVX2 static inline float q8_block_load(const float *x, __m256 v[4])
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < 4; i++)
+        v[i] = _mm256_loadu_ps(x + 8 * i);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    return _mm_cvtss_f32(m4);
+}
+
+/* 32 int32 quants (in int8 range) to a block's 32 bytes, in order. */
+AVX2 static inline void q8_block_store(const __m256i q[4], int8_t *qs)
+{
+    /* the packs work per 128-bit lane; the permute restores element order */
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)qs, p);
+}
+
 AVX2 void quant_q8_0_quantize_row_avx2(const float *x, void *yv, int64_t n)
 {
     struct block_q8_0 *y = yv;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256 half = _mm256_set1_ps(0.5f);
     const __m256 one = _mm256_set1_ps(1.0f);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (int64_t b = 0; b < n / QK8_0; b++) {
         __m256 v[4];
-        for (int i = 0; i < 4; i++)
-            v[i] = _mm256_loadu_ps(x + b * QK8_0 + 8 * i);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
-                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float amax = _mm_cvtss_f32(m4);
+        float amax = q8_block_load(x + b * QK8_0, v);
 
         float d = amax / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
@@ -119,10 +134,7 @@ AVX2 void quant_q8_0_quantize_row_avx2(const float *x, void *yv, int64_t n)
             __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, half, _CMP_GE_OQ), away);
             q[i] = _mm256_cvttps_epi32(_mm256_add_ps(t, step));
         }
-        /* the packs work per 128-bit lane; the permute restores element order */
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-        p = _mm256_permutevar8x32_epi32(p, order);
-        _mm256_storeu_si256((__m256i *)(void *)y[b].qs, p);
+        q8_block_store(q, y[b].qs);
     }
 }
 
@@ -132,18 +144,9 @@ AVX2 void quant_q8_0_quantize_row_avx2(const float *x, void *yv, int64_t n)
 AVX2 void quant_q8_0_quantize_act_avx2(const float *x, void *yv, int64_t n)
 {
     struct block_q8_0 *y = yv;
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (int64_t b = 0; b < n / QK8_0; b++) {
         __m256 v[4];
-        for (int i = 0; i < 4; i++)
-            v[i] = _mm256_loadu_ps(x + b * QK8_0 + 8 * i);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
-                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float amax = _mm_cvtss_f32(m4);
+        float amax = q8_block_load(x + b * QK8_0, v);
 
         float d = amax / 127.0f;
         float id = amax != 0.0f ? 127.0f / amax : 0.0f;
@@ -153,10 +156,7 @@ AVX2 void quant_q8_0_quantize_act_avx2(const float *x, void *yv, int64_t n)
         for (int i = 0; i < 4; i++)
             q[i] = _mm256_cvttps_epi32(
                 _mm256_round_ps(_mm256_mul_ps(v[i], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        /* the packs work per 128-bit lane; the permute restores element order */
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-        p = _mm256_permutevar8x32_epi32(p, order);
-        _mm256_storeu_si256((__m256i *)(void *)y[b].qs, p);
+        q8_block_store(q, y[b].qs);
     }
 }
 
