@@ -99,6 +99,32 @@ static void test_fp16_to_fp32_all_halves(void **state)
     }
 }
 
+/* The row dequantizer (branch-free, widened by the compiler) gives the scalar
+ * conversion's bits for every half, NaNs included, at every start offset mod 16
+ * so that the vector body and its scalar tail both meet every value. */
+static void test_f16_row_matches_scalar(void **state)
+{
+    (void)state;
+    enum { N = 65536 + 16 };
+    uint16_t *h = malloc(N * sizeof *h);
+    float *y = malloc(N * sizeof *y);
+    assert_non_null(h);
+    assert_non_null(y);
+    for (int off = 0; off < 16; off += 5) {
+        for (uint32_t i = 0; i < N; i++)
+            h[i] = (uint16_t)(i - (uint32_t)off);
+        quant_f16_dequantize_row(h + off, y + off, N - off);
+        for (uint32_t i = (uint32_t)off; i < N; i++) {
+            uint32_t want = bits_of(quant_fp16_to_fp32(h[i]));
+            if (bits_of(y[i]) != want)
+                fail_msg("half 0x%04x at %u: row gives 0x%08x, scalar 0x%08x", h[i], i,
+                         bits_of(y[i]), want);
+        }
+    }
+    free(h);
+    free(y);
+}
+
 /* The nearest half to a float (ties to even), computed in double: the float is
  * divided by the half ulp of its binade (exact, a power of two), rounded with
  * nearbyint (the default RNE mode), and scaled back. */
@@ -773,6 +799,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_to_fp32_all_halves),
+        cmocka_unit_test(test_f16_row_matches_scalar),
         cmocka_unit_test(test_fp32_to_fp16_vs_double),
         cmocka_unit_test(test_fp16_vs_f16c),
         cmocka_unit_test(test_row_bytes),
