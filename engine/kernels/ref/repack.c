@@ -190,11 +190,13 @@ PLACED void repack_dot8_q4_k_q8_k_ref(const struct block_q4_kx8 *w, const struct
             for (int j = 0; j < 8; j++) {
                 int shift = 4 * (j % 2);
                 int32_t s = 0;
-                for (int l = 0; l < 32; l++) {
-                    int byte = 32 * (j / 2) + l; /* in the row's plain qs */
-                    uint8_t q = w[b].qs[32 * (byte / 4) + 4 * r + byte % 4];
-                    s += ((q >> shift) & 15) * (int32_t)a[b].qs[32 * j + l];
-                }
+                /* plain byte 32 (j / 2) + 4 g + i of the row sits at
+                 * 32 (8 (j / 2) + g) + 4 r + i: runs of 4 bytes */
+                const uint8_t *qs = w[b].qs + 256 * (j / 2) + 4 * r;
+                const int8_t *as = a[b].qs + 32 * j;
+                for (int g = 0; g < 8; g++)
+                    for (int i = 0; i < 4; i++)
+                        s += ((qs[32 * g + i] >> shift) & 15) * (int32_t)as[4 * g + i];
                 isum += (int32_t)sc[j] * s;
                 msum += (int32_t)m[j] * ((int32_t)a[b].bsums[2 * j] + (int32_t)a[b].bsums[2 * j + 1]);
             }
