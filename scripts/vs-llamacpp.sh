@@ -13,7 +13,8 @@
 #
 # Prints, per test, each engine's mean and the range of its single rounds,
 # the ratio of the means and the median of the per-round ratios; for tg the
-# fraction of the streaming ceiling `minillm bench` measured in each round.
+# fraction of the streaming ceiling `minillm bench` measured in each round
+# (its tokens alternated with streaming passes, mean against mean).
 # Identity: minillm's pp and tg logits hashes and its completion's stdout
 # must be the same every round, else the script fails (exit 1).
 # Without LLAMA_BENCH it prints minillm's figures alone.
@@ -66,10 +67,12 @@ for r in $(seq 1 "$rounds"); do
     h1=$(echo "$out" | awk -F'|' '/ pp128 / { gsub(/ /, "", $6); print $6 }')
     h2=$(echo "$out" | awk -F'|' '/ tg32 / { gsub(/ /, "", $6); print $6 }')
     ceil=$(echo "$out" | sed -n 's/.*(ceiling \([0-9.]*\) t\/s).*/\1/p')
+    frac=$(echo "$out" | sed -n 's/.*generation runs at \([0-9.]*\) %.*/\1/p')
+    [ -n "$frac" ] || { echo "vs-llamacpp: no ceiling line in minillm bench's output" >&2; exit 1; }
     same "pp128 hash" "$hpp" "$h1"; same "tg32 hash" "$htg" "$h2"
     hpp=$h1 htg=$h2
-    mpp+=("$pp"); mtg+=("$tg"); mceil+=("$(awk -v a="$tg" -v b="$ceil" 'BEGIN { printf "%.4f", a / b }')")
-    line="round $r: minillm pp128 $pp tg32 $tg t/s (ceiling $ceil t/s, hashes $h1 $h2)"
+    mpp+=("$pp"); mtg+=("$tg"); mceil+=("$(awk -v f="$frac" 'BEGIN { printf "%.4f", f / 100 }')")
+    line="round $r: minillm pp128 $pp tg32 $tg t/s ($frac % of the ceiling, $ceil t/s; hashes $h1 $h2)"
     if [ -n "$lb" ]; then
         lout=$("$lb" -m "$model" -p 128 -n 32 -r 1 -t "$threads" -o csv 2>/dev/null)
         p=$(echo "$lout" | lb_rate 128 0) && g=$(echo "$lout" | lb_rate 0 32) || {

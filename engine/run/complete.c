@@ -48,6 +48,39 @@ static void spin_after(double t_step, double pct)
         ;
 }
 
+/* Two passes the compiler widens, where one pass with the index carried is a
+ * chain of dependent compares (~1 ms a token at 128k logits here): the
+ * largest value in 8 lanes (`a > m ? a : m`: NaN never replaces a number, as
+ * in the one-pass form; x86's maxps is this very select), then the first
+ * index holding it. -0 and +0 compare equal in both forms, so the first of
+ * them wins in both. A NaN at index 0 is the one-pass form's answer 0. */
+int32_t complete_greedy(const float *logits, int32_t n)
+{
+    if (n < 16 || logits[0] != logits[0])
+        goto scalar;
+    float m8[8];
+    for (int k = 0; k < 8; k++)
+        m8[k] = logits[0];
+    int32_t v = 0;
+    for (; v + 8 <= n; v += 8)
+        for (int k = 0; k < 8; k++)
+            m8[k] = logits[v + k] > m8[k] ? logits[v + k] : m8[k];
+    float mx = m8[0];
+    for (int k = 1; k < 8; k++)
+        mx = m8[k] > mx ? m8[k] : mx;
+    for (; v < n; v++)
+        mx = logits[v] > mx ? logits[v] : mx;
+    for (int32_t i = 0; i < n; i++)
+        if (logits[i] == mx)
+            return i;
+scalar:;
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (logits[i] > logits[best])
+            best = i;
+    return best;
+}
+
 enum status complete_run(struct context *c, const char *prompt, int n_predict, const struct complete_opts *co,
                          FILE *out, struct complete_stats *st, struct memreport *mr, struct err *e)
 {
@@ -80,10 +113,7 @@ enum status complete_run(struct context *c, const char *prompt, int n_predict, c
     int32_t pos = (int32_t)n_toks;
     digest_add(&dg, co, logits, m->cfg.n_vocab);
     for (; st->n_gen < n_predict; st->n_gen++) {
-        int32_t best = 0;
-        for (int32_t v = 1; v < m->cfg.n_vocab; v++)
-            if (logits[v] > logits[best])
-                best = v;
+        int32_t best = complete_greedy(logits, m->cfg.n_vocab);
         if (best == m->tok.eos_id)
             break;
         char piece[256];

@@ -12,6 +12,10 @@
 #include "model/forward.h"
 #include "model/memreport.h"
 
+/* The greedy choice: the lowest index of the largest of the n logits (n >= 1),
+ * as `logits[v] > logits[best]` over v = 1.. picks it (NaN never wins). */
+int32_t complete_greedy(const float *logits, int32_t n);
+
 struct complete_stats {
     size_t n_prompt;
     int n_gen;

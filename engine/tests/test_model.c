@@ -5,6 +5,7 @@
  * of stories260K and its greedy completion. Also: a third-party F16 file
  * loads and completes; quantized stories260K stays close to F32; -t 1 and
  * -t 2 give the same bytes. Data comes from $RB_TEST_DATA; missing data fails. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "rng.h"
 #include "testdata.h"
 
 #include "run/speed.h"
@@ -410,6 +412,47 @@ static void test_bench_reports(void **state)
     free(buf);
 }
 
+/* The greedy choice (two widened passes) picks what the one-pass scan
+ * `logits[v] > logits[best]` picks: random values drawn from a few levels so
+ * that ties are common, signed zeros, NaNs (never chosen, and at index 0 the
+ * scan's answer 0), every length around the 8-lane body and its tail, and a
+ * vocabulary-sized row. */
+static int32_t greedy_one_pass(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t v = 1; v < n; v++)
+        if (x[v] > x[best])
+            best = v;
+    return best;
+}
+
+static void test_greedy_matches_scan(void **state)
+{
+    (void)state;
+    enum { BIG = 128256 };
+    float *x = malloc(BIG * sizeof *x);
+    assert_non_null(x);
+    rng_state = 0x9e3779b97f4a7c15ull;
+    for (int trial = 0; trial < 4000; trial++) {
+        int32_t n = trial < 3990 ? 1 + (int32_t)(rng_next_u32() % 70) : BIG;
+        int levels = 1 + (int)(rng_next_u32() % 6);
+        for (int32_t i = 0; i < n; i++) {
+            uint32_t r = rng_next_u32();
+            x[i] = (float)(int)(r % (uint32_t)levels) - 2.0f;
+            if (x[i] == 0.0f && (r & 0x100))
+                x[i] = -0.0f;
+            if ((r >> 20) % 97 == 0)
+                x[i] = NAN;
+        }
+        if (trial % 7 == 0)
+            x[0] = NAN;
+        int32_t want = greedy_one_pass(x, n), got = complete_greedy(x, n);
+        if (got != want)
+            fail_msg("trial %d, n %d: greedy %d, scan %d", trial, n, got, want);
+    }
+    free(x);
+}
+
 int main(void)
 {
     if (testdata_tmp_dir(tmp_dir, sizeof tmp_dir) != 0)
@@ -424,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_bad_context_and_model_errors),
         cmocka_unit_test(test_memory_limit_refused),
         cmocka_unit_test(test_bench_reports),
+        cmocka_unit_test(test_greedy_matches_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
