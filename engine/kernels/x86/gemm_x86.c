@@ -119,6 +119,8 @@ VNNI static inline __attribute__((always_inline)) void q4_tile(const struct bloc
         c[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i lo[4], hi[4];
+        if (T == 1) /* one token: a stream (simd.h) */
+            stream_prefetch(&w[b], (int)sizeof w[b]);
         q4_decode(&w[b], lo, hi);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
         size_t o = (size_t)b * n_all + (size_t)t0;
@@ -410,6 +412,7 @@ VNNI static void q4k_one(const struct block_q4_kx8 *w, int64_t nb, const struct 
     for (int64_t b = 0; b < nb; b++) {
         const struct block_q4_kx8 *wb = &w[b];
         const struct block_q8_k *ab = &a[b];
+        stream_prefetch(wb, (int)sizeof *wb); /* one token: a stream (simd.h) */
         struct q4k_scales s;
         q4k_unpack(wb, &s);
         __m512i isum = _mm512_setzero_si512();

@@ -768,7 +768,7 @@ VNNI static inline __attribute__((always_inline)) void q6z_rows(const uint8_t *r
             const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0;
             for (int b = 0; b < cb; b++) {
                 struct q6z_row x;
-                q6p_prefetch(&row[b], Q6Z_ROW_AHEAD);
+                stream_prefetch(&row[b], (int)sizeof row[b]); /* a few tokens: a stream (simd.h) */
                 q6z_decode(&row[b], &x);
                 d[b][r] = row[b].d;
                 for (int t = 0; t < nt; t++)
