@@ -45,7 +45,7 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
     uint64_t per_tok = sizeof(float) * (3 * (uint64_t)cfg->n_embd + 3 * s.qd + 2 * s.kvd + 2 * (uint64_t)cfg->n_ff) +
                        2 * s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
                        s.nbk * sizeof(struct block_q8_k) + s.widest * sizeof(float) +
-                       2 * s.qd * sizeof(uint16_t);
+                       2 * s.qd * sizeof(uint16_t) + (uint64_t)cfg->rope_dim * sizeof(float);
     uint64_t moe_tok = cfg->n_expert ? sizeof(float) * ((uint64_t)cfg->n_expert + 1 + 2 * (uint64_t)cfg->n_embd +
                                                          (uint64_t)cfg->n_expert_used * (uint64_t)cfg->n_embd) +
                                            (sizeof(int32_t) + sizeof(float)) * (uint64_t)cfg->n_expert_used
@@ -108,6 +108,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->qa_bm = calloc(B * s.nb8, sizeof(struct block_q8_0));
     c->qd_bm = calloc(B * s.nb8, sizeof(float));
     c->qs8_bm = calloc(B * s.nb8, sizeof(int32_t));
+    c->rope_cs = calloc(B * (size_t)(cfg->rope_dim > 0 ? cfg->rope_dim : 1), sizeof(float));
     c->qh = calloc(B * s.qd, sizeof(uint16_t));
     c->vacc = calloc(B * s.qd, sizeof(uint16_t));
     size_t kv_elems = (size_t)cfg->n_layer * (size_t)n_ctx * s.kvd;
@@ -119,7 +120,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->xh || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->xh || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->rope_cs || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -137,7 +138,7 @@ void context_free(struct context *c)
         return;
     pool_free(c->pool);
     void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
-                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->xh, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->qh,
+                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->xh, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->rope_cs, c->qh,
                   c->vacc,   c->kc,  c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);

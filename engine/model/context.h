@@ -47,6 +47,7 @@ struct context {
     int32_t *qs8_bm;
     struct block_q8_k *qk; /* activations quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
     float *xh;             /* activations rounded to F16, held as floats, for F16 matmuls (largest row) */
+    float *rope_cs; /* [rope_dim] per token: cos, sin of each rotated pair at its position (every layer and head) */
     uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 (the F16 attention; the tiled one reads q) */
     uint16_t *vacc; /* [n_head * head_dim] F16 running sums of the F16 attention */
     uint16_t *kc;  /* [n_layer][n_ctx][n_head_kv * head_dim] F16 keys */
