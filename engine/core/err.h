@@ -6,6 +6,8 @@
 #ifndef ERR_H
 #define ERR_H
 
+#include <stdarg.h>
+
 enum status {
     STATUS_OK = 0,
     STATUS_ERR = 1,
@@ -19,5 +21,8 @@ struct err {
  * write `return err_set(e, "...", ...);`. */
 enum status err_set(struct err *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* err_set with the arguments as a va_list, for wrappers that do more on failure. */
+enum status err_vset(struct err *e, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #endif

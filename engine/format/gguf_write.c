@@ -28,12 +28,10 @@ static enum status wfail(struct gguf_writer *w, struct err *e, const char *fmt, 
 static enum status wfail(struct gguf_writer *w, struct err *e, const char *fmt, ...)
 {
     w->failed = 1;
-    if (e) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(e, fmt, ap);
+    va_end(ap);
     return STATUS_ERR;
 }
 

@@ -193,6 +193,29 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
 
 #define GROUP_MAX_EPS 1e-15f
 
+/* The weighted sums of make_qx_quants_rmse1 for one inverse scale: with
+ * weights x^2, sum w x l and sum w l^2 over the levels l that iscale gives,
+ * each product its own statement, in order; the levels are stored (as
+ * l + nmax) when L is not NULL. */
+static void qx_sums(int n, int nmax, const float *x, float iscale, int8_t *L, float *sumlx_out, float *suml2_out)
+{
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+        if (L)
+            L[i] = (int8_t)(l + nmax);
+        float w = x[i] * x[i];
+        float wx = w * x[i];
+        float wxl = wx * (float)l;
+        sumlx += wxl;
+        float wl = w * (float)l;
+        float wll = wl * (float)l;
+        suml2 += wll;
+    }
+    *sumlx_out = sumlx;
+    *suml2_out = suml2;
+}
+
 /* ggml's make_qx_quants with rmse_type 1 and no importance weights (the form
  * Q6_K uses): symmetric L in -nmax..nmax-1 stored as L + nmax, weights x^2,
  * 19 inverse scales -(nmax + 0.1 is) / max tried, the least-squares scale of
@@ -212,18 +235,8 @@ static float make_qx_quants_rmse1(int n, int nmax, const float *x, int8_t *L)
         return 0.0f;
     }
     float iscale = (float)-nmax / max;
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; i++) {
-        int l = clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-        L[i] = (int8_t)(l + nmax);
-        float w = x[i] * x[i];
-        float wx = w * x[i];
-        float wxl = wx * (float)l;
-        sumlx += wxl;
-        float wl = w * (float)l;
-        float wll = wl * (float)l;
-        suml2 += wll;
-    }
+    float sumlx, suml2;
+    qx_sums(n, nmax, x, iscale, L, &sumlx, &suml2);
     float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     for (int is = -9; is <= 9; is++) {
@@ -232,17 +245,7 @@ static float make_qx_quants_rmse1(int n, int nmax, const float *x, int8_t *L)
         float step = 0.1f * (float)is;
         float num = (float)nmax + step;
         iscale = -num / max;
-        sumlx = suml2 = 0;
-        for (int i = 0; i < n; i++) {
-            int l = clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-            float w = x[i] * x[i];
-            float wx = w * x[i];
-            float wxl = wx * (float)l;
-            sumlx += wxl;
-            float wl = w * (float)l;
-            float wll = wl * (float)l;
-            suml2 += wll;
-        }
+        qx_sums(n, nmax, x, iscale, NULL, &sumlx, &suml2);
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
             for (int i = 0; i < n; i++) {
                 int l = clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1);

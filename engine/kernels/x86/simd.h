@@ -13,28 +13,6 @@
 
 #if !defined(__x86_64__) && !defined(__i386__)
 #error "kernels/x86/simd.h is for x86 builds only"
-/* ---- streaming the weights of one token ----------------------------------
- * With one token a matmul reads each weight byte once, so the kernel is a
- * memory stream with arithmetic in between; the arithmetic slows the hardware
- * prefetchers' ramp, and the streamed lines push the activation (re-read for
- * every row) out of L1. A software prefetch STREAM_AHEAD bytes ahead with the
- * non-temporal hint fixes both. Measured on one thread over a 256 MB Q4_0
- * matrix, 3 interleaved rounds, same output (n_in 2048 / 8192): none 27.1 /
- * 24.4 GB/s; 4.6 KiB ahead 33.5 / 26.1; 9.2 KiB 32.2 / 32.0; 13.8 KiB 34.8 /
- * 27.0; a plain read without the arithmetic gains nothing from it (28-29
- * GB/s either way). Prefetches past the end of a buffer are harmless (they
- * never fault). */
-#define STREAM_AHEAD 9216
-
-/* Prefetch the `bytes` (a constant: the loop unrolls) that sit STREAM_AHEAD
- * past p. */
-static inline __attribute__((always_inline)) void stream_prefetch(const void *p, const int bytes)
-{
-    const char *q = (const char *)p + STREAM_AHEAD;
-    for (int o = 0; o < bytes; o += 64)
-        _mm_prefetch(q + o, _MM_HINT_NTA);
-}
-
 #endif
 
 #include <immintrin.h>
