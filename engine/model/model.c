@@ -385,31 +385,34 @@ static enum status place_plan(struct model *m, struct weight **ws, const int *mm
 
 /* The repack buffer, and for LOAD_READ the weights' buffer and the staging
  * buffer (*stage, the caller frees it). */
+/* An anonymous private mapping of n bytes into *p (with the huge-page hint
+ * when asked for), or NULL and an error naming `what`. */
+static enum status anon_alloc(struct model *m, uint8_t **p, uint64_t n, const char *what, struct err *e)
+{
+    void *q = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == MAP_FAILED) {
+        *p = NULL;
+        return err_set(e, "model: cannot allocate the %" PRIu64 "-byte %s: %s", n, what, strerror(errno));
+    }
+    *p = q;
+    if (m->opts.huge_pages)
+        hugepage_hint(q, n);
+    return STATUS_OK;
+}
+
 static enum status place_alloc(struct model *m, const struct place_sizes *z, uint8_t **stage, struct err *e)
 {
     if (z->repack) {
-        m->repack = mmap(NULL, z->repack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m->repack == MAP_FAILED) {
-            m->repack = NULL;
-            return err_set(e, "model: cannot allocate the %" PRIu64 "-byte repack buffer: %s", z->repack,
-                           strerror(errno));
-        }
+        if (anon_alloc(m, &m->repack, z->repack, "repack buffer", e))
+            return STATUS_ERR;
         m->repack_bytes = z->repack;
-        if (m->opts.huge_pages)
-            hugepage_hint(m->repack, z->repack);
     }
     if (m->opts.load != LOAD_READ)
         return STATUS_OK;
     if (z->inplace) {
-        m->buf = mmap(NULL, z->inplace, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m->buf == MAP_FAILED) {
-            m->buf = NULL;
-            return err_set(e, "model: cannot allocate %" PRIu64 " bytes for the weights: %s", z->inplace,
-                           strerror(errno));
-        }
+        if (anon_alloc(m, &m->buf, z->inplace, "weights buffer", e))
+            return STATUS_ERR;
         m->buf_bytes = z->inplace;
-        if (m->opts.huge_pages)
-            hugepage_hint(m->buf, z->inplace);
     }
     if (z->stage && !(*stage = malloc(z->stage)))
         return err_set(e, "model: out of memory for a %" PRIu64 "-byte staging buffer", z->stage);
