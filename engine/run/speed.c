@@ -96,10 +96,11 @@ static enum status one_test(struct context *c, const char *name, int n, int reps
  * A generated token reads every weight it multiplies by once (for a mixture of
  * experts, the used share of the experts on average). Streaming those bytes
  * with the same threads, with nothing computed, gives the rate; rate / bytes
- * per token is the ceiling tg is measured against. For a mixture of experts
- * only the dense weights are streamed (which experts a token uses is not
- * known here), and at most MAX_REGIONS tensors: the rate is still the
- * machine's, the bytes per token count everything. */
+ * per token is the ceiling tg is measured against (measure_ceiling: each pass
+ * beside a token). For a mixture of experts only the dense weights are
+ * streamed (which experts a token uses is not known here), and at most
+ * MAX_REGIONS tensors: the rate is still the machine's, the bytes per token
+ * count everything. */
 
 struct region {
     const unsigned char *p;

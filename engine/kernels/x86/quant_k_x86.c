@@ -582,10 +582,8 @@ Q6P_WALKERS(avx2, AVX2)
  * Q6Z_ROW_VECS / (R x n_tok) super-blocks. */
 
 #define Q6Z_ROW_VECS 256 /* row order: (super-block, token, row) vectors kept per pass */
-/* Super-blocks prefetched ahead in the row order. Measured on one thread
- * streaming a 215 MB matrix (one token), against a plain read in the same
- * run: 16 to 48 ahead reach 75-80 % of its bandwidth, 8 ahead 69-74 %. */
-#define Q6Z_ROW_AHEAD 16
+/* The row order prefetches as every one-token kernel does (stream_prefetch,
+ * simd.h). */
 /* Tokens per pass over the weights in the tile order: a whole batch of the
  * forward pass (32) decodes each super-block once; measured against 16:
  * about 10 % faster on 32 tokens. */
