@@ -26,6 +26,20 @@ void gemm_q8_0_prepare(const struct block_q8_0 *a, int64_t nb, float *ad, int32_
 void gemm_q8_0_to_block_major(const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int t, int n_tok,
                               int64_t nb, struct block_q8_0 *bm, float *bm_ad, int32_t *bm_neg8);
 
+/* One Q8_K activation super-block laid out for the VNNI Q4_K kernel's
+ * one-token form, which then reads a repacked group's quants as stored, with
+ * no shuffle: for chunk c (quants 64c .. 64c + 63) and word pair k, q[c][k][0]
+ * repeats word 2k of the low 32 quants in its first 8 words and word 2k + 1
+ * in its last 8 (a repacked load puts rows 0-7 of word 2k beside rows 0-7 of
+ * word 2k + 1), q[c][k][1] the same of the high 32; mins[i] holds the int16
+ * sums bsums[4i] + bsums[4i + 1] (low half) and bsums[4i + 2] + bsums[4i + 3]
+ * (high half) that the mins multiply; d is the block's scale. */
+struct gemm_q8k_one {
+    _Alignas(64) uint32_t q[4][4][2][16];
+    int32_t mins[4];
+    float d;
+};
+
 /* ---- reference forms (kernels/ref/gemm.c) -----------------------------------
  * A repacked Q4_0 / Q8_0 / Q4_K group, token by token through the 8-row dot
  * kernels of repack.h, the group's weights staying in cache between tokens. */
@@ -73,8 +87,12 @@ void gemm_q4_0_16rows_vnni(const void *w, const struct block_q8_0 *a, const floa
                            int n_tok, int64_t n, float *out, size_t out_stride);
 void gemm_q8_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
                           int64_t n, float *out, size_t out_stride);
+/* Expands nb super-blocks of one activation row (x: nb entries). */
+void gemm_q8_k_expand_one_vnni(const struct block_q8_k *a, int64_t nb, struct gemm_q8k_one *x);
+/* one: with n_tok == 1, a's row expanded by gemm_q8_k_expand_one_vnni, or
+ * NULL (then the kernel expands it piece by piece itself: the same bits). */
 void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
-                          float *out, size_t out_stride);
+                          float *out, size_t out_stride, const struct gemm_q8k_one *one);
 /* Two consecutive repacked Q4_K groups (16 rows, the second group n / 256
  * super-blocks after the first), as gemm_q4_0_16rows_vnni: the bits of two
  * calls of the 8-row form. */

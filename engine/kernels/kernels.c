@@ -67,7 +67,11 @@ ROWS8_PLAIN(q6_k_plain16_vnni, gemm_q6_k_plain16_vnni, q8k)
 ROWS8_GROUP(q4_0_group_avx2, gemm_q4_0_8rows_avx2, q8)
 ROWS8_GROUP(q8_0_group_avx2, gemm_q8_0_8rows_avx2, q8)
 ROWS8_GROUP(q4_k_group_avx2, gemm_q4_k_8rows_avx2, q8k)
-ROWS8_GROUP(q4_k_group_vnni, gemm_q4_k_8rows_vnni, q8k)
+static void q4_k_group_vnni(const void *w, size_t rb, const struct kern_act *a, int64_t n, float *out, size_t out_stride)
+{
+    (void)rb;
+    gemm_q4_k_8rows_vnni(w, a->q8k, a->q8k_stride, a->n_tok, n, out, out_stride, a->q8k_one);
+}
 ROWS8_GROUP(q4_k_group16_vnni, gemm_q4_k_16rows_vnni, q8k)
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
@@ -182,7 +186,8 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .fn = {
             [KERN_REF] = {.rows8 = q4_k_group_ref},
             X86([KERN_AVX2] = {.rows8 = q4_k_group_avx2},
-                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni},)
+                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni,
+                              .expand_one = gemm_q8_k_expand_one_vnni},)
         },
     },
 };
@@ -212,8 +217,10 @@ static void fill_levels(void)
             for (int v = 1; v < KERN_N_LEVELS; v++) {
                 struct kern_fns *f = &r->fn[v];
                 const struct kern_fns *b = &r->fn[v - 1];
-                if (!f->rows8) /* a level's rows8 brings its own activation layout */
+                if (!f->rows8) { /* a level's rows8 brings its own activation layout */
                     f->block_major = b->block_major;
+                    f->expand_one = b->expand_one;
+                }
                 FILL(f->from_float, b->from_float);
                 FILL(f->from_float_act, b->from_float_act);
                 FILL(f->dot, b->dot);

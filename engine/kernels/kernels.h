@@ -38,6 +38,8 @@ enum kern_layout { KERN_PLAIN = 0, KERN_REPACKED = 1 }; /* repacked: repack.h */
 /* The activation rows of one matmul, n_tok of them, in each form a kernel
  * may read (the caller fills the forms its weights' rows ask for). Strides
  * are in elements (f32) or blocks. */
+struct gemm_q8k_one; /* gemm.h */
+
 struct kern_act {
     int n_tok;
     const float *f32;
@@ -51,6 +53,9 @@ struct kern_act {
     const int32_t *q8_bm_neg8;
     const struct block_q8_k *q8k; /* token-major Q8_K rows */
     size_t q8k_stride;
+    /* with one token: its Q8_K row expanded (gemm_q8_k_expand_one) when a
+     * weight's kern_fns.q8k_one asks for it, else NULL */
+    const struct gemm_q8k_one *q8k_one;
 };
 
 /* Activation row t of a in the form act_type (a row's act_type). */
@@ -76,6 +81,9 @@ typedef float (*kern_dot_fn)(const void *w, const void *a, int64_t n);
 typedef void (*kern_rows8_fn)(const void *w, size_t rb, const struct kern_act *a, int64_t n, float *out,
                               size_t out_stride);
 
+/* nb Q8_K super-blocks of one row into x, a kernel's own layout of them */
+typedef void (*kern_expand_fn)(const struct block_q8_k *a, int64_t nb, struct gemm_q8k_one *x);
+
 struct kern_fns {
     /* weights: ggml's reference rounding, the bytes llama-quantize writes
      * (what quantize and gen store) */
@@ -92,6 +100,9 @@ struct kern_fns {
      * this level's activation layout. */
     kern_rows8_fn rows16;
     int block_major; /* rows8 reads a->q8_bm (with more than one token) */
+    /* with one token rows8 reads a->q8k_one, the Q8_K row expanded by this
+     * (without it: the same bits, slower); NULL: it reads a->q8k */
+    kern_expand_fn expand_one;
 };
 
 /* A row of n elements of the type (plain layout) to floats. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/memlimit.h"
+#include "kernels/gemm.h"
 #include "kernels/quant.h"
 #include "kernels/quant_k.h"
 
@@ -46,11 +47,14 @@ void context_sizes(const struct model_config *cfg, int32_t n_ctx, uint64_t *kv_b
                        2 * s.nb8 * (sizeof(struct block_q8_0) + sizeof(float) + sizeof(int32_t)) +
                        s.nbk * sizeof(struct block_q8_k) + s.widest * sizeof(float) +
                        2 * s.qd * sizeof(uint16_t) + (uint64_t)cfg->rope_dim * sizeof(float);
+    /* one token's expanded Q8_K row (gemm.h), not per batch row */
+    uint64_t one_tok = s.nbk * sizeof(struct gemm_q8k_one);
     uint64_t moe_tok = cfg->n_expert ? sizeof(float) * ((uint64_t)cfg->n_expert + 1 + 2 * (uint64_t)cfg->n_embd +
                                                          (uint64_t)cfg->n_expert_used * (uint64_t)cfg->n_embd) +
                                            (sizeof(int32_t) + sizeof(float)) * (uint64_t)cfg->n_expert_used
                                      : 0;
-    *scratch_bytes = (per_tok + moe_tok) * s.batch + sizeof(float) * ((uint64_t)cfg->n_vocab + (uint64_t)cfg->n_embd);
+    *scratch_bytes = (per_tok + moe_tok) * s.batch + one_tok +
+                     sizeof(float) * ((uint64_t)cfg->n_vocab + (uint64_t)cfg->n_embd);
 }
 
 /* Writes a zero into every page, so the pages are resident from now on (a
@@ -102,6 +106,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
     c->rw = calloc(B * ku, sizeof(float));
     c->qa = calloc(B * s.nb8, sizeof(struct block_q8_0));
     c->qk = calloc(B * s.nbk, sizeof(struct block_q8_k));
+    c->qk1 = aligned_alloc(_Alignof(struct gemm_q8k_one), s.nbk * sizeof(struct gemm_q8k_one));
     c->xh = calloc(B * s.widest, sizeof(float));
     c->qd = calloc(B * s.nb8, sizeof(float));
     c->qs8 = calloc(B * s.nb8, sizeof(int32_t));
@@ -120,7 +125,7 @@ enum status context_new(struct context *c, const struct model *m, int32_t n_ctx,
         touch(c->vc, kv_elems * sizeof(uint16_t));
     }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->ao || !c->hb || !c->hb2 || !c->logits ||
-        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->xh || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->rope_cs || !c->qh || !c->vacc || !c->kc || !c->vc) {
+        !c->rlog || !c->moe || !c->eo || !c->ein || !c->eslot || !c->route || !c->rw || !c->qa || !c->qk || !c->qk1 || !c->xh || !c->qd || !c->qs8 || !c->qa_bm || !c->qd_bm || !c->qs8_bm || !c->rope_cs || !c->qh || !c->vacc || !c->kc || !c->vc) {
         context_free(c);
         return err_set(e, "context: out of memory for n_ctx %d (KV cache %llu bytes)", n_ctx,
                        (unsigned long long)(2 * kv_elems * sizeof(uint16_t)));
@@ -138,7 +143,7 @@ void context_free(struct context *c)
         return;
     pool_free(c->pool);
     void *ps[] = {c->x,      c->xb,  c->xb2, c->q,  c->k,  c->v,  c->ao,   c->hb, c->hb2, c->logits,
-                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->xh, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->rope_cs, c->qh,
+                  c->rlog,   c->moe, c->eo,  c->ein, c->eslot, c->route, c->rw, c->qa, c->qk, c->qk1, c->xh, c->qd, c->qs8, c->qa_bm, c->qd_bm, c->qs8_bm, c->rope_cs, c->qh,
                   c->vacc,   c->kc,  c->vc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);

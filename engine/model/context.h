@@ -46,6 +46,7 @@ struct context {
     float *qd_bm;
     int32_t *qs8_bm;
     struct block_q8_k *qk; /* activations quantized to Q8_K for Q4_K/Q6_K matmuls (largest row) */
+    struct gemm_q8k_one *qk1; /* one token's qk row expanded for the one-token VNNI Q4_K kernel (gemm.h) */
     float *xh;             /* activations rounded to F16, held as floats, for F16 matmuls (largest row) */
     float *rope_cs; /* [rope_dim] per token: cos, sin of each rotated pair at its position (every layer and head) */
     uint16_t *qh;  /* [n_head * head_dim] query rounded to F16 (the F16 attention; the tiled one reads q) */

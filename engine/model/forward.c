@@ -160,6 +160,7 @@ struct prep_arg {
     size_t nb8, nbk, nxh;
     kern_from_float_fn to_q8, to_q8k, to_f16; /* NULL: not needed */
     int n_tok, block_major;
+    kern_expand_fn expand_one; /* one token: also c->qk1 (NULL: not needed) */
 };
 
 static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1)
@@ -177,6 +178,8 @@ static void prep_rows(struct context *c, const void *arg, int64_t t0, int64_t t1
         }
         if (p->to_q8k)
             p->to_q8k(xt, c->qk + (size_t)t * p->nbk, p->n_in);
+        if (p->to_q8k && p->expand_one)
+            p->expand_one(c->qk + (size_t)t * p->nbk, p->n_in / QK_K, c->qk1);
         if (p->to_f16)
             p->to_f16(xt, c->xh + (size_t)t * p->nxh, p->n_in);
     }
@@ -197,6 +200,7 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
     for (int k = 0; k < 3; k++)
         atomic_init(&j.next[k], 0);
     int q8 = 0, q8k = 0, f16 = 0, bm = 0;
+    kern_expand_fn one = NULL;
     int64_t work = 0;
     for (int k = 0; k < n; k++) {
         j.w[k] = ws[k];
@@ -205,20 +209,24 @@ static void matmul(struct context *c, int n, const struct weight *const *ws, flo
         q8k |= ws[k]->kern->act_type == GGML_TYPE_Q8_K;
         f16 |= ws[k]->kern->act_type == GGML_TYPE_F16;
         bm |= ws[k]->kern->fn[level].block_major;
+        if (ws[k]->kern->fn[level].expand_one)
+            one = ws[k]->kern->fn[level].expand_one;
         work += ws[k]->n_in * ws[k]->n_out * n_tok;
     }
     /* block-major activations: with one token the two layouts coincide and
      * no copy is made */
     int block_major = bm && n_tok > 1;
+    kern_expand_fn expand_one = q8k && n_tok == 1 ? one : NULL;
     j.act = (struct kern_act){
         .n_tok = n_tok, .f32 = x, .f32_stride = x_stride, .f16 = c->xh, .f16_stride = c->nxh,
         .q8 = c->qa, .q8_stride = c->nb8,
         .q8_bm = block_major ? c->qa_bm : c->qa, .q8_bm_d = block_major ? c->qd_bm : c->qd,
         .q8_bm_neg8 = block_major ? c->qs8_bm : c->qs8, .q8k = c->qk, .q8k_stride = c->nbk,
+        .q8k_one = expand_one ? c->qk1 : NULL,
     };
     struct prep_arg pa = {x, x_stride, ws[0]->n_in, c->nb8, c->nbk, c->nxh,
                           act_converter(q8, GGML_TYPE_Q8_0, level), act_converter(q8k, GGML_TYPE_Q8_K, level),
-                          act_converter(f16, GGML_TYPE_F16, level), n_tok, block_major};
+                          act_converter(f16, GGML_TYPE_F16, level), n_tok, block_major, expand_one};
     if (q8 || q8k || f16)
         par_for(c, n_tok, ws[0]->n_in, prep_rows, &pa);
     if (work < SMALL_JOB) /* not worth waking a thread: same rows, same code, same bits */

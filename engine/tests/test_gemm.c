@@ -152,9 +152,11 @@ static void fill_q8_k(struct block_q8_k *a, float *x, int64_t cols, int t)
     table_from_float(GGML_TYPE_Q8_K, x, a, cols);
 }
 
-/* Q4_K: repacked groups through the VNNI tile kernels (vnni 1: 8 rows; 2:
- * pairs of groups through the 16-row form, the odd group through the 8-row
- * one) and the 8-row dot path, against quant_dot_q4_k_q8_k_ref on the plain
+/* Q4_K: repacked groups through the VNNI tile kernels (vnni 1: 8 rows, a
+ * single token expanded by the kernel itself, in chunks; 2: pairs of groups
+ * through the 16-row form, the odd group through the 8-row one; 3: 8 rows,
+ * one token through the row expanded beforehand, as the engine's matmul
+ * does) and the 8-row dot path, against quant_dot_q4_k_q8_k_ref on the plain
  * rows, bit for bit. Half the weight super-blocks are raw bytes (any scales,
  * mins, nibbles). */
 static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
@@ -181,6 +183,13 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
     repack_matrix(GGML_TYPE_Q4_K, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++)
         fill_q8_k(a + (size_t)t * nb, x, cols, t);
+    struct gemm_q8k_one *one = NULL;
+    if (vnni == 3) {
+        assert_int_equal(n_tok, 1);
+        one = aligned_alloc(_Alignof(struct gemm_q8k_one), sizeof *one * nb);
+        assert_non_null(one);
+        gemm_q8_k_expand_one_vnni(a, (int64_t)nb, one);
+    }
     size_t gb = 8 * rb;
     for (int64_t g = 0; g < rows / 8; g++) {
         const uint8_t *gw = packed + (size_t)g * gb;
@@ -188,7 +197,7 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
         if (vnni == 2 && g + 1 < rows / 8)
             gemm_q4_k_16rows_vnni(gw, a, nb, n_tok, cols, o, (size_t)rows), g++;
         else if (vnni)
-            gemm_q4_k_8rows_vnni(gw, a, nb, n_tok, cols, o, (size_t)rows);
+            gemm_q4_k_8rows_vnni(gw, a, nb, n_tok, cols, o, (size_t)rows, one);
         else
             gemm_q4_k_8rows_ref(gw, a, nb, n_tok, cols, o, (size_t)rows);
     }
@@ -198,10 +207,10 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
                 fail_msg("q4_k %s: cols %lld row %lld token %d: %.9g, ref %.9g",
-                         vnni == 2 ? "16rows-vnni" : vnni ? "vnni" : "dot8", (long long)cols, (long long)r, t, got,
-                         ref);
+                         vnni == 3 ? "vnni-expanded" : vnni == 2 ? "16rows-vnni" : vnni ? "vnni" : "dot8",
+                         (long long)cols, (long long)r, t, got, ref);
         }
-    free(x), free(plain), free(packed), free(a), free(out);
+    free(x), free(plain), free(packed), free(a), free(out), free(one);
 }
 
 static void test_gemm_q4_k_equals_ref(void **state)
@@ -219,6 +228,11 @@ static void test_gemm_q4_k_equals_ref(void **state)
             check_q4_k(24, 768, toks[k], 2);  /* a pair and an odd group; 3 super-blocks */
             check_q4_k(40, 2048, toks[k], 2); /* two pairs and an odd group */
         }
+    }
+    if (kernels_cpu_level() >= KERN_VNNI) { /* one token: 10 super-blocks, two chunks of the kernel's own expansion */
+        check_q4_k(24, 2560, 1, 1);
+        check_q4_k(16, 256, 1, 3);
+        check_q4_k(24, 2560, 1, 3);
     }
 }
 

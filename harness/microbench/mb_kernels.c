@@ -287,7 +287,9 @@ DOT8(Q4_K, Q8_K, q4_k)
 /* ---- batch kernels: 64 rows x T tokens ------------------------------------- */
 
 /* Times the kernel the engine runs for a batch of T tokens (the VNNI tiles on
- * the repacked layout, the AVX2 8-row dots without VNNI; Q6_K: 8 plain rows),
+ * the repacked layout, the AVX2 8-row dots without VNNI; Q6_K: 8 plain rows;
+ * with one token, on the expanded activation row the engine's matmul makes
+ * once, when the kernel reads one),
  * items = weight bytes x T; then every (row, token) against the one-row ref. */
 static void bench_gemm(struct mb_state *s, uint32_t wtype)
 {
@@ -303,6 +305,7 @@ static void bench_gemm(struct mb_state *s, uint32_t wtype)
     float *ad = malloc(sizeof *ad * (size_t)(nb * T)), *bad = malloc(sizeof *bad * (size_t)(nb * T));
     int32_t *n8 = malloc(sizeof *n8 * (size_t)(nb * T)), *bn8 = malloc(sizeof *bn8 * (size_t)(nb * T));
     float *got = malloc(sizeof *got * (size_t)(ROWS * T));
+    struct gemm_q8k_one *one = NULL;
     if (!w || !packed || !a || !bm || !ad || !bad || !n8 || !bn8 || !got) {
         mb_fail(s, "out of memory");
         goto done;
@@ -323,6 +326,15 @@ static void bench_gemm(struct mb_state *s, uint32_t wtype)
                            .q8_bm_d = T > 1 && f->block_major ? bad : ad,
                            .q8_bm_neg8 = T > 1 && f->block_major ? bn8 : n8,
                            .q8k = (const void *)a, .q8k_stride = (size_t)nb};
+    if (T == 1 && f->expand_one) { /* as the engine's matmul: once per input row, before the rows */
+        one = aligned_alloc(_Alignof(struct gemm_q8k_one), sizeof *one * (size_t)nb);
+        if (!one) {
+            mb_fail(s, "out of memory");
+            goto done;
+        }
+        f->expand_one((const void *)a, nb, one);
+        act.q8k_one = one;
+    }
     while (mb_run(s)) {
         for (int g = 0; g < ROWS / REPACK_ROWS; g++) {
             const unsigned char *gw = (wtype == GGML_TYPE_Q6_K ? w : packed) + (size_t)g * REPACK_ROWS * row_bytes;
@@ -346,7 +358,7 @@ static void bench_gemm(struct mb_state *s, uint32_t wtype)
         }
     mb_label(s, wtype == GGML_TYPE_Q6_K ? "plain 8 rows" : vnni ? "VNNI tiles" : "8-row dots");
 done:
-    free(w), free(packed), free(a), free(bm), free(ad), free(bad), free(n8), free(bn8), free(got);
+    free(w), free(packed), free(a), free(bm), free(ad), free(bad), free(n8), free(bn8), free(got), free(one);
 }
 
 #define GEMM(T) \

@@ -396,76 +396,6 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile(const struct blo
         _mm256_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
 }
 
-/* One token, one group, on 512-bit registers: the two chunks k, k + 1 of a
- * sub-block (one 64-byte load) are interleaved by 32-bit words so that lanes
- * 2r and 2r + 1 hold row r's bytes of chunk k and k + 1, which one 8-byte
- * activation broadcast matches; the low nibbles serve sub-block 2c and the
- * high ones 2c + 1, each through its own vpdpbusd chain. Lanes 2r and 2r + 1
- * take row r's scale, and their sum is row r's isum: q4k_tile's integers, so
- * its bits. */
-VNNI static void q4k_one(const struct block_q4_kx8 *w, int64_t nb, const struct block_q8_k *a, float *out)
-{
-    const __m512i low4 = _mm512_set1_epi8(0x0f);
-    const __m512i pair_words = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-    const __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const struct block_q4_kx8 *wb = &w[b];
-        const struct block_q8_k *ab = &a[b];
-        stream_prefetch(wb, (int)sizeof *wb); /* one token: a stream (simd.h) */
-        struct q4k_scales s;
-        q4k_unpack(wb, &s);
-        __m512i isum = _mm512_setzero_si512();
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
-            const uint8_t *qs = wb->qs + 32 * 8 * c;
-            const int8_t *q = ab->qs + 64 * c;
-            __m512i dlo = _mm512_setzero_si512(), dhi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int k = 0; k < 8; k += 2) {
-                __m512i v = _mm512_permutexvar_epi32(pair_words, _mm512_loadu_si512((const void *)(qs + 32 * k)));
-                int64_t alo, ahi;
-                memcpy(&alo, q + 4 * k, sizeof alo);
-                memcpy(&ahi, q + 32 + 4 * k, sizeof ahi);
-                dlo = _mm512_dpbusd_epi32(dlo, _mm512_and_si512(v, low4), _mm512_set1_epi64(alo));
-                dhi = _mm512_dpbusd_epi32(dhi, _mm512_and_si512(_mm512_srli_epi32(v, 4), low4), _mm512_set1_epi64(ahi));
-            }
-            __m512i slo = _mm512_permutexvar_epi32(twice, _mm512_castsi256_si512(s.sc[2 * c]));
-            __m512i shi = _mm512_permutexvar_epi32(twice, _mm512_castsi256_si512(s.sc[2 * c + 1]));
-            isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(dlo, slo), _mm512_mullo_epi32(dhi, shi)));
-        }
-        /* lane 2r + lane 2r + 1 into the low word of qword r, then the low words */
-        __m256i is8 = _mm512_cvtepi64_epi32(_mm512_add_epi32(isum, _mm512_srli_epi64(isum, 32)));
-        __m256i msum = _mm256_setzero_si256();
-        for (int i = 0; i < 4; i++) {
-            uint32_t lo = (uint16_t)(int16_t)(ab->bsums[4 * i] + ab->bsums[4 * i + 1]);
-            uint32_t hi = (uint16_t)(int16_t)(ab->bsums[4 * i + 2] + ab->bsums[4 * i + 3]);
-            msum = _mm256_dpwssd_epi32(msum, s.mp[i], _mm256_set1_epi32((int32_t)(lo | hi << 16)));
-        }
-        __m256 da = _mm256_set1_ps(ab->d);
-        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d)), da);
-        __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin)), da);
-        __m256 tt = _mm256_mul_ps(d, _mm256_cvtepi32_ps(is8));
-        __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
-        acc = _mm256_add_ps(acc, _mm256_sub_ps(tt, tm));
-    }
-    _mm256_storeu_ps(out, acc);
-}
-
-VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
-                               float *out, size_t out_stride)
-{
-    const struct block_q4_kx8 *w = wv;
-    int64_t nb = n / QK_K;
-    int t0 = 0;
-    for (; t0 + 8 <= n_tok; t0 += 8)
-        q4k_tile(w, nb, a, a_stride, t0, 8, out, out_stride);
-    for (; t0 + 4 <= n_tok; t0 += 4)
-        q4k_tile(w, nb, a, a_stride, t0, 4, out, out_stride);
-    for (; t0 < n_tok; t0++) /* one token (generation) streams the group at memory speed this way */
-        q4k_one(w, nb, a + (size_t)t0 * a_stride, out + (size_t)t0 * out_stride);
-}
-
 /* ---- Q4_K, two repacked groups at once, AVX-512 -----------------------------
  * q4k_tile's statements on 16 lanes, lanes 0-7 the rows of group g and 8-15
  * those of group g + 1 (nb super-blocks further in memory), as for Q4_0
@@ -493,8 +423,10 @@ VNNI static inline void q4k_unpack16(const struct block_q4_kx8 *w0, const struct
 {
     const __m512i m63 = _mm512_set1_epi32(63), m15 = _mm512_set1_epi32(15);
     __m512i B[12], m[8];
+#pragma GCC unroll 12
     for (int i = 0; i < 12; i++)
         B[i] = q4k_scale_bytes16(w0, w1, i);
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
         if (j < 4) {
             s->sc[j] = _mm512_and_si512(B[j], m63);
@@ -505,6 +437,7 @@ VNNI static inline void q4k_unpack16(const struct block_q4_kx8 *w0, const struct
             m[j] = _mm512_or_si512(_mm512_srli_epi32(B[j + 4], 4), _mm512_slli_epi32(_mm512_srli_epi32(B[j], 6), 4));
         }
     }
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++)
         s->mp[i] = _mm512_or_si512(m[2 * i], _mm512_slli_epi32(m[2 * i + 1], 16));
 }
@@ -597,6 +530,107 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
 #pragma GCC unroll 16
     for (int t = 0; t < T; t++)
         _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
+}
+
+VNNI void gemm_q8_k_expand_one_vnni(const struct block_q8_k *a, int64_t nb, struct gemm_q8k_one *x)
+{
+    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    const int8_t *q = a[b].qs + 64 * c + 32 * h + 8 * k;
+                    __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)q);
+                    _mm512_store_si512(x[b].q[c][k][h], _mm512_permutexvar_epi32(halves, _mm512_castsi128_si512(w)));
+                }
+        q4k_bsum_pairs(&a[b], x[b].mins);
+        x[b].d = a[b].d;
+    }
+}
+
+/* One token, one group, on 512-bit registers, reading the group's quants as
+ * stored: a 64-byte load holds rows 0-7 of word 2k of a chunk and rows 0-7
+ * of word 2k + 1, which the expanded activation (gemm_q8k_one) matches
+ * without a shuffle. The low nibbles serve sub-block 2c and the high ones
+ * 2c + 1, each through its own vpdpbusd chain; lanes r and 8 + r take row
+ * r's scale (q4k_unpack16 of the group with itself), and their sum is row
+ * r's isum: q4k_tile's integers, so its bits. acc continues over nb
+ * super-blocks. */
+VNNI static __m256 q4k_one_run(const struct block_q4_kx8 *w, int64_t nb, const struct gemm_q8k_one *x, __m256 acc)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const struct block_q4_kx8 *wb = &w[b];
+        const struct gemm_q8k_one *xb = &x[b];
+        stream_prefetch(wb, (int)sizeof *wb); /* one token: a stream (simd.h) */
+        struct q4k_scales16 s;
+        q4k_unpack16(wb, wb, &s);
+        __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *qs = wb->qs + 32 * 8 * c;
+            __m512i dlo = _mm512_setzero_si512(), dhi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * k));
+                dlo = _mm512_dpbusd_epi32(dlo, _mm512_and_si512(v, low4), _mm512_load_si512(xb->q[c][k][0]));
+                dhi = _mm512_dpbusd_epi32(dhi, _mm512_and_si512(_mm512_srli_epi32(v, 4), low4),
+                                          _mm512_load_si512(xb->q[c][k][1]));
+            }
+            isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(dlo, s.sc[2 * c]),
+                                                           _mm512_mullo_epi32(dhi, s.sc[2 * c + 1])));
+        }
+        __m256i is8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+        __m256i msum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+            msum = _mm256_dpwssd_epi32(msum, _mm512_castsi512_si256(s.mp[i]), _mm256_set1_epi32(xb->mins[i]));
+        __m256 da = _mm256_set1_ps(xb->d);
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d)), da);
+        __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin)), da);
+        __m256 tt = _mm256_mul_ps(d, _mm256_cvtepi32_ps(is8));
+        __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
+        acc = _mm256_add_ps(acc, _mm256_sub_ps(tt, tm));
+    }
+    return acc;
+}
+
+/* Super-blocks a token without an expanded row expands at a time (on the
+ * stack: 8 x 2112 bytes). */
+#define Q4K_ONE_CHUNK 8
+
+VNNI static void q4k_one(const struct block_q4_kx8 *w, int64_t nb, const struct block_q8_k *a,
+                         const struct gemm_q8k_one *one, float *out)
+{
+    __m256 acc = _mm256_setzero_ps();
+    if (one) {
+        acc = q4k_one_run(w, nb, one, acc);
+    } else {
+        struct gemm_q8k_one x[Q4K_ONE_CHUNK];
+        for (int64_t b0 = 0; b0 < nb; b0 += Q4K_ONE_CHUNK) {
+            int64_t cb = nb - b0 < Q4K_ONE_CHUNK ? nb - b0 : Q4K_ONE_CHUNK;
+            gemm_q8_k_expand_one_vnni(a + b0, cb, x);
+            acc = q4k_one_run(w + b0, cb, x, acc);
+        }
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
+VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
+                               float *out, size_t out_stride, const struct gemm_q8k_one *one)
+{
+    const struct block_q4_kx8 *w = wv;
+    int64_t nb = n / QK_K;
+    int t0 = 0;
+    for (; t0 + 8 <= n_tok; t0 += 8)
+        q4k_tile(w, nb, a, a_stride, t0, 8, out, out_stride);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+        q4k_tile(w, nb, a, a_stride, t0, 4, out, out_stride);
+    for (; t0 < n_tok; t0++) /* one token (generation) streams the group at memory speed this way */
+        q4k_one(w, nb, a + (size_t)t0 * a_stride, n_tok == 1 ? one : NULL, out + (size_t)t0 * out_stride);
 }
 
 VNNI void gemm_q4_k_16rows_vnni(const void *wv, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,

@@ -67,6 +67,7 @@ AVX2 static inline __m256i bcast4(const int8_t *p)
 static inline __attribute__((always_inline)) void stream_prefetch(const void *p, const int bytes)
 {
     const char *q = (const char *)p + STREAM_AHEAD;
+#pragma GCC unroll 32
     for (int o = 0; o < bytes; o += 64)
         _mm_prefetch(q + o, _MM_HINT_NTA);
 }
