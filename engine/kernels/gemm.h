@@ -36,6 +36,10 @@ void gemm_q8_0_to_block_major(const struct block_q8_0 *a, const float *ad, const
  * (high half) that the mins multiply; d is the block's scale. */
 struct gemm_q8k_one {
     _Alignas(64) uint32_t q[4][4][2][16];
+    /* the VNNI Q6_K kernel's prepared form (q6z_prepare, kernels/x86):
+     * the 256 quants as four 64-byte vectors transposed by 32-bit words
+     * within 128-bit lanes, then -32 x the bsum of each lane's sub-block */
+    _Alignas(64) uint32_t q6[5][16];
     int32_t mins[4];
     float d;
 };
@@ -100,11 +104,13 @@ void gemm_q4_k_16rows_vnni(const void *w, const struct block_q8_k *a, size_t a_s
                            float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
                            int64_t n, float *out, size_t out_stride);
+/* one: as gemm_q4_k_8rows_vnni's (NULL: the kernel prepares each
+ * activation super-block itself, once per call) */
 void gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                           int64_t n, float *out, size_t out_stride);
+                           int64_t n, float *out, size_t out_stride, const struct gemm_q8k_one *one);
 /* 16 consecutive plain Q6_K rows, with AVX-512 registers: the bits of two
  * calls of the 8-row form; out[t * out_stride + r], r < 16. */
 void gemm_q6_k_plain16_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                            int64_t n, float *out, size_t out_stride);
+                            int64_t n, float *out, size_t out_stride, const struct gemm_q8k_one *one);
 
 #endif

@@ -37,6 +37,13 @@
         kernel(w, rb, a->act, a->act##_stride, a->n_tok, n, out, out_stride);                                     \
     }
 
+/* plain Q8_K rows, and the one-token row expanded (a->q8k_one) */
+#define ROWS8_PLAIN_ONE(name, kernel)                                                                             \
+    static void name(const void *w, size_t rb, const struct kern_act *a, int64_t n, float *out, size_t out_stride) \
+    {                                                                                                             \
+        kernel(w, rb, a->q8k, a->q8k_stride, a->n_tok, n, out, out_stride, a->q8k_one);                           \
+    }
+
 #define ROWS8_GROUP(name, kernel, act)                                                                            \
     static void name(const void *w, size_t rb, const struct kern_act *a, int64_t n, float *out, size_t out_stride) \
     {                                                                                                             \
@@ -62,8 +69,8 @@ ROWS8_PLAIN(q4_0_plain8_avx2, gemm_q4_0_plain8_avx2, q8)
 ROWS8_PLAIN(q8_0_plain8_avx2, gemm_q8_0_plain8_avx2, q8)
 ROWS8_PLAIN(q6_k_plain8_avx2, gemm_q6_k_plain8_avx2, q8k)
 ROWS8_PLAIN(q4_0_plain8_vnni, gemm_q4_0_plain8_vnni, q8)
-ROWS8_PLAIN(q6_k_plain8_vnni, gemm_q6_k_plain8_vnni, q8k)
-ROWS8_PLAIN(q6_k_plain16_vnni, gemm_q6_k_plain16_vnni, q8k)
+ROWS8_PLAIN_ONE(q6_k_plain8_vnni, gemm_q6_k_plain8_vnni)
+ROWS8_PLAIN_ONE(q6_k_plain16_vnni, gemm_q6_k_plain16_vnni)
 ROWS8_GROUP(q4_0_group_avx2, gemm_q4_0_8rows_avx2, q8)
 ROWS8_GROUP(q8_0_group_avx2, gemm_q8_0_8rows_avx2, q8)
 ROWS8_GROUP(q4_k_group_avx2, gemm_q4_k_8rows_avx2, q8k)
@@ -151,7 +158,8 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
             [KERN_REF] = {.from_float = quant_q6_k_quantize_row, .dot = quant_dot_q6_k_q8_k_ref,
                           .rows8 = q6_k_plain8_ref},
             X86([KERN_AVX2] = {.dot = quant_dot_q6_k_q8_k_avx2, .rows8 = q6_k_plain8_avx2},
-                [KERN_VNNI] = {.rows8 = q6_k_plain8_vnni, .rows16 = q6_k_plain16_vnni},)
+                [KERN_VNNI] = {.rows8 = q6_k_plain8_vnni, .rows16 = q6_k_plain16_vnni,
+                              .expand_one = gemm_q8_k_expand_one_vnni},)
         },
     },
     [GGML_TYPE_Q8_K][KERN_PLAIN] = {

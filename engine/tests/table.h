@@ -28,7 +28,8 @@ static inline float table_dot(uint32_t type, const void *w, const void *a, int64
 /* The 8-row kernel of (type, layout) at the current level, for n_tok
  * activation rows a_stride blocks apart: Q8_0 rows for Q4_0 / Q8_0, Q8_K
  * rows for the K-quants. The Q8_0 scales, offsets and block-major copy a
- * kernel may read are prepared here, as the forward pass prepares them. */
+ * kernel may read, and the expanded one-token Q8_K row, are prepared here,
+ * as the forward pass prepares them. */
 static inline void table_rows8(uint32_t type, enum kern_layout layout, const void *w, size_t rb, const void *a,
                                size_t a_stride, int n_tok, int64_t n, float *out, size_t out_stride)
 {
@@ -38,9 +39,16 @@ static inline void table_rows8(uint32_t type, enum kern_layout layout, const voi
     struct block_q8_0 *bm = NULL;
     float *ad = NULL, *bm_ad = NULL;
     int32_t *neg8 = NULL, *bm_neg8 = NULL;
+    struct gemm_q8k_one *one = NULL;
     if (k->act_type == GGML_TYPE_Q8_K) {
         act.q8k = a;
         act.q8k_stride = a_stride;
+        if (n_tok == 1 && f->expand_one) {
+            one = aligned_alloc(_Alignof(struct gemm_q8k_one), sizeof *one * (size_t)(n / QK_K));
+            assert_true(one != NULL);
+            f->expand_one(a, n / QK_K, one);
+            act.q8k_one = one;
+        }
     } else {
         int64_t nb = n / QK8_0;
         size_t nt = (size_t)n_tok, nbs = (size_t)nb;
@@ -62,7 +70,7 @@ static inline void table_rows8(uint32_t type, enum kern_layout layout, const voi
         act.q8_bm_neg8 = block_major ? bm_neg8 : neg8;
     }
     f->rows8(w, rb, &act, n, out, out_stride);
-    free(bm), free(ad), free(bm_ad), free(neg8), free(bm_neg8);
+    free(bm), free(ad), free(bm_ad), free(neg8), free(bm_neg8), free(one);
 }
 
 #endif

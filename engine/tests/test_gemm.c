@@ -140,7 +140,10 @@ static void raw_q8_k(struct block_q8_k *a, int64_t nb)
 }
 
 /* Activation row t of a batch: all zero (t % 4 == 0), raw bytes (t % 4 == 3)
- * or quantized from random floats. */
+ * or quantized from random floats. The K-quant checks fill row t as row t +
+ * kind_shift, so one token can be each kind. */
+static int kind_shift;
+
 static void fill_q8_k(struct block_q8_k *a, float *x, int64_t cols, int t)
 {
     if (t % 4 == 3) {
@@ -182,7 +185,7 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
     }
     repack_matrix(GGML_TYPE_Q4_K, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++)
-        fill_q8_k(a + (size_t)t * nb, x, cols, t);
+        fill_q8_k(a + (size_t)t * nb, x, cols, t + kind_shift);
     struct gemm_q8k_one *one = NULL;
     if (vnni == 3) {
         assert_int_equal(n_tok, 1);
@@ -229,16 +232,19 @@ static void test_gemm_q4_k_equals_ref(void **state)
             check_q4_k(40, 2048, toks[k], 2); /* two pairs and an odd group */
         }
     }
-    if (kernels_cpu_level() >= KERN_VNNI) { /* one token: 10 super-blocks, two chunks of the kernel's own expansion */
+    /* one token of each kind; 10 super-blocks: two chunks of the kernel's own expansion */
+    for (kind_shift = 0; kind_shift < 4 && kernels_cpu_level() >= KERN_VNNI; kind_shift++) {
         check_q4_k(24, 2560, 1, 1);
         check_q4_k(16, 256, 1, 3);
         check_q4_k(24, 2560, 1, 3);
     }
+    kind_shift = 0;
 }
 
 /* Plain Q6_K rows: form 0 the ref 8-row kernel, 1 the VNNI 8-row form, 2
  * the VNNI 16-row form on pairs of groups and the 8-row one on the odd
- * group; every (row, token) against quant_dot_q6_k_q8_k_ref, bit for bit,
+ * group, 3 and 4 forms 1 and 2 with one token's row expanded beforehand
+ * (gemm_q8_k_expand_one_vnni, as the engine's matmul does); every (row, token) against quant_dot_q6_k_q8_k_ref, bit for bit,
  * and nothing written past the rows (a sentinel column). Rows alternate
  * between weights quantized from floats and raw bytes (any scales, -128
  * included, every quant 63 now and then, any finite d). */
@@ -273,20 +279,28 @@ static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
         }
     }
     for (int t = 0; t < n_tok; t++)
-        fill_q8_k(a + (size_t)t * nb, x, cols, t);
+        fill_q8_k(a + (size_t)t * nb, x, cols, t + kind_shift);
     for (size_t i = 0; i < (size_t)n_tok * os; i++)
         out[i] = sentinel;
+    struct gemm_q8k_one *one = NULL;
+    if (form >= 3) {
+        assert_int_equal(n_tok, 1);
+        one = aligned_alloc(_Alignof(struct gemm_q8k_one), sizeof *one * nb);
+        assert_non_null(one);
+        gemm_q8_k_expand_one_vnni(a, (int64_t)nb, one);
+    }
     for (int64_t g = 0; g < rows / 8; g++) {
         const uint8_t *gw = w + (size_t)g * 8 * rb;
         float *o = out + g * 8;
-        if (form == 2 && g + 1 < rows / 8)
-            gemm_q6_k_plain16_vnni(gw, rb, a, nb, n_tok, cols, o, os), g++;
+        if ((form == 2 || form == 4) && g + 1 < rows / 8)
+            gemm_q6_k_plain16_vnni(gw, rb, a, nb, n_tok, cols, o, os, one), g++;
         else if (form)
-            gemm_q6_k_plain8_vnni(gw, rb, a, nb, n_tok, cols, o, os);
+            gemm_q6_k_plain8_vnni(gw, rb, a, nb, n_tok, cols, o, os, one);
         else
             gemm_q6_k_plain8_ref(gw, rb, a, nb, n_tok, cols, o, os);
     }
-    static const char *names[] = {"plain8-ref", "plain8-vnni", "plain16-vnni"};
+    static const char *names[] = {"plain8-ref", "plain8-vnni", "plain16-vnni", "plain8-vnni-expanded",
+                                  "plain16-vnni-expanded"};
     for (int t = 0; t < n_tok; t++) {
         for (int64_t r = 0; r < rows; r++) {
             float ref = quant_dot_q6_k_q8_k_ref((const void *)(w + (size_t)r * rb), a + (size_t)t * nb, cols);
@@ -298,7 +312,7 @@ static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
         if (out[(size_t)t * os + (size_t)rows] != sentinel)
             fail_msg("q6_k %s: token %d: written past the last row", names[form], t);
     }
-    free(x), free(w), free(a), free(out);
+    free(x), free(w), free(a), free(out), free(one);
 }
 
 static void test_gemm_q6_k_equals_ref(void **state)
@@ -317,6 +331,12 @@ static void test_gemm_q6_k_equals_ref(void **state)
                 check_q6_k(24, cols[c], toks[k], 1);
                 check_q6_k(16, cols[c], toks[k], 2); /* one pair */
                 check_q6_k(40, cols[c], toks[k], 2); /* two pairs and an odd group */
+                for (kind_shift = 0; toks[k] == 1 && kind_shift < 4; kind_shift++) { /* one token of each kind */
+                    check_q6_k(24, cols[c], 1, 1);
+                    check_q6_k(24, cols[c], 1, 3);
+                    check_q6_k(40, cols[c], 1, 4);
+                }
+                kind_shift = 0;
             }
         }
 }

@@ -714,6 +714,13 @@ static void table_q6_k_plain8(const void *w, size_t rb, const struct block_q8_k 
     table_rows8(GGML_TYPE_Q6_K, KERN_PLAIN, w, rb, a, a_stride, n_tok, n, out, out_stride);
 }
 
+/* The VNNI 8-row kernel preparing the activation itself (no expanded row). */
+static void vnni_q6_k_plain8(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
+                             int64_t n, float *out, size_t out_stride)
+{
+    gemm_q6_k_plain8_vnni(w, rb, a, a_stride, n_tok, n, out, out_stride, NULL);
+}
+
 static void test_gemm_q6_k_plain8(void **state)
 {
     (void)state;
@@ -728,7 +735,7 @@ static void test_gemm_q6_k_plain8(void **state)
         {"ref", gemm_q6_k_plain8_ref, 1},
         {"dispatch", table_q6_k_plain8, 1},
         {"avx2", gemm_q6_k_plain8_avx2, (kernels_cpu_level() >= KERN_AVX2)},
-        {"vnni", gemm_q6_k_plain8_vnni, (kernels_cpu_level() >= KERN_VNNI)},
+        {"vnni", vnni_q6_k_plain8, (kernels_cpu_level() >= KERN_VNNI)},
     };
     print_message("q6_k plain8 forms: avx2 %s, vnni %s\n", forms[2].ok ? "tested" : "unavailable",
                   forms[3].ok ? "tested" : "unavailable");

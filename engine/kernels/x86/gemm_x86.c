@@ -532,25 +532,6 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
         _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
 }
 
-VNNI void gemm_q8_k_expand_one_vnni(const struct block_q8_k *a, int64_t nb, struct gemm_q8k_one *x)
-{
-    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    for (int64_t b = 0; b < nb; b++) {
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++)
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++)
-#pragma GCC unroll 4
-                for (int k = 0; k < 4; k++) {
-                    const int8_t *q = a[b].qs + 64 * c + 32 * h + 8 * k;
-                    __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)q);
-                    _mm512_store_si512(x[b].q[c][k][h], _mm512_permutexvar_epi32(halves, _mm512_castsi128_si512(w)));
-                }
-        q4k_bsum_pairs(&a[b], x[b].mins);
-        x[b].d = a[b].d;
-    }
-}
-
 /* One token, one group, on 512-bit registers, reading the group's quants as
  * stored: a 64-byte load holds rows 0-7 of word 2k of a chunk and rows 0-7
  * of word 2k + 1, which the expanded activation (gemm_q8k_one) matches

@@ -647,6 +647,35 @@ VNNI static inline __attribute__((always_inline)) void q6z_prepare(const struct 
     y->start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bs, 5));
 }
 
+VNNI void gemm_q8_k_expand_one_vnni(const struct block_q8_k *a, int64_t nb, struct gemm_q8k_one *x)
+{
+    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    const int8_t *q = a[b].qs + 64 * c + 32 * h + 8 * k;
+                    __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)q);
+                    _mm512_store_si512(x[b].q[c][k][h], _mm512_permutexvar_epi32(halves, _mm512_castsi128_si512(w)));
+                }
+        struct q6z_act y;
+        q6z_prepare(&a[b], &y);
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; m++)
+            _mm512_store_si512(x[b].q6[m], y.q[m]);
+        _mm512_store_si512(x[b].q6[4], y.start);
+        for (int i = 0; i < 4; i++) { /* int16 pair sums, as q4k_tile's */
+            uint32_t lo = (uint16_t)(int16_t)(a[b].bsums[4 * i] + a[b].bsums[4 * i + 1]);
+            uint32_t hi = (uint16_t)(int16_t)(a[b].bsums[4 * i + 2] + a[b].bsums[4 * i + 3]);
+            x[b].mins[i] = (int32_t)(lo | hi << 16);
+        }
+        x[b].d = a[b].d;
+    }
+}
+
 /* 16 int32 lanes summing to the row's isum of the super-block. */
 VNNI static inline __attribute__((always_inline)) __m512i q6z_dot(const struct q6z_row *x, const struct q6z_act *y)
 {
@@ -747,10 +776,12 @@ VNNI static inline __attribute__((always_inline)) void q6z_tile(const uint8_t *r
  * super-blocks of every row, each row's vectors kept until all R are done. */
 VNNI static inline __attribute__((always_inline)) void q6z_rows(const uint8_t *rows, size_t rb, int64_t nb,
                                                                 const struct block_q8_k *a, size_t a_stride, int nt,
-                                                                float *out, size_t out_stride, const int R)
+                                                                float *out, size_t out_stride, const int R,
+                                                                const struct gemm_q8k_one *one)
 {
     enum { PAIRS = Q6Z_ROW_VECS / 8 };
-    struct q6z_act y[PAIRS];             /* token t, super-block b0 + b at t * ch + b */
+    struct q6z_act y[PAIRS];             /* token t, super-block b0 + b at t * ch + b ... */
+    const struct q6z_act *yp[PAIRS];     /* ... or where one holds it prepared */
     __m512i isv[Q6Z_ROW_VECS];           /* the same order, times R, plus the row */
     uint16_t d[PAIRS][16];               /* [b][row] */
     __m512 acc[Q6P_ROW_TOK];
@@ -760,8 +791,14 @@ VNNI static inline __attribute__((always_inline)) void q6z_rows(const uint8_t *r
     for (int64_t b0 = 0; b0 < nb; b0 += ch) {
         int cb = nb - b0 < ch ? (int)(nb - b0) : ch;
         for (int t = 0; t < nt; t++)
-            for (int b = 0; b < cb; b++)
+            for (int b = 0; b < cb; b++) {
+                if (one) { /* one token, prepared once for every row */
+                    yp[b] = (const struct q6z_act *)(const void *)one[b0 + b].q6;
+                    continue;
+                }
                 q6z_prepare(&a[(size_t)t * a_stride + (size_t)(b0 + b)], &y[t * ch + b]);
+                yp[t * ch + b] = &y[t * ch + b];
+            }
         for (int r = 0; r < R; r++) {
             const struct block_q6_k *row = (const struct block_q6_k *)(const void *)(rows + (size_t)r * rb) + b0;
             for (int b = 0; b < cb; b++) {
@@ -770,7 +807,7 @@ VNNI static inline __attribute__((always_inline)) void q6z_rows(const uint8_t *r
                 q6z_decode(&row[b], &x);
                 d[b][r] = row[b].d;
                 for (int t = 0; t < nt; t++)
-                    isv[(t * ch + b) * R + r] = q6z_dot(&x, &y[t * ch + b]);
+                    isv[(t * ch + b) * R + r] = q6z_dot(&x, yp[t * ch + b]);
             }
         }
         for (int b = 0; b < cb; b++) {
@@ -786,12 +823,13 @@ VNNI static inline __attribute__((always_inline)) void q6z_rows(const uint8_t *r
 
 VNNI static inline __attribute__((always_inline)) void q6z_gemm(const void *w, size_t rb, const struct block_q8_k *a,
                                                                 size_t a_stride, int n_tok, int64_t n, float *out,
-                                                                size_t out_stride, const int R)
+                                                                size_t out_stride, const int R,
+                                                                const struct gemm_q8k_one *one)
 {
     if (n_tok <= 0)
         return;
     if (n_tok <= Q6P_ROW_TOK) {
-        q6z_rows(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride, R);
+        q6z_rows(w, rb, n / QK_K, a, a_stride, n_tok, out, out_stride, R, n_tok == 1 ? one : NULL);
         return;
     }
     for (int t0 = 0; t0 < n_tok; t0 += Q6Z_TILE) {
@@ -801,13 +839,15 @@ VNNI static inline __attribute__((always_inline)) void q6z_gemm(const void *w, s
 }
 
 VNNI void gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                int64_t n, float *out, size_t out_stride)
+                                int64_t n, float *out, size_t out_stride,
+                                const struct gemm_q8k_one *one)
 {
-    q6z_gemm(w, rb, a, a_stride, n_tok, n, out, out_stride, 8);
+    q6z_gemm(w, rb, a, a_stride, n_tok, n, out, out_stride, 8, one);
 }
 
 VNNI void gemm_q6_k_plain16_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
-                                 int64_t n, float *out, size_t out_stride)
+                                 int64_t n, float *out, size_t out_stride,
+                                 const struct gemm_q8k_one *one)
 {
-    q6z_gemm(w, rb, a, a_stride, n_tok, n, out, out_stride, 16);
+    q6z_gemm(w, rb, a, a_stride, n_tok, n, out, out_stride, 16, one);
 }
