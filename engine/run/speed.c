@@ -113,6 +113,7 @@ struct stream_job {
     const struct region *r;
     int n_regions;
     uint64_t total;
+    int nta;           /* this pass prefetches non-temporally (else into all levels) */
     uint64_t sink[64]; /* one per thread, so the reads are not optimized away */
 };
 
@@ -148,28 +149,41 @@ static uint64_t token_regions(const struct model *m, struct region *r, int *n)
 }
 
 /* Each thread reads its share of every region, 64 bytes per step, with a
- * non-temporal prefetch STREAM_PREFETCH bytes ahead, as the one-token kernels
- * read (kernels/x86/simd.h): without it the pass would read slower than the
- * kernels do and be no ceiling. Measured (2 threads, the 1B Q4_0 file's 763
- * MB, 32 passes of each interleaved, twice): none 52.8 / 50.0 GB/s, 9 KiB
- * ahead 53.0 / 57.7, 16 KiB 56.6 / 57.1, 32 KiB 54.4 / 52.8; on one thread
- * 26.4-28.0 GB/s whichever. */
+ * software prefetch STREAM_PREFETCH bytes ahead, as the one-token kernels
+ * read (kernels/x86/simd.h): without one the pass would read slower than the
+ * kernels do and be no ceiling. Which hint streams faster depends on the
+ * host: on a quiet one (2 threads, the 1B Q4_0 file's 763 MB, 32 passes of
+ * each interleaved, twice) none 52.8 / 50.0 GB/s, non-temporal 16 KiB ahead
+ * 56.6 / 57.1, 32 KiB 54.4 / 52.8; on a host whose bandwidth other tenants
+ * held to 7-15 GB/s, the non-temporal pass ran at half the rate of the
+ * all-levels (T0) one, which generation itself then outran. So every
+ * token is followed by one pass of each (the order alternating) and the
+ * ceiling is the faster kind's mean. */
 #define STREAM_PREFETCH 16384
-static void stream_worker(void *arg, int ith, int nth)
+
+/* One thread's share of the regions, prefetching with hint locality (0:
+ * non-temporal, 3: all levels; a constant, as __builtin_prefetch needs). */
+static inline __attribute__((always_inline)) uint64_t stream_share(const struct stream_job *j, int ith, int nth,
+                                                                   const int locality)
 {
-    struct stream_job *j = arg;
     uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     for (int k = 0; k < j->n_regions; k++) {
         uint64_t lines = j->r[k].n / 64;
         const unsigned char *p = j->r[k].p;
         for (uint64_t i = lines * (uint64_t)ith / (uint64_t)nth; i < lines * (uint64_t)(ith + 1) / (uint64_t)nth; i++) {
-            __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, 0);
+            __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, locality);
             uint64_t v[8];
             memcpy(v, p + 64 * i, sizeof v);
             a0 ^= v[0] ^ v[4], a1 ^= v[1] ^ v[5], a2 ^= v[2] ^ v[6], a3 ^= v[3] ^ v[7];
         }
     }
-    j->sink[ith & 63] = a0 ^ a1 ^ a2 ^ a3;
+    return a0 ^ a1 ^ a2 ^ a3;
+}
+
+static void stream_worker(void *arg, int ith, int nth)
+{
+    struct stream_job *j = arg;
+    j->sink[ith & 63] = j->nta ? stream_share(j, ith, nth, 0) : stream_share(j, ith, nth, 3);
 }
 
 /* The ceiling, measured alongside generation: n tokens, each followed at once
@@ -179,7 +193,8 @@ static void stream_worker(void *arg, int ith, int nth)
  * pass against mean tokens would set every token against the machine's
  * luckiest 20 ms. The tokens are tg's own, and must give its hash. */
 struct ceiling {
-    double token_s, pass_s; /* mean seconds per token, per pass */
+    double token_s, pass_s; /* mean seconds per token, per pass of the faster kind */
+    int nta;                /* the faster kind: non-temporal prefetch (else T0) */
     double best_rate;       /* the fastest single pass, bytes/s */
     uint64_t hash;          /* of the tokens, as run_tg's */
     uint64_t total;         /* bytes a pass streams */
@@ -196,19 +211,23 @@ static void measure_ceiling(struct context *c, int n, struct ceiling *out)
     pool_run(c->pool, stream_worker, &j); /* warm: pages resident, caches as after a token */
     int32_t tok = tg_first(c);
     uint64_t h = 1469598103934665603ull;
-    double tok_s = 0, pass_s = 0, best = 0;
+    double tok_s = 0, pass_s[2] = {0, 0}, best = 0;
     for (int i = 0; i < n; i++) {
         double t0 = clock_now_s();
         tg_step(c, &tok, i, &h);
-        double t1 = clock_now_s();
-        pool_run(c->pool, stream_worker, &j);
-        double t2 = clock_now_s();
-        tok_s += t1 - t0;
-        pass_s += t2 - t1;
-        if (t2 > t1 && (double)j.total / (t2 - t1) > best)
-            best = (double)j.total / (t2 - t1);
+        tok_s += clock_now_s() - t0;
+        for (int k = 0; k < 2; k++) {
+            j.nta = (i + k) % 2; /* alternate which kind follows the token */
+            double t1 = clock_now_s();
+            pool_run(c->pool, stream_worker, &j);
+            double t2 = clock_now_s();
+            pass_s[j.nta] += t2 - t1;
+            if (t2 > t1 && (double)j.total / (t2 - t1) > best)
+                best = (double)j.total / (t2 - t1);
+        }
     }
-    *out = (struct ceiling){tok_s / n, pass_s / n, best, h, j.total, per_token};
+    int nta = pass_s[1] < pass_s[0];
+    *out = (struct ceiling){tok_s / n, pass_s[nta] / n, nta, best, h, j.total, per_token};
 }
 
 enum status speed_run(struct context *c, const struct speed_opts *o, const char *model_name, FILE *out,
@@ -237,13 +256,15 @@ enum status speed_run(struct context *c, const struct speed_opts *o, const char 
         double stream_rate = (double)cl.total / cl.pass_s; /* bytes/s */
         double frac = ((double)per_token / cl.token_s) / stream_rate;
         fprintf(out, "\ngeneration reads %.1f MB of weights per token (%llu bytes): %.1f GB/s at %.2f t/s.\n"
-                "Ceiling: %d tokens (hash %016llx, as tg), each followed by a pass streaming the same bytes with %d "
-                "thread%s, nothing computed (%.1f MB a pass): a token %.2f ms, a pass %.2f ms on average "
+                "Ceiling: %d tokens (hash %016llx, as tg), each followed by two passes streaming the same bytes with "
+                "%d thread%s, nothing computed (%.1f MB a pass), one prefetching into all cache levels and one "
+                "non-temporally: a token %.2f ms, a pass of the faster kind (%s) %.2f ms on average "
                 "(%.1f GB/s; fastest pass %.1f GB/s), so generation runs at %.1f %% of this machine's memory bandwidth "
                 "right now (ceiling %.1f t/s)\n",
                 (double)per_token / 1e6, (unsigned long long)per_token, used / 1e9, rate, o->n_gen,
                 (unsigned long long)cl.hash, pool_size(c->pool), pool_size(c->pool) > 1 ? "s" : "",
-                (double)cl.total / 1e6, 1e3 * cl.token_s, 1e3 * cl.pass_s, stream_rate / 1e9,
+                (double)cl.total / 1e6, 1e3 * cl.token_s, cl.nta ? "non-temporal" : "all levels", 1e3 * cl.pass_s,
+                stream_rate / 1e9,
                 cl.best_rate / 1e9, 100.0 * frac, stream_rate / (double)per_token);
     }
     return STATUS_OK;

@@ -53,13 +53,18 @@ AVX2 static inline __m256i bcast4(const int8_t *p)
  * With one token a matmul reads each weight byte once, so the kernel is a
  * memory stream with arithmetic in between; the arithmetic slows the hardware
  * prefetchers' ramp, and the streamed lines push the activation (re-read for
- * every row) out of L1. A software prefetch STREAM_AHEAD bytes ahead with the
- * non-temporal hint fixes both. Measured on one thread over a 256 MB Q4_0
- * matrix, 3 interleaved rounds, same output (n_in 2048 / 8192): none 27.1 /
- * 24.4 GB/s; 4.6 KiB ahead 33.5 / 26.1; 9.2 KiB 32.2 / 32.0; 13.8 KiB 34.8 /
- * 27.0; a plain read without the arithmetic gains nothing from it (28-29
- * GB/s either way). Prefetches past the end of a buffer are harmless (they
- * never fault). */
+ * every row) out of L1. A software prefetch STREAM_AHEAD bytes ahead fixes
+ * both. Measured on one thread over a 256 MB Q4_0 matrix, 3 interleaved
+ * rounds, same output (n_in 2048 / 8192), with the non-temporal hint: none
+ * 27.1 / 24.4 GB/s; 4.6 KiB ahead 33.5 / 26.1; 9.2 KiB 32.2 / 32.0; 13.8 KiB
+ * 34.8 / 27.0; a plain read without the arithmetic gains nothing from it
+ * (28-29 GB/s either way). The hint is T0 (all cache levels): on a host whose
+ * other tenants held the bandwidth to 7-20 GB/s, the non-temporal one made
+ * generation about half as fast (tg32, 2 threads, same hashes, interleaved:
+ * 1B Q4_K_M 9.1-12.6 against 13.2-23.7 t/s over 8 rounds; runs at 47-48 against
+ * 88-97 % of the faster streaming pass, 1B Q4_0 71-75 against 96-117 %, 3B Q4_0
+ * 64-76 against 65-100 %). Prefetches past the end of a buffer are harmless
+ * (they never fault). */
 #define STREAM_AHEAD 9216
 
 /* Prefetch the `bytes` (a constant: the loop unrolls) that sit STREAM_AHEAD
@@ -69,7 +74,7 @@ static inline __attribute__((always_inline)) void stream_prefetch(const void *p,
     const char *q = (const char *)p + STREAM_AHEAD;
 #pragma GCC unroll 32
     for (int o = 0; o < bytes; o += 64)
-        _mm_prefetch(q + o, _MM_HINT_NTA);
+        _mm_prefetch(q + o, _MM_HINT_T0);
 }
 
 #endif
