@@ -162,7 +162,7 @@ static uint64_t token_regions(const struct model *m, struct region *r, int *n)
 #define STREAM_PREFETCH 16384
 
 /* One thread's share of the regions, prefetching with hint locality (0:
- * non-temporal, 3: all levels; a constant, as __builtin_prefetch needs). */
+ * non-temporal, 3: all levels). */
 static inline __attribute__((always_inline)) uint64_t stream_share(const struct stream_job *j, int ith, int nth,
                                                                    const int locality)
 {
@@ -171,7 +171,10 @@ static inline __attribute__((always_inline)) uint64_t stream_share(const struct 
         uint64_t lines = j->r[k].n / 64;
         const unsigned char *p = j->r[k].p;
         for (uint64_t i = lines * (uint64_t)ith / (uint64_t)nth; i < lines * (uint64_t)(ith + 1) / (uint64_t)nth; i++) {
-            __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, locality);
+            if (locality) /* constant in each inlined copy: no branch left */
+                __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, 3);
+            else
+                __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, 0);
             uint64_t v[8];
             memcpy(v, p + 64 * i, sizeof v);
             a0 ^= v[0] ^ v[4], a1 ^= v[1] ^ v[5], a2 ^= v[2] ^ v[6], a3 ^= v[3] ^ v[7];
