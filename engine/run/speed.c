@@ -109,12 +109,23 @@ struct region {
 
 #define MAX_REGIONS 4096
 
+/* The ways a pass reads (see STREAM_PREFETCH). */
+enum pass_kind {
+    PASS_T0,   /* one stream a thread, prefetching into all cache levels */
+    PASS_NTA,  /* one stream a thread, prefetching non-temporally */
+    PASS_T0_8, /* eight streams a thread, each prefetching into all levels */
+    N_PASS
+};
+
+static const char *const pass_name[N_PASS] = {"one stream, all levels", "one stream, non-temporal",
+                                              "eight streams, all levels"};
+
 struct stream_job {
     const struct region *r;
     int n_regions;
     uint64_t total;
-    int nta;           /* this pass prefetches non-temporally (else into all levels) */
-    uint64_t sink[64]; /* one per thread, so the reads are not optimized away */
+    enum pass_kind kind; /* how this pass reads */
+    uint64_t sink[64];   /* one per thread, so the reads are not optimized away */
 };
 
 static void add_region(struct region *r, int *n, const struct weight *w, double share, uint64_t *bytes)
@@ -149,44 +160,73 @@ static uint64_t token_regions(const struct model *m, struct region *r, int *n)
 }
 
 /* Each thread reads its share of every region, 64 bytes per step, with a
- * software prefetch STREAM_PREFETCH bytes ahead, as the one-token kernels
- * read (kernels/x86/simd.h): without one the pass would read slower than the
- * kernels do and be no ceiling. Which hint streams faster depends on the
- * host: on a quiet one (2 threads, the 1B Q4_0 file's 763 MB, 32 passes of
- * each interleaved, twice) none 52.8 / 50.0 GB/s, non-temporal 16 KiB ahead
- * 56.6 / 57.1, 32 KiB 54.4 / 52.8; on a host whose bandwidth other tenants
- * held to 7-15 GB/s, the non-temporal pass ran at half the rate of the
- * all-levels (T0) one, which generation itself then outran. So every
- * token is followed by one pass of each (the order alternating) and the
- * ceiling is the faster kind's mean. */
+ * software prefetch ahead, as the one-token kernels read (kernels/x86/simd.h):
+ * without one the pass would read slower than the kernels do and be no
+ * ceiling. Which way streams fastest depends on the host: on a quiet one (2
+ * threads, the 1B Q4_0 file's 763 MB, 32 passes of each interleaved, twice)
+ * none 52.8 / 50.0 GB/s, non-temporal 16 KiB ahead 56.6 / 57.1, 32 KiB 54.4 /
+ * 52.8; on a host whose bandwidth other tenants held to 7-15 GB/s, the
+ * non-temporal pass ran at half the rate of the all-levels (T0) one, and one
+ * stream a thread at 0.7x eight (12.1 against 16.7 GB/s, 800 MB, 10
+ * interleaved rounds: there the latency of a miss, not the bus, bounds one
+ * stream, and the kernels, whose matrices split into many runs, outran it).
+ * So every token is followed by one pass of each kind (the order rotating)
+ * and the ceiling is the fastest kind's mean. */
 #define STREAM_PREFETCH 16384
+#define STREAMS 8 /* of PASS_T0_8, each prefetching STREAM_PREFETCH / STREAMS ahead */
 
-/* One thread's share of the regions, prefetching with hint locality (0:
- * non-temporal, 3: all levels). */
-static inline __attribute__((always_inline)) uint64_t stream_share(const struct stream_job *j, int ith, int nth,
-                                                                   const int locality)
+static inline __attribute__((always_inline)) uint64_t read_line(const unsigned char *p)
 {
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (int k = 0; k < j->n_regions; k++) {
-        uint64_t lines = j->r[k].n / 64;
-        const unsigned char *p = j->r[k].p;
-        for (uint64_t i = lines * (uint64_t)ith / (uint64_t)nth; i < lines * (uint64_t)(ith + 1) / (uint64_t)nth; i++) {
-            if (locality) /* constant in each inlined copy: no branch left */
-                __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, 3);
-            else
-                __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, 0);
-            uint64_t v[8];
-            memcpy(v, p + 64 * i, sizeof v);
-            a0 ^= v[0] ^ v[4], a1 ^= v[1] ^ v[5], a2 ^= v[2] ^ v[6], a3 ^= v[3] ^ v[7];
-        }
+    uint64_t v[8];
+    memcpy(v, p, sizeof v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3] ^ v[4] ^ v[5] ^ v[6] ^ v[7];
+}
+
+/* Lines [a, e) of p as one stream, prefetching with hint locality (0:
+ * non-temporal, 3: all levels). */
+static inline __attribute__((always_inline)) uint64_t read_one(const unsigned char *p, uint64_t a, uint64_t e,
+                                                               const int locality)
+{
+    uint64_t x = 0;
+    for (uint64_t i = a; i < e; i++) {
+        if (locality) /* constant in each inlined copy: no branch left */
+            __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, 3);
+        else
+            __builtin_prefetch(p + 64 * i + STREAM_PREFETCH, 0, 0);
+        x ^= read_line(p + 64 * i);
     }
-    return a0 ^ a1 ^ a2 ^ a3;
+    return x;
+}
+
+/* Lines [a, e) of p as STREAMS equal runs read side by side (the remainder
+ * after them as one stream). */
+static uint64_t read_many(const unsigned char *p, uint64_t a, uint64_t e)
+{
+    uint64_t n = (e - a) / STREAMS, x = 0;
+    for (uint64_t i = 0; i < n; i++)
+        for (int s = 0; s < STREAMS; s++) {
+            const unsigned char *q = p + 64 * (a + (uint64_t)s * n + i);
+            __builtin_prefetch(q + STREAM_PREFETCH / STREAMS, 0, 3);
+            x ^= read_line(q);
+        }
+    return x ^ read_one(p, a + STREAMS * n, e, 3);
 }
 
 static void stream_worker(void *arg, int ith, int nth)
 {
     struct stream_job *j = arg;
-    j->sink[ith & 63] = j->nta ? stream_share(j, ith, nth, 0) : stream_share(j, ith, nth, 3);
+    uint64_t x = 0;
+    for (int k = 0; k < j->n_regions; k++) {
+        uint64_t lines = j->r[k].n / 64;
+        uint64_t a = lines * (uint64_t)ith / (uint64_t)nth, e = lines * (uint64_t)(ith + 1) / (uint64_t)nth;
+        const unsigned char *p = j->r[k].p;
+        switch (j->kind) {
+        case PASS_T0: x ^= read_one(p, a, e, 3); break;
+        case PASS_NTA: x ^= read_one(p, a, e, 0); break;
+        default: x ^= read_many(p, a, e); break;
+        }
+    }
+    j->sink[ith & 63] = x;
 }
 
 /* The ceiling, measured alongside generation: n tokens, each followed at once
@@ -196,8 +236,9 @@ static void stream_worker(void *arg, int ith, int nth)
  * pass against mean tokens would set every token against the machine's
  * luckiest 20 ms. The tokens are tg's own, and must give its hash. */
 struct ceiling {
-    double token_s, pass_s; /* mean seconds per token, per pass of the faster kind */
-    int nta;                /* the faster kind: non-temporal prefetch (else T0) */
+    double token_s, pass_s; /* mean seconds per token, per pass of the fastest kind */
+    enum pass_kind kind;    /* the fastest kind */
+    double kind_s[N_PASS];  /* mean seconds per pass of each kind */
     double best_rate;       /* the fastest single pass, bytes/s */
     uint64_t hash;          /* of the tokens, as run_tg's */
     uint64_t total;         /* bytes a pass streams */
@@ -214,23 +255,28 @@ static void measure_ceiling(struct context *c, int n, struct ceiling *out)
     pool_run(c->pool, stream_worker, &j); /* warm: pages resident, caches as after a token */
     int32_t tok = tg_first(c);
     uint64_t h = 1469598103934665603ull;
-    double tok_s = 0, pass_s[2] = {0, 0}, best = 0;
+    double tok_s = 0, pass_s[N_PASS] = {0}, best = 0;
     for (int i = 0; i < n; i++) {
         double t0 = clock_now_s();
         tg_step(c, &tok, i, &h);
         tok_s += clock_now_s() - t0;
-        for (int k = 0; k < 2; k++) {
-            j.nta = (i + k) % 2; /* alternate which kind follows the token */
+        for (int k = 0; k < N_PASS; k++) {
+            j.kind = (enum pass_kind)((i + k) % N_PASS); /* rotate which kind follows the token */
             double t1 = clock_now_s();
             pool_run(c->pool, stream_worker, &j);
             double t2 = clock_now_s();
-            pass_s[j.nta] += t2 - t1;
+            pass_s[j.kind] += t2 - t1;
             if (t2 > t1 && (double)j.total / (t2 - t1) > best)
                 best = (double)j.total / (t2 - t1);
         }
     }
-    int nta = pass_s[1] < pass_s[0];
-    *out = (struct ceiling){tok_s / n, pass_s[nta] / n, nta, best, h, j.total, per_token};
+    enum pass_kind fast = PASS_T0;
+    for (int k = 1; k < N_PASS; k++)
+        if (pass_s[k] < pass_s[fast])
+            fast = (enum pass_kind)k;
+    *out = (struct ceiling){tok_s / n, pass_s[fast] / n, fast, {0}, best, h, j.total, per_token};
+    for (int k = 0; k < N_PASS; k++)
+        out->kind_s[k] = pass_s[k] / n;
 }
 
 enum status speed_run(struct context *c, const struct speed_opts *o, const char *model_name, FILE *out,
@@ -259,16 +305,21 @@ enum status speed_run(struct context *c, const struct speed_opts *o, const char 
         double stream_rate = (double)cl.total / cl.pass_s; /* bytes/s */
         double frac = ((double)per_token / cl.token_s) / stream_rate;
         fprintf(out, "\ngeneration reads %.1f MB of weights per token (%llu bytes): %.1f GB/s at %.2f t/s.\n"
-                "Ceiling: %d tokens (hash %016llx, as tg), each followed by two passes streaming the same bytes with "
-                "%d thread%s, nothing computed (%.1f MB a pass), one prefetching into all cache levels and one "
-                "non-temporally: a token %.2f ms, a pass of the faster kind (%s) %.2f ms on average "
+                "Ceiling: %d tokens (hash %016llx, as tg), each followed by three passes streaming the same bytes with "
+                "%d thread%s, nothing computed (%.1f MB a pass): one stream a thread prefetching into all cache "
+                "levels, one prefetching non-temporally, and eight streams a thread: a token %.2f ms, a pass of the "
+                "fastest kind (%s) %.2f ms on average "
                 "(%.1f GB/s; fastest pass %.1f GB/s), so generation runs at %.1f %% of this machine's memory bandwidth "
                 "right now (ceiling %.1f t/s)\n",
                 (double)per_token / 1e6, (unsigned long long)per_token, used / 1e9, rate, o->n_gen,
                 (unsigned long long)cl.hash, pool_size(c->pool), pool_size(c->pool) > 1 ? "s" : "",
-                (double)cl.total / 1e6, 1e3 * cl.token_s, cl.nta ? "non-temporal" : "all levels", 1e3 * cl.pass_s,
+                (double)cl.total / 1e6, 1e3 * cl.token_s, pass_name[cl.kind], 1e3 * cl.pass_s,
                 stream_rate / 1e9,
                 cl.best_rate / 1e9, 100.0 * frac, stream_rate / (double)per_token);
+        fprintf(out, "Passes by kind, mean rate:");
+        for (int k = 0; k < N_PASS; k++)
+            fprintf(out, "%s %s %.1f GB/s", k ? ";" : "", pass_name[k], (double)cl.total / cl.kind_s[k] / 1e9);
+        fprintf(out, ".\n");
     }
     return STATUS_OK;
 }
