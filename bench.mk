@@ -4,15 +4,17 @@
 #
 # The microbenchmarks (harness/microbench/) are C benchmark functions built
 # with the project's C flags and one C++ shim that registers them with Google
-# Benchmark. `make test` runs two more test programs from here: the
+# Benchmark. `make test` runs three more test programs from here: the
 # microbenchmarks in smoke mode (tests/test_microbench) and a 1-rep sweep with
-# plots (tests/test_bench_smoke, a copy of scripts/bench-smoke.sh).
+# plots (tests/test_bench_smoke, a copy of scripts/bench-smoke.sh), and
+# scripts/vs-llamacpp.sh against fake llama.cpp tools (tests/test_vs_llamacpp).
 
 MB_C_SRC    := $(wildcard harness/microbench/*.c)
 MB_OBJ      := $(MB_C_SRC:%.c=$(BUILD)/%.o) $(BUILD)/harness/microbench/shim.o
 MICROBENCH  := $(BUILD)/microbench
 MB_TEST     := $(BUILD)/tests/test_microbench
 BENCH_SMOKE := $(BUILD)/tests/test_bench_smoke
+VS_SMOKE    := $(BUILD)/tests/test_vs_llamacpp
 MB_LIBS     := -lbenchmark -lpthread
 MB_CXXFLAGS := -std=c++17 $(OPT) -Wall -Wextra -Werror -pthread -MMD -MP
 
@@ -30,7 +32,12 @@ $(BENCH_SMOKE): scripts/bench-smoke.sh $(MINILLM) $(RBENCH)
 	cp scripts/bench-smoke.sh $@
 	chmod +x $@
 
-HARNESS_TESTS += $(MB_TEST) $(BENCH_SMOKE)
+$(VS_SMOKE): scripts/vs-llamacpp-smoke.sh scripts/vs-llamacpp.sh $(MINILLM)
+	@mkdir -p $(dir $@)
+	cp scripts/vs-llamacpp-smoke.sh $@
+	chmod +x $@
+
+HARNESS_TESTS += $(MB_TEST) $(BENCH_SMOKE) $(VS_SMOKE)
 
 # Quantized and generated models are cached in $RB_CACHE_DIR/models
 # (default ~/.cache/rbench/models: outside the checkout; see bench-lib.sh).

@@ -43,6 +43,21 @@ lb_rate() {
 }
 
 now() { date +%s.%N; }
+errlog=$(mktemp)
+trap 'rm -f "$errlog"' EXIT
+# failed WHAT STATUS: a tool failed; say so with the end of its stderr, and stop
+# (a crashed engine must not pass for a fast one)
+failed() {
+    local why="exit $2"
+    [ "$2" -gt 128 ] && why="killed by signal $(($2 - 128))$( [ "$2" = 139 ] && echo ' (SIGSEGV)')"
+    if [ -s "$errlog" ]; then
+        echo "vs-llamacpp: $1 failed ($why); the end of its stderr:" >&2
+        tail -n 5 "$errlog" | sed 's/^/    /' >&2
+    else
+        echo "vs-llamacpp: $1 failed ($why), with nothing on stderr" >&2
+    fi
+    exit 1
+}
 # warm FILE: read it through the page cache right before a timed load, so
 # each engine starts from a fully cached file (this VM's proactive reclaim
 # can drop parts of it between rounds)
@@ -61,7 +76,7 @@ same() { # same NAME EXPECTED GOT: the identity check
     fi
 }
 for r in $(seq 1 "$rounds"); do
-    out=$("$minillm" bench -m "$model" -p 128 -n 32 -r 1 -t "$threads" 2>/dev/null)
+    out=$("$minillm" bench -m "$model" -p 128 -n 32 -r 1 -t "$threads" 2>"$errlog") || failed "minillm bench" $?
     pp=$(echo "$out" | awk -F'|' '/ pp128 / { split($5, a, " "); print a[1] }')
     tg=$(echo "$out" | awk -F'|' '/ tg32 / { split($5, a, " "); print a[1] }')
     h1=$(echo "$out" | awk -F'|' '/ pp128 / { gsub(/ /, "", $6); print $6 }')
@@ -74,7 +89,7 @@ for r in $(seq 1 "$rounds"); do
     mpp+=("$pp"); mtg+=("$tg"); mceil+=("$(awk -v f="$frac" 'BEGIN { printf "%.4f", f / 100 }')")
     line="round $r: minillm pp128 $pp tg32 $tg t/s ($frac % of the ceiling, $ceil t/s; hashes $h1 $h2)"
     if [ -n "$lb" ]; then
-        lout=$("$lb" -m "$model" -p 128 -n 32 -r 1 -t "$threads" -o csv 2>/dev/null)
+        lout=$("$lb" -m "$model" -p 128 -n 32 -r 1 -t "$threads" -o csv 2>"$errlog") || failed "$lb" $?
         p=$(echo "$lout" | lb_rate 128 0) && g=$(echo "$lout" | lb_rate 0 32) || {
             echo "vs-llamacpp: no pp128/tg32 rows in the CSV of $lb" >&2; exit 1; }
         lpp+=("$p"); ltg+=("$g")
@@ -83,11 +98,13 @@ for r in $(seq 1 "$rounds"); do
     if [ -n "$lc" ]; then
         warm "$model"
         t0=$(now)
-        o=$("$minillm" complete -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" 2>/dev/null)
+        o=$("$minillm" complete -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" 2>"$errlog") ||
+            failed "minillm complete" $?
         t1=$(now)
         warm "$model"
         t1=$(now)
-        "$lc" -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" --temp 0 --seed 1 -no-cnv >/dev/null 2>&1 </dev/null
+        "$lc" -m "$model" -p "$prompt" -n 1 -c 2048 -t "$threads" --temp 0 --seed 1 -no-cnv >/dev/null 2>"$errlog" \
+            </dev/null || failed "$lc" $?
         t2=$(now)
         h=$(printf '%s' "$o" | sha256sum | cut -c1-16)
         same "completion stdout hash" "$hout" "$h"
