@@ -17,6 +17,14 @@
 # LLAMA_PR_PERPLEXITY, LLAMA_PR_COMPLETION (patched). --stock-only / --pr-only
 # build and print just one of them (--pr-only still fetches the source into DEST/src).
 #
+# On x86 the builds leave out ggml's AMX matmul (-mno-amx-tile -mno-amx-int8
+# -mno-amx-bf16 beside -march=native): on hosts with AMX, this commit's AMX
+# path crashes in ggml_backend_amx_mul_mat at its first ldtilecfg (llama.cpp
+# issue #20824; a fix is proposed in PR #26954), so llama-bench died with
+# SIGSEGV on every model. Without it llama.cpp runs its AVX-512 kernels, the
+# instructions minillm's kernels use. LLAMACPP_AMX=1 builds AMX in. A build
+# made with other flags is rebuilt (DEST/build/FLAGS).
+#
 # DEST defaults to $RB_CACHE_DIR/llama.cpp (RB_CACHE_DIR: ~/.cache/rbench).
 # NODE_LLAMA_CPP_VERSION picks the package version (default 3.22.1, whose
 # bundle is llama.cpp with ggml 0.25.1); JOBS the build's parallelism.
@@ -39,6 +47,9 @@ pr_dest=$dest-pr24156
 patch_file=$(cd "$(dirname "$0")" && pwd)/llamacpp/reclaim-mmap-source.patch
 jobs=${JOBS:-$(nproc)}
 bins=(llama-bench llama-perplexity llama-completion)
+cflags=""
+case $(uname -m) in x86_64 | i?86) [ "${LLAMACPP_AMX:-0}" = 1 ] || cflags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" ;; esac
+flags_stamp="Release GGML_NATIVE=ON extra flags: ${cflags:-none}"
 
 say() { echo "get-llamacpp: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -55,19 +66,23 @@ report() {
 have_bins() {
     local t
     for t in "${bins[@]}"; do [ -x "$1/build/bin/$t" ] || return 1; done
+    [ "$(cat "$1/build/FLAGS" 2>/dev/null)" = "$flags_stamp" ]
 }
 
 # build DIR: configure and build DIR/src into DIR/build
 build() {
     local gen=()
     command -v ninja >/dev/null && gen=(-G Ninja)
-    say "configuring $1 (Release, -march=native, CPU only)"
+    say "configuring $1 (Release, -march=native${cflags:+ $cflags}, CPU only)"
+    rm -f "$1/build/FLAGS"
     cmake -S "$1/src" -B "$1/build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+        -DCMAKE_C_FLAGS="$cflags" -DCMAKE_CXX_FLAGS="$cflags" \
         -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF >"$1/configure.log" 2>&1 ||
         die "cmake configure failed: see $1/configure.log"
     say "building ${bins[*]} with $jobs jobs (a few minutes; log: $1/build.log)"
     cmake --build "$1/build" -j "$jobs" --target "${bins[@]}" >"$1/build.log" 2>&1 ||
         die "build failed: see $1/build.log"
+    echo "$flags_stamp" >"$1/build/FLAGS"
     have_bins "$1" || die "the build in $1 made no ${bins[*]}"
 }
 
