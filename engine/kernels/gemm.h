@@ -100,6 +100,12 @@ void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_st
 /* Two consecutive repacked Q4_K groups (16 rows, the second group n / 256
  * super-blocks after the first), as gemm_q4_0_16rows_vnni: the bits of two
  * calls of the 8-row form. */
+/* One token through two repacked groups w0, w1 (anywhere in memory) at once,
+ * their quants read side by side (two streams): the bits of
+ * gemm_q4_k_8rows_vnni on each; out0, out1: 8 floats each. one: the token's
+ * row expanded by gemm_q8_k_expand_one_vnni (not NULL). */
+void gemm_q4_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, const struct gemm_q8k_one *one, float *out0,
+                             float *out1);
 void gemm_q4_k_16rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
                            float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,

@@ -80,6 +80,16 @@ static void q4_k_group_vnni(const void *w, size_t rb, const struct kern_act *a, 
     gemm_q4_k_8rows_vnni(w, a->q8k, a->q8k_stride, a->n_tok, n, out, out_stride, a->q8k_one);
 }
 ROWS8_GROUP(q4_k_group16_vnni, gemm_q4_k_16rows_vnni, q8k)
+static void q4_k_pair_vnni(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
+                           float *out1)
+{
+    if (!a->q8k_one) { /* no expanded row: group by group, each kernel expanding it */
+        q4_k_group_vnni(w0, 0, a, n, out0, 8);
+        q4_k_group_vnni(w1, 0, a, n, out1, 8);
+        return;
+    }
+    gemm_q4_k_one_pair_vnni(w0, w1, n, a->q8k_one, out0, out1);
+}
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q4_0_group16_vnni, gemm_q4_0_16rows_vnni)
@@ -194,7 +204,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .fn = {
             [KERN_REF] = {.rows8 = q4_k_group_ref},
             X86([KERN_AVX2] = {.rows8 = q4_k_group_avx2},
-                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni,
+                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni, .one_pair = q4_k_pair_vnni,
                               .expand_one = gemm_q8_k_expand_one_vnni},)
         },
     },

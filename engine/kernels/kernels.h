@@ -81,6 +81,11 @@ typedef float (*kern_dot_fn)(const void *w, const void *a, int64_t n);
 typedef void (*kern_rows8_fn)(const void *w, size_t rb, const struct kern_act *a, int64_t n, float *out,
                               size_t out_stride);
 
+/* One token through two groups w0, w1 (as rows8's w, anywhere in memory) at
+ * once: the bits of rows8 on each, out0 and out1 as rows8's out. */
+typedef void (*kern_pair_fn)(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
+                             float *out1);
+
 /* nb Q8_K super-blocks of one row into x, a kernel's own layout of them */
 typedef void (*kern_expand_fn)(const struct block_q8_k *a, int64_t nb, struct gemm_q8k_one *x);
 
@@ -103,6 +108,10 @@ struct kern_fns {
     /* with one token rows8 reads a->q8k_one, the Q8_K row expanded by this
      * (without it: the same bits, slower); NULL: it reads a->q8k */
     kern_expand_fn expand_one;
+    /* one token, two groups side by side (two streams a thread: on a host
+     * where a miss's latency bounds one stream they read faster); NULL:
+     * rows8 group by group. Never taken from the level below. */
+    kern_pair_fn one_pair;
 };
 
 /* A row of n elements of the type (plain layout) to floats. */

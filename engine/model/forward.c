@@ -97,6 +97,13 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
             for (; g + 2 <= r1 / REPACK_ROWS; g += 2)
                 f->rows16(data + (size_t)g * REPACK_ROWS * rb, rb, &j->act, w->n_in, out + g * REPACK_ROWS,
                           (size_t)w->n_out);
+        if (f->one_pair && n_tok == 1) { /* group g beside g + half: two streams a thread */
+            int64_t half = (r1 / REPACK_ROWS - g) / 2;
+            for (int64_t i = 0; i < half; i++)
+                f->one_pair(data + (size_t)(g + i) * REPACK_ROWS * rb, data + (size_t)(g + half + i) * REPACK_ROWS * rb,
+                            &j->act, w->n_in, out + (g + i) * REPACK_ROWS, out + (g + half + i) * REPACK_ROWS);
+            g += 2 * half;
+        }
         for (; g < r1 / REPACK_ROWS; g++)
             f->rows8(data + (size_t)g * REPACK_ROWS * rb, rb, &j->act, w->n_in, out + g * REPACK_ROWS,
                      (size_t)w->n_out);

@@ -159,7 +159,9 @@ static void fill_q8_k(struct block_q8_k *a, float *x, int64_t cols, int t)
  * single token expanded by the kernel itself, in chunks; 2: pairs of groups
  * through the 16-row form, the odd group through the 8-row one; 3: 8 rows,
  * one token through the row expanded beforehand, as the engine's matmul
- * does) and the 8-row dot path, against quant_dot_q4_k_q8_k_ref on the plain
+ * does; 4: one token, group g beside g + half through the pair form, the odd
+ * group through the 8-row one, as the engine's matmul does) and the 8-row
+ * dot path, against quant_dot_q4_k_q8_k_ref on the plain
  * rows, bit for bit. Half the weight super-blocks are raw bytes (any scales,
  * mins, nibbles). */
 static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
@@ -187,14 +189,22 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
     for (int t = 0; t < n_tok; t++)
         fill_q8_k(a + (size_t)t * nb, x, cols, t + kind_shift);
     struct gemm_q8k_one *one = NULL;
-    if (vnni == 3) {
+    if (vnni >= 3) {
         assert_int_equal(n_tok, 1);
         one = aligned_alloc(_Alignof(struct gemm_q8k_one), sizeof *one * nb);
         assert_non_null(one);
         gemm_q8_k_expand_one_vnni(a, (int64_t)nb, one);
     }
     size_t gb = 8 * rb;
-    for (int64_t g = 0; g < rows / 8; g++) {
+    int64_t g0 = 0;
+    if (vnni == 4) {
+        int64_t half = rows / 8 / 2;
+        for (int64_t i = 0; i < half; i++)
+            gemm_q4_k_one_pair_vnni(packed + (size_t)i * gb, packed + (size_t)(half + i) * gb, cols, one, out + i * 8,
+                                    out + (half + i) * 8);
+        g0 = 2 * half;
+    }
+    for (int64_t g = g0; g < rows / 8; g++) {
         const uint8_t *gw = packed + (size_t)g * gb;
         float *o = out + g * 8;
         if (vnni == 2 && g + 1 < rows / 8)
@@ -210,7 +220,11 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
                 fail_msg("q4_k %s: cols %lld row %lld token %d: %.9g, ref %.9g",
-                         vnni == 3 ? "vnni-expanded" : vnni == 2 ? "16rows-vnni" : vnni ? "vnni" : "dot8",
+                         vnni == 4   ? "vnni-pair"
+                         : vnni == 3 ? "vnni-expanded"
+                         : vnni == 2 ? "16rows-vnni"
+                         : vnni      ? "vnni"
+                                     : "dot8",
                          (long long)cols, (long long)r, t, got, ref);
         }
     free(x), free(plain), free(packed), free(a), free(out), free(one);
@@ -237,6 +251,8 @@ static void test_gemm_q4_k_equals_ref(void **state)
         check_q4_k(24, 2560, 1, 1);
         check_q4_k(16, 256, 1, 3);
         check_q4_k(24, 2560, 1, 3);
+        check_q4_k(16, 256, 1, 4);  /* one pair */
+        check_q4_k(40, 2560, 1, 4); /* two pairs, far apart, and an odd group */
     }
     kind_shift = 0;
 }

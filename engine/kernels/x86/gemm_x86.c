@@ -563,64 +563,100 @@ VNNI static inline __m512i q4k_min8x2(const struct block_q4_kx8 *wb, int j)
                            _mm512_slli_epi32(_mm512_srli_epi32(q4k_scale_bytes8x2(wb, j), 6), 4));
 }
 
-/* One token, one group, on 512-bit registers, reading the group's quants as
- * stored: a 64-byte load holds rows 0-7 of word 2k of a chunk and rows 0-7
- * of word 2k + 1, which the expanded activation (gemm_q8k_one) matches
- * without a shuffle. The low nibbles serve sub-block 2c and the high ones
- * 2c + 1, each through its own vpdpbusd chain; the high nibbles are taken in
- * place (v & 0xf0, 16 times their value: no shift per load), the chain's sum
- * (within +-16 * 30720) shifted back exactly once per chunk. A chain's sum
- * of 16 products of a nibble and an int8 is within +-30720, an int16, so
- * vpdpwssd multiplies it by its sub-block scale (0-63, the lane's high int16
- * zero) and adds it to isum exactly: one instruction where vpmulld and an add
- * took three. Lanes r and 8 + r take row r's scale, and their sum is row r's
- * isum: q4k_tile's integers, so its bits. The scales are made where they are
- * used (q4k_scale8x2), not unpacked up front: nothing spills. llvm-mca
+/* One token through S repacked groups at once (S a constant, 1 or 2), on
+ * 512-bit registers, reading each group's quants as stored: a 64-byte load
+ * holds rows 0-7 of word 2k of a chunk and rows 0-7 of word 2k + 1, which the
+ * expanded activation (gemm_q8k_one) matches without a shuffle. The low
+ * nibbles serve sub-block 2c and the high ones 2c + 1, each through its own
+ * vpdpbusd chain; the high nibbles are taken in place (v & 0xf0, 16 times
+ * their value: no shift per load), the chain's sum (within +-16 * 30720)
+ * shifted back exactly once per chunk. A chain's sum of 16 products of a
+ * nibble and an int8 is within +-30720, an int16, so vpdpwssd multiplies it
+ * by its sub-block scale (0-63, the lane's high int16 zero) and adds it to
+ * isum exactly: one instruction where vpmulld and an add took three. Lanes r
+ * and 8 + r take row r's scale, and their sum is row r's isum: q4k_tile's
+ * integers, so its bits. The scales are made where they are used
+ * (q4k_scale8x2), not unpacked up front: nothing spills. llvm-mca
  * (icelake-server) puts a super-block at 67 cycles, against 88 for the form
  * with a shift per load, vpmulld and the scales unpacked up front.
  *
- * Measured and not taken: two far groups at once, their loads alternating
- * (two streams a thread). On a host where the latency of a miss bounds one
- * stream, pairs streamed a throwaway 151 MB matrix 1.02-1.13x faster (2
- * threads, 16 interleaved rounds, same bits), but from cache they ran
- * 0.84-0.9x, and a quiet host is bound by the arithmetic. acc continues over
- * nb super-blocks. */
-VNNI static __m256 q4k_one_run(const struct block_q4_kx8 *w, int64_t nb, const struct gemm_q8k_one *x, __m256 acc)
+ * With S = 2 the two groups' loads alternate: two streams a thread, each
+ * prefetched STREAM_AHEAD / 2 ahead, so the lines in flight take no more of
+ * L1 than one stream's (with the full distance each, the pair pushed the
+ * activation row out of L1 and ran 0.84-0.9x from cache). On a host where
+ * the latency of a miss bounds one stream (one stream 12.8, eight 18.7 GB/s),
+ * pairs of far groups streamed a throwaway 151 MB Q4_K matrix 1.22-1.26x
+ * faster than single groups, and 0.95-1.02x from cache (2 threads,
+ * interleaved rounds, the same bits). acc[g] continues over nb super-blocks. */
+VNNI static inline __attribute__((always_inline)) void q4k_one_runs(const struct block_q4_kx8 *const *w, const int S,
+                                                                    int64_t nb, const struct gemm_q8k_one *x,
+                                                                    __m256 *acc)
 {
     const __m512i low4 = _mm512_set1_epi8(0x0f), high4 = _mm512_set1_epi8((char)0xf0);
     for (int64_t b = 0; b < nb; b++) {
-        const struct block_q4_kx8 *wb = &w[b];
         const struct gemm_q8k_one *xb = &x[b];
-        stream_prefetch(wb, (int)sizeof *wb); /* one token: a stream (simd.h) */
-        __m512i isum = _mm512_setzero_si512();
+        __m512i isum[2];
+#pragma GCC unroll 2
+        for (int g = 0; g < S; g++) { /* one token: streams (simd.h) */
+            stream_prefetch_at(&w[g][b], (int)sizeof w[g][b], STREAM_AHEAD / S);
+            isum[g] = _mm512_setzero_si512();
+        }
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
-            const uint8_t *qs = wb->qs + 32 * 8 * c;
-            __m512i dlo = _mm512_setzero_si512(), dhi = _mm512_setzero_si512();
+            __m512i dlo[2], dhi[2];
+#pragma GCC unroll 2
+            for (int g = 0; g < S; g++)
+                dlo[g] = dhi[g] = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
-                __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * k));
-                dlo = _mm512_dpbusd_epi32(dlo, _mm512_and_si512(v, low4), _mm512_load_si512(xb->q[c][k][0]));
-                dhi = _mm512_dpbusd_epi32(dhi, _mm512_and_si512(v, high4), _mm512_load_si512(xb->q[c][k][1]));
+                __m512i x0 = _mm512_load_si512(xb->q[c][k][0]), x1 = _mm512_load_si512(xb->q[c][k][1]);
+#pragma GCC unroll 2
+                for (int g = 0; g < S; g++) {
+                    __m512i v = _mm512_loadu_si512((const void *)(w[g][b].qs + 32 * 8 * c + 64 * k));
+                    dlo[g] = _mm512_dpbusd_epi32(dlo[g], _mm512_and_si512(v, low4), x0);
+                    dhi[g] = _mm512_dpbusd_epi32(dhi[g], _mm512_and_si512(v, high4), x1);
+                }
             }
-            isum = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(isum, dlo, q4k_scale8x2(wb, 2 * c)),
-                                       _mm512_srai_epi32(dhi, 4), q4k_scale8x2(wb, 2 * c + 1));
-        }
-        __m256i is8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
-        __m256i msum = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) {
-            __m512i mp = _mm512_or_si512(q4k_min8x2(wb, 2 * i), _mm512_slli_epi32(q4k_min8x2(wb, 2 * i + 1), 16));
-            msum = _mm256_dpwssd_epi32(msum, _mm512_castsi512_si256(mp), _mm256_set1_epi32(xb->mins[i]));
+#pragma GCC unroll 2
+            for (int g = 0; g < S; g++)
+                isum[g] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(isum[g], dlo[g], q4k_scale8x2(&w[g][b], 2 * c)),
+                                              _mm512_srai_epi32(dhi[g], 4), q4k_scale8x2(&w[g][b], 2 * c + 1));
         }
         __m256 da = _mm256_set1_ps(xb->d);
-        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d)), da);
-        __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin)), da);
-        __m256 tt = _mm256_mul_ps(d, _mm256_cvtepi32_ps(is8));
-        __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
-        acc = _mm256_add_ps(acc, _mm256_sub_ps(tt, tm));
+#pragma GCC unroll 2
+        for (int g = 0; g < S; g++) {
+            const struct block_q4_kx8 *wb = &w[g][b];
+            __m256i is8 = _mm256_add_epi32(_mm512_castsi512_si256(isum[g]), _mm512_extracti64x4_epi64(isum[g], 1));
+            __m256i msum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                __m512i mp =
+                    _mm512_or_si512(q4k_min8x2(wb, 2 * i), _mm512_slli_epi32(q4k_min8x2(wb, 2 * i + 1), 16));
+                msum = _mm256_dpwssd_epi32(msum, _mm512_castsi512_si256(mp), _mm256_set1_epi32(xb->mins[i]));
+            }
+            __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d)), da);
+            __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin)), da);
+            __m256 tt = _mm256_mul_ps(d, _mm256_cvtepi32_ps(is8));
+            __m256 tm = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(msum));
+            acc[g] = _mm256_add_ps(acc[g], _mm256_sub_ps(tt, tm));
+        }
     }
+}
+
+VNNI static __m256 q4k_one_run(const struct block_q4_kx8 *w, int64_t nb, const struct gemm_q8k_one *x, __m256 acc)
+{
+    q4k_one_runs(&w, 1, nb, x, &acc);
     return acc;
+}
+
+VNNI void gemm_q4_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, const struct gemm_q8k_one *one,
+                                  float *out0, float *out1)
+{
+    const struct block_q4_kx8 *w[2] = {w0, w1};
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    q4k_one_runs(w, 2, n / QK_K, one, acc);
+    _mm256_storeu_ps(out0, acc[0]);
+    _mm256_storeu_ps(out1, acc[1]);
 }
 
 /* Super-blocks a token without an expanded row expands at a time (on the

@@ -67,14 +67,20 @@ AVX2 static inline __m256i bcast4(const int8_t *p)
  * (they never fault). */
 #define STREAM_AHEAD 9216
 
-/* Prefetch the `bytes` (a constant: the loop unrolls) that sit STREAM_AHEAD
- * past p. */
-static inline __attribute__((always_inline)) void stream_prefetch(const void *p, const int bytes)
+/* Prefetch the `bytes` (a constant: the loop unrolls) that sit `ahead` past
+ * p. */
+static inline __attribute__((always_inline)) void stream_prefetch_at(const void *p, const int bytes, const int ahead)
 {
-    const char *q = (const char *)p + STREAM_AHEAD;
+    const char *q = (const char *)p + ahead;
 #pragma GCC unroll 32
     for (int o = 0; o < bytes; o += 64)
         _mm_prefetch(q + o, _MM_HINT_T0);
+}
+
+/* The same, STREAM_AHEAD past p (a kernel reading one stream). */
+static inline __attribute__((always_inline)) void stream_prefetch(const void *p, const int bytes)
+{
+    stream_prefetch_at(p, bytes, STREAM_AHEAD);
 }
 
 #endif
