@@ -84,6 +84,11 @@ void gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a,
  * with one token both layouts are the same). */
 void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
                           int64_t n, float *out, size_t out_stride);
+/* One token through two repacked groups w0, w1 (anywhere in memory) at once,
+ * their quants read side by side (two streams): the bits of
+ * gemm_q4_0_8rows_vnni with n_tok 1 on each; out0, out1: 8 floats each. */
+void gemm_q4_0_one_pair_vnni(const void *w0, const void *w1, const struct block_q8_0 *a, const float *ad,
+                             const int32_t *neg8, int64_t n, float *out0, float *out1);
 /* Two consecutive repacked Q4_0 groups (16 rows, the second group nb = n / 32
  * blocks after the first), with AVX-512 registers: the bits of two calls of
  * the 8-row form; out[t * out_stride + r], r < 16. */

@@ -93,6 +93,11 @@ static void q4_k_pair_vnni(const void *w0, const void *w1, const struct kern_act
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q4_0_group16_vnni, gemm_q4_0_16rows_vnni)
+static void q4_0_pair_vnni(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
+                           float *out1)
+{
+    gemm_q4_0_one_pair_vnni(w0, w1, a->q8_bm, a->q8_bm_d, a->q8_bm_neg8, n, out0, out1);
+}
 #endif
 
 /* ---- the table -------------------------------------------------------------- */
@@ -195,7 +200,8 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .fn = {
             [KERN_REF] = {.rows8 = q4_0_group_ref},
             X86([KERN_AVX2] = {.rows8 = q4_0_group_avx2},
-                [KERN_VNNI] = {.rows8 = q4_0_group_vnni, .rows16 = q4_0_group16_vnni, .block_major = 1},)
+                [KERN_VNNI] = {.rows8 = q4_0_group_vnni, .rows16 = q4_0_group16_vnni, .block_major = 1,
+                              .one_pair = q4_0_pair_vnni},)
         },
     },
     [GGML_TYPE_Q4_K][KERN_REPACKED] = {

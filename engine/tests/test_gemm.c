@@ -18,6 +18,12 @@
 #include "rng.h"
 #include "table.h"
 
+/* Which kind activation row t of a batch is, shifted by kind_shift so that
+ * one token can be each kind: the Q8_0 checks (check) make row t all zero
+ * when (t + kind_shift) % 3 == 0; the K-quant ones fill row t as row t +
+ * kind_shift of fill_q8_k (all zero, raw bytes, or quantized floats). */
+static int kind_shift;
+
 static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni)
 {
     size_t rb = quant_row_bytes(type, cols);
@@ -45,7 +51,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
     repack_matrix(type, plain, packed, rows, cols);
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < cols; i++)
-            x[i] = rng_unit() * (t % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
+            x[i] = rng_unit() * ((t + kind_shift) % 3 == 0 ? 0.0f : 1.0f); /* some all-zero activation rows */
         table_from_float(GGML_TYPE_Q8_0, x, a + (size_t)t * nb, cols);
         gemm_q8_0_prepare(a + (size_t)t * nb, (int64_t)nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb);
     }
@@ -58,7 +64,16 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         gemm_q8_0_to_block_major(a + (size_t)t * nb, ad + (size_t)t * nb, neg8 + (size_t)t * nb, t, n_tok,
                                  (int64_t)nb, bm, bm_ad, bm_neg8);
     size_t gb = 8 * rb;
-    for (int64_t g = 0; g < rows / 8; g++) {
+    int64_t g0 = 0;
+    if (vnni == 5) { /* one token: group g beside g + half, as the engine's matmul does */
+        assert_true(type == GGML_TYPE_Q4_0 && n_tok == 1);
+        int64_t half = rows / 8 / 2;
+        for (int64_t i = 0; i < half; i++)
+            gemm_q4_0_one_pair_vnni(packed + (size_t)i * gb, packed + (size_t)(half + i) * gb, bm, bm_ad, bm_neg8,
+                                    cols, out + i * 8, out + (half + i) * 8);
+        g0 = 2 * half;
+    }
+    for (int64_t g = g0; g < rows / 8; g++) {
         const void *gw = packed + (size_t)g * gb, *pw = plain + (size_t)g * gb;
         float *o = out + g * 8;
         if (vnni == 3)
@@ -86,7 +101,12 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
                 fail_msg("%s %s: row %lld token %d: %.9g, ref %.9g", gguf_ggml_type_name(type),
-                         vnni == 4 ? "16rows-vnni" : vnni == 3 ? "plain8-vnni" : vnni == 2 ? "plain8" : vnni ? "vnni" : "dot8",
+                         vnni == 5   ? "pair-vnni"
+                         : vnni == 4 ? "16rows-vnni"
+                         : vnni == 3 ? "plain8-vnni"
+                         : vnni == 2 ? "plain8"
+                         : vnni      ? "vnni"
+                                     : "dot8",
                          (long long)r, t, got, ref);
         }
     free(x), free(plain), free(packed), free(a), free(ad), free(neg8), free(out), free(bm), free(bm_ad), free(bm_neg8);
@@ -113,6 +133,12 @@ static void test_gemm_equals_ref(void **state)
                     check(types[ti], 24, 2048, toks[k], 3);
                     check(types[ti], 16, 256, toks[k], 4); /* one pair */
                     check(types[ti], 40, 2048, toks[k], 4); /* two pairs and an odd group */
+                    for (kind_shift = 0; toks[k] == 1 && kind_shift < 2; kind_shift++) { /* zero row, then not */
+                        check(types[ti], 16, 256, 1, 5);  /* one pair of one-token groups */
+                        check(types[ti], 40, 2048, 1, 5); /* two far pairs and an odd group */
+                        check(types[ti], 40, 2048, 1, 1); /* the same groups one by one */
+                    }
+                    kind_shift = 0;
                 }
             }
         }
@@ -139,10 +165,6 @@ static void raw_q8_k(struct block_q8_k *a, int64_t nb)
     }
 }
 
-/* Activation row t of a batch: all zero (t % 4 == 0), raw bytes (t % 4 == 3)
- * or quantized from random floats. The K-quant checks fill row t as row t +
- * kind_shift, so one token can be each kind. */
-static int kind_shift;
 
 static void fill_q8_k(struct block_q8_k *a, float *x, int64_t cols, int t)
 {

@@ -153,6 +153,30 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
         q4_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
+/* One token through two repacked groups w0, w1 at once, their loads
+ * alternating (two streams a thread, each prefetched STREAM_AHEAD / 2 ahead:
+ * see q4k_one_runs): for each group q4_tile's statements with T = 1, so its
+ * bits. */
+VNNI void gemm_q4_0_one_pair_vnni(const void *w0, const void *w1, const struct block_q8_0 *a, const float *ad,
+                                  const int32_t *neg8, int64_t n, float *out0, float *out1)
+{
+    const struct block_q4_0x8 *w[2] = {w0, w1};
+    int64_t nb = n / QK4_0;
+    __m256 c[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 2
+        for (int g = 0; g < 2; g++) {
+            __m256i lo[4], hi[4];
+            stream_prefetch_at(&w[g][b], (int)sizeof w[g][b], STREAM_AHEAD / 2);
+            q4_decode(&w[g][b], lo, hi);
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[g][b].d));
+            c[g] = block_acc(c[g], dw, ad[b], q4_block_isum(lo, hi, a[b].qs, &neg8[b]));
+        }
+    }
+    _mm256_storeu_ps(out0, c[0]);
+    _mm256_storeu_ps(out1, c[1]);
+}
+
 /* ---- two repacked groups at once, AVX-512 ----------------------------------
  * The same statements on 16 lanes: lanes 0-7 are the rows of group g, lanes
  * 8-15 those of group g + 1 (the next nb blocks in memory), so each lane
