@@ -26,7 +26,11 @@ static void usage_cmd(enum cli_cmd cmd, FILE *f)
         fprintf(f, "usage: minillm bench -m MODEL [-p 128] [-n 32] [-r 3] [-t T] [-c C] [mode flags]\n"
                    "  -m MODEL     GGUF model file\n"
                    "  -p N         prompt-processing test of N tokens (0: skip; default 128)\n"
-                   "  -n N         generation test of N tokens (0: skip; default 32)\n"
+                   "  -n N         generation test of N tokens (0: skip; default 32), then the memory\n"
+                   "               ceiling: the same tokens, each followed by three passes streaming its\n"
+                   "               weights (one stream a thread prefetching into all cache levels, one\n"
+                   "               non-temporally, eight streams a thread); tg's share of the fastest\n"
+                   "               kind's mean rate\n"
                    "  -r N         repetitions after one warm-up (default 3); output hashes must agree\n");
     else if (cmd == CLI_COMPLETE)
         fprintf(f, "usage: minillm complete -m MODEL -p TEXT [-n N] [-t T] [-c C] [mode flags]\n"
