@@ -442,28 +442,43 @@ VNNI static inline __m512i q4k_scale_bytes16(const struct block_q4_kx8 *w0, cons
     return _mm512_cvtepu8_epi32(v);
 }
 
+/* Sub-block j's scales (j < 8) of the 16 rows, as q4k_unpack16 gives them,
+ * made alone (so the one-token kernel keeps only the ones it is using in
+ * registers). */
+VNNI static inline __m512i q4k_scale16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1, int j)
+{
+    const __m512i m63 = _mm512_set1_epi32(63), m15 = _mm512_set1_epi32(15);
+    if (j < 4)
+        return _mm512_and_si512(q4k_scale_bytes16(w0, w1, j), m63);
+    return _mm512_or_si512(_mm512_and_si512(q4k_scale_bytes16(w0, w1, j + 4), m15),
+                           _mm512_slli_epi32(_mm512_srli_epi32(q4k_scale_bytes16(w0, w1, j - 4), 6), 4));
+}
+
+/* Sub-block j's mins, likewise. */
+VNNI static inline __m512i q4k_min16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1, int j)
+{
+    const __m512i m63 = _mm512_set1_epi32(63);
+    if (j < 4)
+        return _mm512_and_si512(q4k_scale_bytes16(w0, w1, j + 4), m63);
+    return _mm512_or_si512(_mm512_srli_epi32(q4k_scale_bytes16(w0, w1, j + 4), 4),
+                           _mm512_slli_epi32(_mm512_srli_epi32(q4k_scale_bytes16(w0, w1, j), 6), 4));
+}
+
+/* Mins of sub-blocks 2i (low int16) and 2i + 1 (high int16). */
+VNNI static inline __m512i q4k_min_pair16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1, int i)
+{
+    return _mm512_or_si512(q4k_min16(w0, w1, 2 * i), _mm512_slli_epi32(q4k_min16(w0, w1, 2 * i + 1), 16));
+}
+
 VNNI static inline void q4k_unpack16(const struct block_q4_kx8 *w0, const struct block_q4_kx8 *w1,
                                      struct q4k_scales16 *s)
 {
-    const __m512i m63 = _mm512_set1_epi32(63), m15 = _mm512_set1_epi32(15);
-    __m512i B[12], m[8];
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++)
-        B[i] = q4k_scale_bytes16(w0, w1, i);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) {
-            s->sc[j] = _mm512_and_si512(B[j], m63);
-            m[j] = _mm512_and_si512(B[j + 4], m63);
-        } else {
-            s->sc[j] = _mm512_or_si512(_mm512_and_si512(B[j + 4], m15),
-                                       _mm512_slli_epi32(_mm512_srli_epi32(B[j - 4], 6), 4));
-            m[j] = _mm512_or_si512(_mm512_srli_epi32(B[j + 4], 4), _mm512_slli_epi32(_mm512_srli_epi32(B[j], 6), 4));
-        }
-    }
+    for (int j = 0; j < 8; j++)
+        s->sc[j] = q4k_scale16(w0, w1, j);
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++)
-        s->mp[i] = _mm512_or_si512(m[2 * i], _mm512_slli_epi32(m[2 * i + 1], 16));
+        s->mp[i] = q4k_min_pair16(w0, w1, i);
 }
 
 /* The two groups' 8 fp16 scales (d or dmin, at byte offset off of each
@@ -556,37 +571,6 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
         _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
 }
 
-/* Byte i of a group's packed scales (8 rows) widened, rows 0-7 in lanes 0-7
- * and again in 8-15. */
-VNNI static inline __m512i q4k_scale_bytes8x2(const struct block_q4_kx8 *wb, int i)
-{
-    int64_t v;
-    memcpy(&v, wb->scales + 8 * i, sizeof v);
-    return _mm512_cvtepu8_epi32(_mm_set1_epi64x(v));
-}
-
-/* Sub-block j's scales (j < 8) of a group in lanes r and 8 + r, as
- * q4k_unpack16 of the group with itself gives them, made alone (so the
- * one-token kernel keeps only the ones it is using in registers). */
-VNNI static inline __m512i q4k_scale8x2(const struct block_q4_kx8 *wb, int j)
-{
-    const __m512i m63 = _mm512_set1_epi32(63), m15 = _mm512_set1_epi32(15);
-    if (j < 4)
-        return _mm512_and_si512(q4k_scale_bytes8x2(wb, j), m63);
-    return _mm512_or_si512(_mm512_and_si512(q4k_scale_bytes8x2(wb, j + 4), m15),
-                           _mm512_slli_epi32(_mm512_srli_epi32(q4k_scale_bytes8x2(wb, j - 4), 6), 4));
-}
-
-/* Sub-block j's mins, likewise. */
-VNNI static inline __m512i q4k_min8x2(const struct block_q4_kx8 *wb, int j)
-{
-    const __m512i m63 = _mm512_set1_epi32(63);
-    if (j < 4)
-        return _mm512_and_si512(q4k_scale_bytes8x2(wb, j + 4), m63);
-    return _mm512_or_si512(_mm512_srli_epi32(q4k_scale_bytes8x2(wb, j + 4), 4),
-                           _mm512_slli_epi32(_mm512_srli_epi32(q4k_scale_bytes8x2(wb, j), 6), 4));
-}
-
 /* One token through S repacked groups at once (S a constant, 1 or 2), on
  * 512-bit registers, reading each group's quants as stored: a 64-byte load
  * holds rows 0-7 of word 2k of a chunk and rows 0-7 of word 2k + 1, which the
@@ -600,8 +584,8 @@ VNNI static inline __m512i q4k_min8x2(const struct block_q4_kx8 *wb, int j)
  * isum exactly: one instruction where vpmulld and an add took three. Lanes r
  * and 8 + r take row r's scale, and their sum is row r's isum: q4k_tile's
  * integers, so its bits. The scales are made where they are used
- * (q4k_scale8x2), not unpacked up front: nothing spills. llvm-mca
- * (icelake-server) puts a super-block at 67 cycles, against 88 for the form
+ * (q4k_scale16 of the group with itself), not unpacked up front: nothing
+ * spills. llvm-mca (icelake-server) puts a super-block at 67 cycles, against 88 for the form
  * with a shift per load, vpmulld and the scales unpacked up front.
  *
  * With S = 2 the two groups' loads alternate: two streams a thread, each
@@ -643,8 +627,8 @@ VNNI static inline __attribute__((always_inline)) void q4k_one_runs(const struct
             }
 #pragma GCC unroll 2
             for (int g = 0; g < S; g++)
-                isum[g] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(isum[g], dlo[g], q4k_scale8x2(&w[g][b], 2 * c)),
-                                              _mm512_srai_epi32(dhi[g], 4), q4k_scale8x2(&w[g][b], 2 * c + 1));
+                isum[g] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(isum[g], dlo[g], q4k_scale16(&w[g][b], &w[g][b], 2 * c)),
+                                              _mm512_srai_epi32(dhi[g], 4), q4k_scale16(&w[g][b], &w[g][b], 2 * c + 1));
         }
         __m256 da = _mm256_set1_ps(xb->d);
 #pragma GCC unroll 2
@@ -654,9 +638,8 @@ VNNI static inline __attribute__((always_inline)) void q4k_one_runs(const struct
             __m256i msum = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++) {
-                __m512i mp =
-                    _mm512_or_si512(q4k_min8x2(wb, 2 * i), _mm512_slli_epi32(q4k_min8x2(wb, 2 * i + 1), 16));
-                msum = _mm256_dpwssd_epi32(msum, _mm512_castsi512_si256(mp), _mm256_set1_epi32(xb->mins[i]));
+                msum = _mm256_dpwssd_epi32(msum, _mm512_castsi512_si256(q4k_min_pair16(wb, wb, i)),
+                                           _mm256_set1_epi32(xb->mins[i]));
             }
             __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->d)), da);
             __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)wb->dmin)), da);
