@@ -17,6 +17,7 @@
 #include "core/cpu.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
+#include "kernels/repack.h"
 #include "kernels/vec.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -99,6 +100,16 @@ static void q4_0_pair_vnni(const void *w0, const void *w1, const struct kern_act
     gemm_q4_0_one_pair_vnni(w0, w1, a->q8_bm, a->q8_bm_d, a->q8_bm_neg8, n, out0, out1);
 }
 #endif
+
+/* the reference permutation of each repacked type */
+#define REPACK_REF(name, type)                                                 \
+    static void name(const void *src, void *dst, int64_t n_rows, int64_t n_cols) \
+    {                                                                          \
+        repack_matrix(type, src, dst, n_rows, n_cols);                         \
+    }
+REPACK_REF(repack_q8_0_ref, GGML_TYPE_Q8_0)
+REPACK_REF(repack_q4_0_ref, GGML_TYPE_Q4_0)
+REPACK_REF(repack_q4_k_ref, GGML_TYPE_Q4_K)
 
 /* ---- the table -------------------------------------------------------------- */
 
@@ -189,8 +200,8 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .act_type = GGML_TYPE_Q8_0,
         .rows8_min_tok = 1,
         .fn = {
-            [KERN_REF] = {.rows8 = q8_0_group_ref},
-            X86([KERN_AVX2] = {.rows8 = q8_0_group_avx2},
+            [KERN_REF] = {.rows8 = q8_0_group_ref, .repack = repack_q8_0_ref},
+            X86([KERN_AVX2] = {.rows8 = q8_0_group_avx2, .repack = repack_q8_0_avx2},
                 [KERN_VNNI] = {.rows8 = q8_0_group_vnni, .block_major = 1},)
         },
     },
@@ -198,8 +209,8 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .act_type = GGML_TYPE_Q8_0,
         .rows8_min_tok = 1,
         .fn = {
-            [KERN_REF] = {.rows8 = q4_0_group_ref},
-            X86([KERN_AVX2] = {.rows8 = q4_0_group_avx2},
+            [KERN_REF] = {.rows8 = q4_0_group_ref, .repack = repack_q4_0_ref},
+            X86([KERN_AVX2] = {.rows8 = q4_0_group_avx2, .repack = repack_q4_0_avx2},
                 [KERN_VNNI] = {.rows8 = q4_0_group_vnni, .rows16 = q4_0_group16_vnni, .block_major = 1,
                               .one_pair = q4_0_pair_vnni},)
         },
@@ -208,8 +219,8 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .act_type = GGML_TYPE_Q8_K,
         .rows8_min_tok = 1,
         .fn = {
-            [KERN_REF] = {.rows8 = q4_k_group_ref},
-            X86([KERN_AVX2] = {.rows8 = q4_k_group_avx2},
+            [KERN_REF] = {.rows8 = q4_k_group_ref, .repack = repack_q4_k_ref},
+            X86([KERN_AVX2] = {.rows8 = q4_k_group_avx2, .repack = repack_q4_k_avx2},
                 [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni, .one_pair = q4_k_pair_vnni,
                               .expand_one = gemm_q8_k_expand_one_vnni},)
         },
@@ -249,6 +260,7 @@ static void fill_levels(void)
                 FILL(f->from_float_act, b->from_float_act);
                 FILL(f->dot, b->dot);
                 FILL(f->rows8, b->rows8);
+                FILL(f->repack, b->repack);
             }
         }
     for (int v = 1; v < KERN_N_LEVELS; v++) {

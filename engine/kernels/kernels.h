@@ -86,6 +86,10 @@ typedef void (*kern_rows8_fn)(const void *w, size_t rb, const struct kern_act *a
 typedef void (*kern_pair_fn)(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
                              float *out1);
 
+/* A plain row-major matrix at src into a repacked row's layout at dst
+ * (repack.h: repack_matrix's bytes; no overlap). */
+typedef void (*kern_repack_fn)(const void *src, void *dst, int64_t n_rows, int64_t n_cols);
+
 /* nb Q8_K super-blocks of one row into x, a kernel's own layout of them */
 typedef void (*kern_expand_fn)(const struct block_q8_k *a, int64_t nb, struct gemm_q8k_one *x);
 
@@ -112,6 +116,8 @@ struct kern_fns {
      * where a miss's latency bounds one stream they read faster); NULL:
      * rows8 group by group. Never taken from the level below. */
     kern_pair_fn one_pair;
+    /* KERN_REPACKED rows: the load's permutation from the plain layout */
+    kern_repack_fn repack;
 };
 
 /* A row of n elements of the type (plain layout) to floats. */

@@ -11,6 +11,6 @@ ENGINE_SRC += engine/kernels/kernels.c \
 # under the same condition).
 KERNELS_ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
 ifneq ($(filter x86_64 i386 i486 i586 i686,$(KERNELS_ARCH)),)
-ENGINE_SRC += engine/kernels/x86/quant_x86.c engine/kernels/x86/quant_k_x86.c engine/kernels/x86/gemm_x86.c \
+ENGINE_SRC += engine/kernels/x86/quant_x86.c engine/kernels/x86/quant_k_x86.c engine/kernels/x86/gemm_x86.c engine/kernels/x86/repack_x86.c \
               engine/kernels/x86/vec_x86.c engine/kernels/x86/attention_x86.c
 endif

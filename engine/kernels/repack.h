@@ -83,6 +83,12 @@ size_t repack_bytes(uint32_t type, int64_t n_rows, int64_t n_cols);
  * (repack_bytes of them; no overlap). Requires repack_supported. */
 void repack_matrix(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols);
 
+/* The same bytes per type, AVX2 (kernels/x86; kernels.h hands them out as a
+ * repacked row's kern_fns.repack). */
+void repack_q4_0_avx2(const void *src, void *dst, int64_t n_rows, int64_t n_cols);
+void repack_q8_0_avx2(const void *src, void *dst, int64_t n_rows, int64_t n_cols);
+void repack_q4_k_avx2(const void *src, void *dst, int64_t n_rows, int64_t n_cols);
+
 /* The inverse permutation: interleaved at src back to plain rows at dst. */
 void repack_unpack_matrix(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols);
 

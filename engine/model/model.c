@@ -429,7 +429,7 @@ static enum status place_alloc(struct model *m, const struct place_sizes *z, uin
  * zeroing the pages the copy first touches, which threads do side by side. */
 
 struct repack_part {
-    uint32_t type;
+    kern_repack_fn fn;
     const uint8_t *src;
     uint8_t *dst;
     int64_t rows, cols;
@@ -439,14 +439,17 @@ static void *repack_part_run(void *arg)
 {
     const struct repack_part *p = arg;
     if (p->rows > 0)
-        repack_matrix(p->type, p->src, p->dst, p->rows, p->cols);
+        p->fn(p->src, p->dst, p->rows, p->cols);
     return NULL;
 }
 
 #define MAX_REPACK_THREADS 16
 
+/* The permutation at the kernels' level (kernels.h: a repacked row's repack;
+ * every level gives repack_matrix's bytes). */
 static void repack_parallel(uint32_t type, const uint8_t *src, uint8_t *dst, int64_t rows, int64_t cols, int nth)
 {
+    kern_repack_fn fn = kernels_fns(type, KERN_REPACKED)->repack;
     size_t rb = quant_row_bytes(type, cols);
     int64_t groups = rows / REPACK_ROWS;
     nth = nth < 1 ? 1 : nth > MAX_REPACK_THREADS ? MAX_REPACK_THREADS : nth;
@@ -458,7 +461,7 @@ static void repack_parallel(uint32_t type, const uint8_t *src, uint8_t *dst, int
     for (int t = 0; t < nth; t++) {
         int64_t g0 = groups * t / nth, g1 = groups * (t + 1) / nth;
         size_t off = (size_t)(g0 * REPACK_ROWS) * rb;
-        part[t] = (struct repack_part){type, src + off, dst + off, (g1 - g0) * REPACK_ROWS, cols};
+        part[t] = (struct repack_part){fn, src + off, dst + off, (g1 - g0) * REPACK_ROWS, cols};
         /* a thread that cannot start leaves its part to this one: same bytes */
         if (t > 0)
             started[t] = pthread_create(&tid[t], NULL, repack_part_run, &part[t]) == 0;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,6 +576,43 @@ static void test_dot8_q4_k(void **state)
     k_case_free(&c);
 }
 
+/* Every level's repack (the load's permutation, kernels.h) writes the bytes
+ * of repack_matrix, all of them (two sentinels), over random bytes. */
+static void test_repack_levels(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t type;
+        int64_t rows, cols;
+    } cases[] = {
+        {GGML_TYPE_Q4_0, 8, 32},   {GGML_TYPE_Q4_0, 24, 96},  {GGML_TYPE_Q4_0, 64, 2048},
+        {GGML_TYPE_Q8_0, 8, 32},   {GGML_TYPE_Q8_0, 16, 160}, {GGML_TYPE_Q8_0, 40, 1024},
+        {GGML_TYPE_Q4_K, 8, 256},  {GGML_TYPE_Q4_K, 24, 768}, {GGML_TYPE_Q4_K, 64, 2048},
+    };
+    rng_state = 21;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t bytes = repack_bytes(cases[i].type, cases[i].rows, cases[i].cols);
+        uint8_t *src = malloc(bytes), *want = malloc(bytes), *got = malloc(bytes);
+        assert_true(bytes && src && want && got);
+        fill_bytes(src, bytes);
+        repack_matrix(cases[i].type, src, want, cases[i].rows, cases[i].cols);
+        const struct kern_row *k = kernels_row(cases[i].type, KERN_REPACKED);
+        for (int l = KERN_REF; l <= (int)kernels_cpu_level(); l++) {
+            assert_non_null(k->fn[l].repack);
+            for (int sentinel = 0; sentinel < 2; sentinel++) {
+                memset(got, sentinel ? 0xff : 0x00, bytes);
+                k->fn[l].repack(src, got, cases[i].rows, cases[i].cols);
+                if (memcmp(got, want, bytes))
+                    fail_msg("repack of type %u, %" PRId64 " x %" PRId64 ", level %d: not repack_matrix's bytes",
+                             cases[i].type, cases[i].rows, cases[i].cols, l);
+            }
+        }
+        free(src);
+        free(want);
+        free(got);
+    }
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -620,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_fast_q4_0_any_activation),
         cmocka_unit_test(test_fast_quantize_matches_ref),
         cmocka_unit_test(test_dot8_q4_k),
+        cmocka_unit_test(test_repack_levels),
         cmocka_unit_test(test_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

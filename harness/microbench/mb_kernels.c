@@ -3,7 +3,8 @@
  *   dequantize/TYPE   quant_dequantize_row over a 64 x 4096 matrix
  *   dot/W_A/ref|fast  one-row dot products (quant.h, quant_k.h), ref vs AVX2
  *   dot8/W_A/ref|fast the 8-row kernels of the repacked layout (repack.h)
- *   repack/TYPE       repack_matrix throughput (bytes_per_second)
+ *   repack/TYPE       the load's permutation (the table's repack, fastest level):
+ *                     throughput (bytes_per_second)
  *   gemm/W/T          the batch kernels (gemm.h, quant_k.h): 64 rows x T tokens,
  *                     the fastest form this CPU runs, against the one-row ref
  *
@@ -380,8 +381,9 @@ static void bench_repack(struct mb_state *s, uint32_t type)
         goto done;
     }
     memset(dst, 0, bytes); /* fault the pages in before timing */
+    kern_repack_fn fn = kernels_fns(type, KERN_REPACKED)->repack; /* what a load runs */
     while (mb_run(s)) {
-        repack_matrix(type, src, dst, REPACK_ROWS_N, COLS);
+        fn(src, dst, REPACK_ROWS_N, COLS);
         mb_keep(dst);
     }
     mb_bytes(s, (int64_t)bytes);
