@@ -21,16 +21,21 @@
 
 #include "kernels/x86/simd.h"
 
+/* 16 bytes at a in the low lane, 16 at b in the high one. */
+AVX2 static inline __m256i pair(const uint8_t *a, const uint8_t *b)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                   _mm_loadu_si128((const __m128i *)b), 1);
+}
+
 /* 16 bytes at row[r] + off for r = 0..7 to 4 chunks of 32 bytes at out. */
 AVX2 static inline void chunks4(const uint8_t *const row[REPACK_ROWS], size_t off, uint8_t *out)
 {
-    __m256i y[4];
-    for (int r = 0; r < 4; r++)
-        y[r] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(row[r] + off))),
-                                       _mm_loadu_si128((const __m128i *)(row[r + 4] + off)), 1);
+    __m256i y0 = pair(row[0] + off, row[4] + off), y1 = pair(row[1] + off, row[5] + off);
+    __m256i y2 = pair(row[2] + off, row[6] + off), y3 = pair(row[3] + off, row[7] + off);
     /* per lane: t0 = r0k0 r1k0 r0k1 r1k1, t1 = r0k2 r1k2 r0k3 r1k3 (rows 2, 3 in t2, t3) */
-    __m256i t0 = _mm256_unpacklo_epi32(y[0], y[1]), t1 = _mm256_unpackhi_epi32(y[0], y[1]);
-    __m256i t2 = _mm256_unpacklo_epi32(y[2], y[3]), t3 = _mm256_unpackhi_epi32(y[2], y[3]);
+    __m256i t0 = _mm256_unpacklo_epi32(y0, y1), t1 = _mm256_unpackhi_epi32(y0, y1);
+    __m256i t2 = _mm256_unpacklo_epi32(y2, y3), t3 = _mm256_unpackhi_epi32(y2, y3);
     _mm256_storeu_si256((__m256i *)out, _mm256_unpacklo_epi64(t0, t2));
     _mm256_storeu_si256((__m256i *)(out + 32), _mm256_unpackhi_epi64(t0, t2));
     _mm256_storeu_si256((__m256i *)(out + 64), _mm256_unpacklo_epi64(t1, t3));
