@@ -123,5 +123,10 @@ void gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a,
  * calls of the 8-row form; out[t * out_stride + r], r < 16. */
 void gemm_q6_k_plain16_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
                             int64_t n, float *out, size_t out_stride, const struct gemm_q8k_one *one);
+/* One token through two groups of 8 plain Q6_K rows at w0 and w1 (each group
+ * 8 rows of n / QK_K super-blocks, contiguous), its Q8_K row expanded in one:
+ * out0[r] and out1[r] get the bits of gemm_q6_k_plain8_vnni on each group. */
+void gemm_q6_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, const struct gemm_q8k_one *one,
+                             float *out0, float *out1);
 
 #endif

@@ -91,6 +91,17 @@ static void q4_k_pair_vnni(const void *w0, const void *w1, const struct kern_act
     }
     gemm_q4_k_one_pair_vnni(w0, w1, n, a->q8k_one, out0, out1);
 }
+static void q6_k_pair_vnni(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
+                           float *out1)
+{
+    if (!a->q8k_one) { /* no expanded row: group by group */
+        size_t rb = (size_t)(n / QK_K) * sizeof(struct block_q6_k);
+        q6_k_plain8_vnni(w0, rb, a, n, out0, 8);
+        q6_k_plain8_vnni(w1, rb, a, n, out1, 8);
+        return;
+    }
+    gemm_q6_k_one_pair_vnni(w0, w1, n, a->q8k_one, out0, out1);
+}
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q4_0_group16_vnni, gemm_q4_0_16rows_vnni)
@@ -185,7 +196,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
                           .rows8 = q6_k_plain8_ref},
             X86([KERN_AVX2] = {.dot = quant_dot_q6_k_q8_k_avx2, .rows8 = q6_k_plain8_avx2},
                 [KERN_VNNI] = {.rows8 = q6_k_plain8_vnni, .rows16 = q6_k_plain16_vnni,
-                              .expand_one = gemm_q8_k_expand_one_vnni},)
+                              .expand_one = gemm_q8_k_expand_one_vnni, .one_pair = q6_k_pair_vnni},)
         },
     },
     [GGML_TYPE_Q8_K][KERN_PLAIN] = {

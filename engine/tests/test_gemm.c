@@ -282,7 +282,9 @@ static void test_gemm_q4_k_equals_ref(void **state)
 /* Plain Q6_K rows: form 0 the ref 8-row kernel, 1 the VNNI 8-row form, 2
  * the VNNI 16-row form on pairs of groups and the 8-row one on the odd
  * group, 3 and 4 forms 1 and 2 with one token's row expanded beforehand
- * (gemm_q8_k_expand_one_vnni, as the engine's matmul does); every (row, token) against quant_dot_q6_k_q8_k_ref, bit for bit,
+ * (gemm_q8_k_expand_one_vnni, as the engine's matmul does), 5 the one-token
+ * pair form on groups g and g + half (the odd group through form 3); every
+ * (row, token) against quant_dot_q6_k_q8_k_ref, bit for bit,
  * and nothing written past the rows (a sentinel column). Rows alternate
  * between weights quantized from floats and raw bytes (any scales, -128
  * included, every quant 63 now and then, any finite d). */
@@ -327,7 +329,15 @@ static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
         assert_non_null(one);
         gemm_q8_k_expand_one_vnni(a, (int64_t)nb, one);
     }
-    for (int64_t g = 0; g < rows / 8; g++) {
+    int64_t g0 = 0;
+    if (form == 5) { /* one token: group g beside g + half, as the engine's matmul does */
+        int64_t half = rows / 8 / 2;
+        for (int64_t i = 0; i < half; i++)
+            gemm_q6_k_one_pair_vnni(w + (size_t)i * 8 * rb, w + (size_t)(half + i) * 8 * rb, cols, one, out + i * 8,
+                                    out + (half + i) * 8);
+        g0 = 2 * half;
+    }
+    for (int64_t g = g0; g < rows / 8; g++) {
         const uint8_t *gw = w + (size_t)g * 8 * rb;
         float *o = out + g * 8;
         if ((form == 2 || form == 4) && g + 1 < rows / 8)
@@ -338,7 +348,7 @@ static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
             gemm_q6_k_plain8_ref(gw, rb, a, nb, n_tok, cols, o, os);
     }
     static const char *names[] = {"plain8-ref", "plain8-vnni", "plain16-vnni", "plain8-vnni-expanded",
-                                  "plain16-vnni-expanded"};
+                                  "plain16-vnni-expanded", "pair-vnni"};
     for (int t = 0; t < n_tok; t++) {
         for (int64_t r = 0; r < rows; r++) {
             float ref = quant_dot_q6_k_q8_k_ref((const void *)(w + (size_t)r * rb), a + (size_t)t * nb, cols);
@@ -373,6 +383,8 @@ static void test_gemm_q6_k_equals_ref(void **state)
                     check_q6_k(24, cols[c], 1, 1);
                     check_q6_k(24, cols[c], 1, 3);
                     check_q6_k(40, cols[c], 1, 4);
+                    check_q6_k(16, cols[c], 1, 5); /* one pair */
+                    check_q6_k(40, cols[c], 1, 5); /* two pairs and an odd group */
                 }
                 kind_shift = 0;
             }
