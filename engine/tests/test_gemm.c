@@ -115,7 +115,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
 static void test_gemm_equals_ref(void **state)
 {
     (void)state;
-    static const int toks[] = {1, 3, 4, 5, 9, 29, 32}; /* 29 = tiles of 16, 8, 4 and 1 */
+    static const int toks[] = {1, 2, 3, 4, 5, 7, 9, 18, 29, 32}; /* 29 = tiles of 16, 8, 4 and 1; 7 = 4 and 3; 18 = 16 and 2 */
     static const uint32_t types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q8_0};
     for (size_t ti = 0; ti < 2; ti++)
         for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
@@ -256,7 +256,7 @@ static void test_gemm_q4_k_equals_ref(void **state)
 {
     (void)state;
     /* 13 = tiles of 8, 4 and 1; 29 = tiles of 16 (the 16-row form), 8, 4 and 1 */
-    static const int toks[] = {1, 3, 4, 5, 9, 13, 29, 32};
+    static const int toks[] = {1, 2, 3, 4, 5, 7, 9, 13, 18, 29, 32};
     for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
         check_q4_k(16, 256, toks[k], 0);
         check_q4_k(24, 2048, toks[k], 0);

@@ -119,7 +119,7 @@ VNNI static inline __attribute__((always_inline)) void q4_tile(const struct bloc
         c[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i lo[4], hi[4];
-        if (T == 1) /* one token: a stream (simd.h) */
+        if (T < 4) /* a few tokens: a stream (simd.h) */
             stream_prefetch(&w[b], (int)sizeof w[b]);
         q4_decode(&w[b], lo, hi);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[b].d));
@@ -149,7 +149,12 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
         q4_tile(w, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
         q4_tile(w, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
-    for (; t0 < n_tok; t0++)
+    /* the last 1..3 tokens in one tile: one more pass over the weights, not one per token */
+    if (n_tok - t0 == 3)
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 3, out, out_stride);
+    else if (n_tok - t0 == 2)
+        q4_tile(w, nb, a, ad, neg8, n_all, t0, 2, out, out_stride);
+    else if (t0 < n_tok)
         q4_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
@@ -259,7 +264,12 @@ VNNI void gemm_q4_0_16rows_vnni(const void *wv, const struct block_q8_0 *a, cons
         q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
         q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
-    for (; t0 < n_tok; t0++)
+    /* the last 1..3 tokens in one tile: one more pass over the weights, not one per token */
+    if (n_tok - t0 == 3)
+        q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 3, out, out_stride);
+    else if (n_tok - t0 == 2)
+        q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 2, out, out_stride);
+    else if (t0 < n_tok)
         q4_tile16(w0, w1, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
@@ -316,7 +326,12 @@ VNNI void gemm_q8_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
         q8_tile(w, nb, a, ad, neg8, n_all, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
         q8_tile(w, nb, a, ad, neg8, n_all, t0, 4, out, out_stride);
-    for (; t0 < n_tok; t0++)
+    /* the last 1..3 tokens in one tile: one more pass over the weights, not one per token */
+    if (n_tok - t0 == 3)
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 3, out, out_stride);
+    else if (n_tok - t0 == 2)
+        q8_tile(w, nb, a, ad, neg8, n_all, t0, 2, out, out_stride);
+    else if (t0 < n_tok)
         q8_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
@@ -697,7 +712,14 @@ VNNI void gemm_q4_k_8rows_vnni(const void *wv, const struct block_q8_k *a, size_
         q4k_tile(w, nb, a, a_stride, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
         q4k_tile(w, nb, a, a_stride, t0, 4, out, out_stride);
-    for (; t0 < n_tok; t0++) /* one token (generation) streams the group at memory speed this way */
+    /* the last 2 or 3 tokens in one tile (one more pass over the weights, not
+     * one per token); one token (generation) streams the group at memory
+     * speed through q4k_one */
+    if (n_tok - t0 == 3)
+        q4k_tile(w, nb, a, a_stride, t0, 3, out, out_stride);
+    else if (n_tok - t0 == 2)
+        q4k_tile(w, nb, a, a_stride, t0, 2, out, out_stride);
+    else if (t0 < n_tok)
         q4k_one(w, nb, a + (size_t)t0 * a_stride, n_tok == 1 ? one : NULL, out + (size_t)t0 * out_stride);
 }
 
@@ -713,7 +735,12 @@ VNNI void gemm_q4_k_16rows_vnni(const void *wv, const struct block_q8_k *a, size
         q4k_tile16(w0, w1, nb, a, a_stride, t0, 8, out, out_stride);
     for (; t0 + 4 <= n_tok; t0 += 4)
         q4k_tile16(w0, w1, nb, a, a_stride, t0, 4, out, out_stride);
-    for (; t0 < n_tok; t0++)
+    /* the last 1..3 tokens in one tile: one more pass over the weights, not one per token */
+    if (n_tok - t0 == 3)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 3, out, out_stride);
+    else if (n_tok - t0 == 2)
+        q4k_tile16(w0, w1, nb, a, a_stride, t0, 2, out, out_stride);
+    else if (t0 < n_tok)
         q4k_tile16(w0, w1, nb, a, a_stride, t0, 1, out, out_stride);
 }
 
