@@ -84,11 +84,12 @@ void gemm_q6_k_plain8_avx2(const void *w, size_t rb, const struct block_q8_k *a,
  * with one token both layouts are the same). */
 void gemm_q4_0_8rows_vnni(const void *w, const struct block_q8_0 *a, const float *ad, const int32_t *neg8, int n_tok,
                           int64_t n, float *out, size_t out_stride);
-/* One token through two repacked groups w0, w1 (anywhere in memory) at once,
- * their quants read side by side (two streams): the bits of
- * gemm_q4_0_8rows_vnni with n_tok 1 on each; out0, out1: 8 floats each. */
-void gemm_q4_0_one_pair_vnni(const void *w0, const void *w1, const struct block_q8_0 *a, const float *ad,
-                             const int32_t *neg8, int64_t n, float *out0, float *out1);
+/* One token through GEMM_STREAMS repacked groups w[s] (anywhere in memory)
+ * at once, their quants read side by side (as many streams): the bits of
+ * gemm_q4_0_8rows_vnni with n_tok 1 on each; out[s]: 8 floats each. */
+#define GEMM_STREAMS 4
+void gemm_q4_0_one_streams_vnni(const void *const w[GEMM_STREAMS], const struct block_q8_0 *a, const float *ad,
+                                const int32_t *neg8, int64_t n, float *const out[GEMM_STREAMS]);
 /* Two consecutive repacked Q4_0 groups (16 rows, the second group nb = n / 32
  * blocks after the first), with AVX-512 registers: the bits of two calls of
  * the 8-row form; out[t * out_stride + r], r < 16. */
@@ -105,12 +106,11 @@ void gemm_q4_k_8rows_vnni(const void *w, const struct block_q8_k *a, size_t a_st
 /* Two consecutive repacked Q4_K groups (16 rows, the second group n / 256
  * super-blocks after the first), as gemm_q4_0_16rows_vnni: the bits of two
  * calls of the 8-row form. */
-/* One token through two repacked groups w0, w1 (anywhere in memory) at once,
- * their quants read side by side (two streams): the bits of
- * gemm_q4_k_8rows_vnni on each; out0, out1: 8 floats each. one: the token's
- * row expanded by gemm_q8_k_expand_one_vnni (not NULL). */
-void gemm_q4_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, const struct gemm_q8k_one *one, float *out0,
-                             float *out1);
+/* One token through GEMM_STREAMS repacked groups w[s] at once, read side by
+ * side: the bits of gemm_q4_k_8rows_vnni on each; out[s]: 8 floats each.
+ * one: the token's row expanded by gemm_q8_k_expand_one_vnni (not NULL). */
+void gemm_q4_k_one_streams_vnni(const void *const w[GEMM_STREAMS], int64_t n, const struct gemm_q8k_one *one,
+                                float *const out[GEMM_STREAMS]);
 void gemm_q4_k_16rows_vnni(const void *w, const struct block_q8_k *a, size_t a_stride, int n_tok, int64_t n,
                            float *out, size_t out_stride);
 void gemm_q4_0_plain8_vnni(const void *w, size_t rb, const struct block_q8_0 *a, size_t a_stride, int n_tok,
@@ -123,10 +123,10 @@ void gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a,
  * calls of the 8-row form; out[t * out_stride + r], r < 16. */
 void gemm_q6_k_plain16_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
                             int64_t n, float *out, size_t out_stride, const struct gemm_q8k_one *one);
-/* One token through two groups of 8 plain Q6_K rows at w0 and w1 (each group
- * 8 rows of n / QK_K super-blocks, contiguous), its Q8_K row expanded in one:
- * out0[r] and out1[r] get the bits of gemm_q6_k_plain8_vnni on each group. */
-void gemm_q6_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, const struct gemm_q8k_one *one,
-                             float *out0, float *out1);
+/* One token through GEMM_STREAMS groups of 8 plain Q6_K rows at w[s] (each
+ * group 8 rows of n / QK_K super-blocks, contiguous), its Q8_K row expanded
+ * in one: out[s][r] gets the bits of gemm_q6_k_plain8_vnni on each group. */
+void gemm_q6_k_one_streams_vnni(const void *const w[GEMM_STREAMS], int64_t n, const struct gemm_q8k_one *one,
+                                float *const out[GEMM_STREAMS]);
 
 #endif

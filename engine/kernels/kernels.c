@@ -81,34 +81,34 @@ static void q4_k_group_vnni(const void *w, size_t rb, const struct kern_act *a, 
     gemm_q4_k_8rows_vnni(w, a->q8k, a->q8k_stride, a->n_tok, n, out, out_stride, a->q8k_one);
 }
 ROWS8_GROUP(q4_k_group16_vnni, gemm_q4_k_16rows_vnni, q8k)
-static void q4_k_pair_vnni(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
-                           float *out1)
+static void q4_k_streams_vnni(const void *const w[KERN_STREAMS], const struct kern_act *a, int64_t n,
+                              float *const out[KERN_STREAMS])
 {
     if (!a->q8k_one) { /* no expanded row: group by group, each kernel expanding it */
-        q4_k_group_vnni(w0, 0, a, n, out0, 8);
-        q4_k_group_vnni(w1, 0, a, n, out1, 8);
+        for (int s = 0; s < KERN_STREAMS; s++)
+            q4_k_group_vnni(w[s], 0, a, n, out[s], 8);
         return;
     }
-    gemm_q4_k_one_pair_vnni(w0, w1, n, a->q8k_one, out0, out1);
+    gemm_q4_k_one_streams_vnni(w, n, a->q8k_one, out);
 }
-static void q6_k_pair_vnni(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
-                           float *out1)
+static void q6_k_streams_vnni(const void *const w[KERN_STREAMS], const struct kern_act *a, int64_t n,
+                              float *const out[KERN_STREAMS])
 {
     if (!a->q8k_one) { /* no expanded row: group by group */
         size_t rb = (size_t)(n / QK_K) * sizeof(struct block_q6_k);
-        q6_k_plain8_vnni(w0, rb, a, n, out0, 8);
-        q6_k_plain8_vnni(w1, rb, a, n, out1, 8);
+        for (int s = 0; s < KERN_STREAMS; s++)
+            q6_k_plain8_vnni(w[s], rb, a, n, out[s], 8);
         return;
     }
-    gemm_q6_k_one_pair_vnni(w0, w1, n, a->q8k_one, out0, out1);
+    gemm_q6_k_one_streams_vnni(w, n, a->q8k_one, out);
 }
 ROWS8_BLOCK_MAJOR(q4_0_group_vnni, gemm_q4_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q8_0_group_vnni, gemm_q8_0_8rows_vnni)
 ROWS8_BLOCK_MAJOR(q4_0_group16_vnni, gemm_q4_0_16rows_vnni)
-static void q4_0_pair_vnni(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
-                           float *out1)
+static void q4_0_streams_vnni(const void *const w[KERN_STREAMS], const struct kern_act *a, int64_t n,
+                              float *const out[KERN_STREAMS])
 {
-    gemm_q4_0_one_pair_vnni(w0, w1, a->q8_bm, a->q8_bm_d, a->q8_bm_neg8, n, out0, out1);
+    gemm_q4_0_one_streams_vnni(w, a->q8_bm, a->q8_bm_d, a->q8_bm_neg8, n, out);
 }
 #endif
 
@@ -121,6 +121,8 @@ static void q4_0_pair_vnni(const void *w0, const void *w1, const struct kern_act
 REPACK_REF(repack_q8_0_ref, GGML_TYPE_Q8_0)
 REPACK_REF(repack_q4_0_ref, GGML_TYPE_Q4_0)
 REPACK_REF(repack_q4_k_ref, GGML_TYPE_Q4_K)
+
+_Static_assert(KERN_STREAMS == GEMM_STREAMS, "the table hands the kernels' stream count through");
 
 /* ---- the table -------------------------------------------------------------- */
 
@@ -196,7 +198,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
                           .rows8 = q6_k_plain8_ref},
             X86([KERN_AVX2] = {.dot = quant_dot_q6_k_q8_k_avx2, .rows8 = q6_k_plain8_avx2},
                 [KERN_VNNI] = {.rows8 = q6_k_plain8_vnni, .rows16 = q6_k_plain16_vnni,
-                              .expand_one = gemm_q8_k_expand_one_vnni, .one_pair = q6_k_pair_vnni},)
+                              .expand_one = gemm_q8_k_expand_one_vnni, .one_streams = q6_k_streams_vnni},)
         },
     },
     [GGML_TYPE_Q8_K][KERN_PLAIN] = {
@@ -223,7 +225,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
             [KERN_REF] = {.rows8 = q4_0_group_ref, .repack = repack_q4_0_ref},
             X86([KERN_AVX2] = {.rows8 = q4_0_group_avx2, .repack = repack_q4_0_avx2},
                 [KERN_VNNI] = {.rows8 = q4_0_group_vnni, .rows16 = q4_0_group16_vnni, .block_major = 1,
-                              .one_pair = q4_0_pair_vnni},)
+                              .one_streams = q4_0_streams_vnni},)
         },
     },
     [GGML_TYPE_Q4_K][KERN_REPACKED] = {
@@ -232,7 +234,7 @@ static struct kern_row table[N_TYPES][KERN_N_LAYOUTS] = {
         .fn = {
             [KERN_REF] = {.rows8 = q4_k_group_ref, .repack = repack_q4_k_ref},
             X86([KERN_AVX2] = {.rows8 = q4_k_group_avx2, .repack = repack_q4_k_avx2},
-                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni, .one_pair = q4_k_pair_vnni,
+                [KERN_VNNI] = {.rows8 = q4_k_group_vnni, .rows16 = q4_k_group16_vnni, .one_streams = q4_k_streams_vnni,
                               .expand_one = gemm_q8_k_expand_one_vnni},)
         },
     },

@@ -81,10 +81,13 @@ typedef float (*kern_dot_fn)(const void *w, const void *a, int64_t n);
 typedef void (*kern_rows8_fn)(const void *w, size_t rb, const struct kern_act *a, int64_t n, float *out,
                               size_t out_stride);
 
-/* One token through two groups w0, w1 (as rows8's w, anywhere in memory) at
- * once: the bits of rows8 on each, out0 and out1 as rows8's out. */
-typedef void (*kern_pair_fn)(const void *w0, const void *w1, const struct kern_act *a, int64_t n, float *out0,
-                             float *out1);
+/* The groups one token streams side by side in a thread (kern_fns.one_streams). */
+#define KERN_STREAMS 4
+
+/* One token through KERN_STREAMS groups w[s] (as rows8's w, anywhere in
+ * memory) at once: the bits of rows8 on each, out[s] as rows8's out. */
+typedef void (*kern_streams_fn)(const void *const w[KERN_STREAMS], const struct kern_act *a, int64_t n,
+                                float *const out[KERN_STREAMS]);
 
 /* A plain row-major matrix at src into a repacked row's layout at dst
  * (repack.h: repack_matrix's bytes; no overlap). */
@@ -112,10 +115,10 @@ struct kern_fns {
     /* with one token rows8 reads a->q8k_one, the Q8_K row expanded by this
      * (without it: the same bits, slower); NULL: it reads a->q8k */
     kern_expand_fn expand_one;
-    /* one token, two groups side by side (two streams a thread: on a host
-     * where a miss's latency bounds one stream they read faster); NULL:
-     * rows8 group by group. Never taken from the level below. */
-    kern_pair_fn one_pair;
+    /* one token, KERN_STREAMS groups side by side (as many streams a thread:
+     * on a host where a miss's latency bounds one stream they read faster);
+     * NULL: rows8 group by group. Never taken from the level below. */
+    kern_streams_fn one_streams;
     /* KERN_REPACKED rows: the load's permutation from the plain layout */
     kern_repack_fn repack;
 };

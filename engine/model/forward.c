@@ -97,12 +97,18 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
             for (; g + 2 <= r1 / REPACK_ROWS; g += 2)
                 f->rows16(data + (size_t)g * REPACK_ROWS * rb, rb, &j->act, w->n_in, out + g * REPACK_ROWS,
                           (size_t)w->n_out);
-        if (f->one_pair && n_tok == 1) { /* group g beside g + half: two streams a thread */
-            int64_t half = (r1 / REPACK_ROWS - g) / 2;
-            for (int64_t i = 0; i < half; i++)
-                f->one_pair(data + (size_t)(g + i) * REPACK_ROWS * rb, data + (size_t)(g + half + i) * REPACK_ROWS * rb,
-                            &j->act, w->n_in, out + (g + i) * REPACK_ROWS, out + (g + half + i) * REPACK_ROWS);
-            g += 2 * half;
+        if (f->one_streams && n_tok == 1) { /* group g + i beside g + q + i, g + 2q + i, ...: streams a thread */
+            int64_t q = (r1 / REPACK_ROWS - g) / KERN_STREAMS;
+            for (int64_t i = 0; i < q; i++) {
+                const void *wv[KERN_STREAMS];
+                float *o[KERN_STREAMS];
+                for (int s = 0; s < KERN_STREAMS; s++) {
+                    wv[s] = data + (size_t)(g + s * q + i) * REPACK_ROWS * rb;
+                    o[s] = out + (g + s * q + i) * REPACK_ROWS;
+                }
+                f->one_streams(wv, &j->act, w->n_in, o);
+            }
+            g += KERN_STREAMS * q;
         }
         for (; g < r1 / REPACK_ROWS; g++)
             f->rows8(data + (size_t)g * REPACK_ROWS * rb, rb, &j->act, w->n_in, out + g * REPACK_ROWS,

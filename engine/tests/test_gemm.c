@@ -65,13 +65,17 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
                                  (int64_t)nb, bm, bm_ad, bm_neg8);
     size_t gb = 8 * rb;
     int64_t g0 = 0;
-    if (vnni == 5) { /* one token: group g beside g + half, as the engine's matmul does */
+    if (vnni == 5) { /* one token: groups i, q + i, 2q + i, ... side by side, as the engine's matmul does */
         assert_true(type == GGML_TYPE_Q4_0 && n_tok == 1);
-        int64_t half = rows / 8 / 2;
-        for (int64_t i = 0; i < half; i++)
-            gemm_q4_0_one_pair_vnni(packed + (size_t)i * gb, packed + (size_t)(half + i) * gb, bm, bm_ad, bm_neg8,
-                                    cols, out + i * 8, out + (half + i) * 8);
-        g0 = 2 * half;
+        int64_t q = rows / 8 / GEMM_STREAMS;
+        for (int64_t i = 0; i < q; i++) {
+            const void *w[GEMM_STREAMS];
+            float *o[GEMM_STREAMS];
+            for (int s = 0; s < GEMM_STREAMS; s++)
+                w[s] = packed + (size_t)(s * q + i) * gb, o[s] = out + (s * q + i) * 8;
+            gemm_q4_0_one_streams_vnni(w, bm, bm_ad, bm_neg8, cols, o);
+        }
+        g0 = GEMM_STREAMS * q;
     }
     for (int64_t g = g0; g < rows / 8; g++) {
         const void *gw = packed + (size_t)g * gb, *pw = plain + (size_t)g * gb;
@@ -101,7 +105,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
                 fail_msg("%s %s: row %lld token %d: %.9g, ref %.9g", gguf_ggml_type_name(type),
-                         vnni == 5   ? "pair-vnni"
+                         vnni == 5   ? "streams-vnni"
                          : vnni == 4 ? "16rows-vnni"
                          : vnni == 3 ? "plain8-vnni"
                          : vnni == 2 ? "plain8"
@@ -134,8 +138,8 @@ static void test_gemm_equals_ref(void **state)
                     check(types[ti], 16, 256, toks[k], 4); /* one pair */
                     check(types[ti], 40, 2048, toks[k], 4); /* two pairs and an odd group */
                     for (kind_shift = 0; toks[k] == 1 && kind_shift < 2; kind_shift++) { /* zero row, then not */
-                        check(types[ti], 16, 256, 1, 5);  /* one pair of one-token groups */
-                        check(types[ti], 40, 2048, 1, 5); /* two far pairs and an odd group */
+                        check(types[ti], 32, 256, 1, 5);  /* one set of GEMM_STREAMS one-token groups */
+                        check(types[ti], 72, 2048, 1, 5); /* two sets, far apart, and an odd group */
                         check(types[ti], 40, 2048, 1, 1); /* the same groups one by one */
                     }
                     kind_shift = 0;
@@ -181,8 +185,9 @@ static void fill_q8_k(struct block_q8_k *a, float *x, int64_t cols, int t)
  * single token expanded by the kernel itself, in chunks; 2: pairs of groups
  * through the 16-row form, the odd group through the 8-row one; 3: 8 rows,
  * one token through the row expanded beforehand, as the engine's matmul
- * does; 4: one token, group g beside g + half through the pair form, the odd
- * group through the 8-row one, as the engine's matmul does) and the 8-row
+ * does; 4: one token, groups i, q + i, 2q + i, ... (GEMM_STREAMS of them)
+ * through the streams form, the rest through the 8-row one, as the engine's
+ * matmul does) and the 8-row
  * dot path, against quant_dot_q4_k_q8_k_ref on the plain
  * rows, bit for bit. Half the weight super-blocks are raw bytes (any scales,
  * mins, nibbles). */
@@ -219,12 +224,16 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
     }
     size_t gb = 8 * rb;
     int64_t g0 = 0;
-    if (vnni == 4) {
-        int64_t half = rows / 8 / 2;
-        for (int64_t i = 0; i < half; i++)
-            gemm_q4_k_one_pair_vnni(packed + (size_t)i * gb, packed + (size_t)(half + i) * gb, cols, one, out + i * 8,
-                                    out + (half + i) * 8);
-        g0 = 2 * half;
+    if (vnni == 4) { /* one token: groups i, q + i, 2q + i, ... side by side */
+        int64_t q = rows / 8 / GEMM_STREAMS;
+        for (int64_t i = 0; i < q; i++) {
+            const void *w[GEMM_STREAMS];
+            float *o[GEMM_STREAMS];
+            for (int s = 0; s < GEMM_STREAMS; s++)
+                w[s] = packed + (size_t)(s * q + i) * gb, o[s] = out + (s * q + i) * 8;
+            gemm_q4_k_one_streams_vnni(w, cols, one, o);
+        }
+        g0 = GEMM_STREAMS * q;
     }
     for (int64_t g = g0; g < rows / 8; g++) {
         const uint8_t *gw = packed + (size_t)g * gb;
@@ -242,7 +251,7 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
             float got = out[(size_t)t * (size_t)rows + (size_t)r];
             if (memcmp(&ref, &got, sizeof ref))
                 fail_msg("q4_k %s: cols %lld row %lld token %d: %.9g, ref %.9g",
-                         vnni == 4   ? "vnni-pair"
+                         vnni == 4   ? "vnni-streams"
                          : vnni == 3 ? "vnni-expanded"
                          : vnni == 2 ? "16rows-vnni"
                          : vnni      ? "vnni"
@@ -273,8 +282,8 @@ static void test_gemm_q4_k_equals_ref(void **state)
         check_q4_k(24, 2560, 1, 1);
         check_q4_k(16, 256, 1, 3);
         check_q4_k(24, 2560, 1, 3);
-        check_q4_k(16, 256, 1, 4);  /* one pair */
-        check_q4_k(40, 2560, 1, 4); /* two pairs, far apart, and an odd group */
+        check_q4_k(32, 256, 1, 4);  /* one set of GEMM_STREAMS groups */
+        check_q4_k(72, 2560, 1, 4); /* two sets, far apart, and an odd group */
     }
     kind_shift = 0;
 }
@@ -283,7 +292,8 @@ static void test_gemm_q4_k_equals_ref(void **state)
  * the VNNI 16-row form on pairs of groups and the 8-row one on the odd
  * group, 3 and 4 forms 1 and 2 with one token's row expanded beforehand
  * (gemm_q8_k_expand_one_vnni, as the engine's matmul does), 5 the one-token
- * pair form on groups g and g + half (the odd group through form 3); every
+ * form on groups i, q + i, 2q + i, ... (GEMM_STREAMS of them; the rest
+ * through form 3); every
  * (row, token) against quant_dot_q6_k_q8_k_ref, bit for bit,
  * and nothing written past the rows (a sentinel column). Rows alternate
  * between weights quantized from floats and raw bytes (any scales, -128
@@ -330,12 +340,16 @@ static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
         gemm_q8_k_expand_one_vnni(a, (int64_t)nb, one);
     }
     int64_t g0 = 0;
-    if (form == 5) { /* one token: group g beside g + half, as the engine's matmul does */
-        int64_t half = rows / 8 / 2;
-        for (int64_t i = 0; i < half; i++)
-            gemm_q6_k_one_pair_vnni(w + (size_t)i * 8 * rb, w + (size_t)(half + i) * 8 * rb, cols, one, out + i * 8,
-                                    out + (half + i) * 8);
-        g0 = 2 * half;
+    if (form == 5) { /* one token: groups i, q + i, 2q + i, ... side by side, as the engine's matmul does */
+        int64_t q = rows / 8 / GEMM_STREAMS;
+        for (int64_t i = 0; i < q; i++) {
+            const void *gw[GEMM_STREAMS];
+            float *o[GEMM_STREAMS];
+            for (int s = 0; s < GEMM_STREAMS; s++)
+                gw[s] = w + (size_t)(s * q + i) * 8 * rb, o[s] = out + (s * q + i) * 8;
+            gemm_q6_k_one_streams_vnni(gw, cols, one, o);
+        }
+        g0 = GEMM_STREAMS * q;
     }
     for (int64_t g = g0; g < rows / 8; g++) {
         const uint8_t *gw = w + (size_t)g * 8 * rb;
@@ -348,7 +362,7 @@ static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
             gemm_q6_k_plain8_ref(gw, rb, a, nb, n_tok, cols, o, os);
     }
     static const char *names[] = {"plain8-ref", "plain8-vnni", "plain16-vnni", "plain8-vnni-expanded",
-                                  "plain16-vnni-expanded", "pair-vnni"};
+                                  "plain16-vnni-expanded", "streams-vnni"};
     for (int t = 0; t < n_tok; t++) {
         for (int64_t r = 0; r < rows; r++) {
             float ref = quant_dot_q6_k_q8_k_ref((const void *)(w + (size_t)r * rb), a + (size_t)t * nb, cols);
@@ -383,8 +397,8 @@ static void test_gemm_q6_k_equals_ref(void **state)
                     check_q6_k(24, cols[c], 1, 1);
                     check_q6_k(24, cols[c], 1, 3);
                     check_q6_k(40, cols[c], 1, 4);
-                    check_q6_k(16, cols[c], 1, 5); /* one pair */
-                    check_q6_k(40, cols[c], 1, 5); /* two pairs and an odd group */
+                    check_q6_k(32, cols[c], 1, 5); /* one set of GEMM_STREAMS groups */
+                    check_q6_k(72, cols[c], 1, 5); /* two sets and an odd group */
                 }
                 kind_shift = 0;
             }

@@ -158,28 +158,33 @@ VNNI void gemm_q4_0_8rows_vnni(const void *wv, const struct block_q8_0 *a, const
         q4_tile(w, nb, a, ad, neg8, n_all, t0, 1, out, out_stride);
 }
 
-/* One token through two repacked groups w0, w1 at once, their loads
- * alternating (two streams a thread, each prefetched STREAM_AHEAD / 2 ahead:
- * see q4k_one_runs): for each group q4_tile's statements with T = 1, so its
- * bits. */
-VNNI void gemm_q4_0_one_pair_vnni(const void *w0, const void *w1, const struct block_q8_0 *a, const float *ad,
-                                  const int32_t *neg8, int64_t n, float *out0, float *out1)
+/* One token through GEMM_STREAMS repacked groups at once, their loads
+ * alternating (as many streams a thread, each prefetched STREAM_AHEAD /
+ * GEMM_STREAMS ahead: see q4k_one_runs): for each group q4_tile's statements
+ * with T = 1, so its bits. */
+VNNI void gemm_q4_0_one_streams_vnni(const void *const wv[GEMM_STREAMS], const struct block_q8_0 *a, const float *ad,
+                                     const int32_t *neg8, int64_t n, float *const out[GEMM_STREAMS])
 {
-    const struct block_q4_0x8 *w[2] = {w0, w1};
+    enum { S = GEMM_STREAMS };
+    const struct block_q4_0x8 *w[S];
+    __m256 c[S];
+    for (int g = 0; g < S; g++) {
+        w[g] = wv[g];
+        c[g] = _mm256_setzero_ps();
+    }
     int64_t nb = n / QK4_0;
-    __m256 c[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
-#pragma GCC unroll 2
-        for (int g = 0; g < 2; g++) {
+#pragma GCC unroll 4
+        for (int g = 0; g < S; g++) {
             __m256i lo[4], hi[4];
-            stream_prefetch_at(&w[g][b], (int)sizeof w[g][b], STREAM_AHEAD / 2);
+            stream_prefetch_at(&w[g][b], (int)sizeof w[g][b], STREAM_AHEAD / S);
             q4_decode(&w[g][b], lo, hi);
             __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)w[g][b].d));
             c[g] = block_acc(c[g], dw, ad[b], q4_block_isum(lo, hi, a[b].qs, &neg8[b]));
         }
     }
-    _mm256_storeu_ps(out0, c[0]);
-    _mm256_storeu_ps(out1, c[1]);
+    for (int g = 0; g < S; g++)
+        _mm256_storeu_ps(out[g], c[g]);
 }
 
 /* ---- two repacked groups at once, AVX-512 ----------------------------------
@@ -603,14 +608,15 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
  * spills. llvm-mca (icelake-server) puts a super-block at 67 cycles, against 88 for the form
  * with a shift per load, vpmulld and the scales unpacked up front.
  *
- * With S = 2 the two groups' loads alternate: two streams a thread, each
- * prefetched STREAM_AHEAD / 2 ahead, so the lines in flight take no more of
- * L1 than one stream's (with the full distance each, the pair pushed the
+ * With S > 1 the groups' loads alternate: S streams a thread, each
+ * prefetched STREAM_AHEAD / S ahead, so the lines in flight take no more of
+ * L1 than one stream's (with the full distance each, a pair pushed the
  * activation row out of L1 and ran 0.84-0.9x from cache). On a host where
  * the latency of a miss bounds one stream (one stream 12.8, eight 18.7 GB/s),
  * pairs of far groups streamed a throwaway 151 MB Q4_K matrix 1.22-1.26x
  * faster than single groups, and 0.95-1.02x from cache (2 threads,
- * interleaved rounds, the same bits). acc[g] continues over nb super-blocks. */
+ * interleaved rounds, the same bits); the engine now runs S = GEMM_STREAMS
+ * (4). acc[g] continues over nb super-blocks. */
 VNNI static inline __attribute__((always_inline)) void q4k_one_runs(const struct block_q4_kx8 *const *w, const int S,
                                                                     int64_t nb, const struct gemm_q8k_one *x,
                                                                     __m256 *acc)
@@ -618,35 +624,35 @@ VNNI static inline __attribute__((always_inline)) void q4k_one_runs(const struct
     const __m512i low4 = _mm512_set1_epi8(0x0f), high4 = _mm512_set1_epi8((char)0xf0);
     for (int64_t b = 0; b < nb; b++) {
         const struct gemm_q8k_one *xb = &x[b];
-        __m512i isum[2];
-#pragma GCC unroll 2
+        __m512i isum[GEMM_STREAMS];
+#pragma GCC unroll 4
         for (int g = 0; g < S; g++) { /* one token: streams (simd.h) */
             stream_prefetch_at(&w[g][b], (int)sizeof w[g][b], STREAM_AHEAD / S);
             isum[g] = _mm512_setzero_si512();
         }
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
-            __m512i dlo[2], dhi[2];
-#pragma GCC unroll 2
+            __m512i dlo[GEMM_STREAMS], dhi[GEMM_STREAMS];
+#pragma GCC unroll 4
             for (int g = 0; g < S; g++)
                 dlo[g] = dhi[g] = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
                 __m512i x0 = _mm512_load_si512(xb->q[c][k][0]), x1 = _mm512_load_si512(xb->q[c][k][1]);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
                 for (int g = 0; g < S; g++) {
                     __m512i v = _mm512_loadu_si512((const void *)(w[g][b].qs + 32 * 8 * c + 64 * k));
                     dlo[g] = _mm512_dpbusd_epi32(dlo[g], _mm512_and_si512(v, low4), x0);
                     dhi[g] = _mm512_dpbusd_epi32(dhi[g], _mm512_and_si512(v, high4), x1);
                 }
             }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int g = 0; g < S; g++)
                 isum[g] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(isum[g], dlo[g], q4k_scale16(&w[g][b], &w[g][b], 2 * c)),
                                               _mm512_srai_epi32(dhi[g], 4), q4k_scale16(&w[g][b], &w[g][b], 2 * c + 1));
         }
         __m256 da = _mm256_set1_ps(xb->d);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int g = 0; g < S; g++) {
             const struct block_q4_kx8 *wb = &w[g][b];
             __m256i is8 = _mm256_add_epi32(_mm512_castsi512_si256(isum[g]), _mm512_extracti64x4_epi64(isum[g], 1));
@@ -671,14 +677,18 @@ VNNI static __m256 q4k_one_run(const struct block_q4_kx8 *w, int64_t nb, const s
     return acc;
 }
 
-VNNI void gemm_q4_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, const struct gemm_q8k_one *one,
-                                  float *out0, float *out1)
+VNNI void gemm_q4_k_one_streams_vnni(const void *const wv[GEMM_STREAMS], int64_t n, const struct gemm_q8k_one *one,
+                                     float *const out[GEMM_STREAMS])
 {
-    const struct block_q4_kx8 *w[2] = {w0, w1};
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    q4k_one_runs(w, 2, n / QK_K, one, acc);
-    _mm256_storeu_ps(out0, acc[0]);
-    _mm256_storeu_ps(out1, acc[1]);
+    const struct block_q4_kx8 *w[GEMM_STREAMS];
+    __m256 acc[GEMM_STREAMS];
+    for (int g = 0; g < GEMM_STREAMS; g++) {
+        w[g] = wv[g];
+        acc[g] = _mm256_setzero_ps();
+    }
+    q4k_one_runs(w, GEMM_STREAMS, n / QK_K, one, acc);
+    for (int g = 0; g < GEMM_STREAMS; g++)
+        _mm256_storeu_ps(out[g], acc[g]);
 }
 
 /* Super-blocks a token without an expanded row expands at a time (on the

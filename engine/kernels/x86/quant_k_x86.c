@@ -838,33 +838,34 @@ VNNI static inline __attribute__((always_inline)) void q6z_gemm(const void *w, s
     }
 }
 
-/* One token through two groups of 8 plain rows at once: the row order of
- * q6z_rows (R = 8) on each, their super-blocks alternating, so a thread
- * keeps two streams in flight, each prefetched half as far (as the repacked
- * pair kernels, gemm_x86.c). The same operations per row as q6z_rows: the
- * same bits. */
-VNNI void gemm_q6_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, const struct gemm_q8k_one *one,
-                                  float *out0, float *out1)
+/* One token through GEMM_STREAMS groups of 8 plain rows at once: the row
+ * order of q6z_rows (R = 8) on each, their super-blocks alternating, so a
+ * thread keeps that many streams in flight, each prefetched STREAM_AHEAD /
+ * GEMM_STREAMS ahead (as the repacked kernels, gemm_x86.c). The same
+ * operations per row as q6z_rows: the same bits. */
+VNNI void gemm_q6_k_one_streams_vnni(const void *const w[GEMM_STREAMS], int64_t n, const struct gemm_q8k_one *one,
+                                     float *const out[GEMM_STREAMS])
 {
-    enum { CH = Q6Z_ROW_VECS / 16 }; /* super-blocks per pass: 2 x 8 rows of vectors kept */
+    enum { S = GEMM_STREAMS, CH = Q6Z_ROW_VECS / (8 * GEMM_STREAMS) }; /* super-blocks per pass */
     int64_t nb = n / QK_K;
     size_t rb = (size_t)nb * sizeof(struct block_q6_k);
-    const uint8_t *base[2] = {w0, w1};
-    __m512i isv[2][CH][8];
-    uint16_t d[2][CH][8];
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512i isv[S][CH][8];
+    uint16_t d[S][CH][8];
+    __m512 acc[S];
+    for (int s = 0; s < S; s++)
+        acc[s] = _mm512_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += CH) {
         int cb = nb - b0 < CH ? (int)(nb - b0) : CH;
         for (int r = 0; r < 8; r++) {
-            const struct block_q6_k *row[2];
-            for (int s = 0; s < 2; s++)
-                row[s] = (const struct block_q6_k *)(const void *)(base[s] + (size_t)r * rb) + b0;
+            const struct block_q6_k *row[S];
+            for (int s = 0; s < S; s++)
+                row[s] = (const struct block_q6_k *)(const void *)((const uint8_t *)w[s] + (size_t)r * rb) + b0;
             for (int b = 0; b < cb; b++) {
                 const struct q6z_act *y = (const struct q6z_act *)(const void *)one[b0 + b].q6;
-#pragma GCC unroll 2
-                for (int s = 0; s < 2; s++) {
+#pragma GCC unroll 4
+                for (int s = 0; s < S; s++) {
                     struct q6z_row x;
-                    stream_prefetch_at(&row[s][b], (int)sizeof row[s][b], STREAM_AHEAD / 2);
+                    stream_prefetch_at(&row[s][b], (int)sizeof row[s][b], STREAM_AHEAD / S);
                     q6z_decode(&row[s][b], &x);
                     d[s][b][r] = row[s][b].d;
                     isv[s][b][r] = q6z_dot(&x, y);
@@ -872,11 +873,11 @@ VNNI void gemm_q6_k_one_pair_vnni(const void *w0, const void *w1, int64_t n, con
             }
         }
         for (int b = 0; b < cb; b++)
-            for (int s = 0; s < 2; s++)
+            for (int s = 0; s < S; s++)
                 acc[s] = q6z_acc(acc[s], q6z_scales(d[s][b], 8), one[b0 + b].d, q6z_sum_rows(isv[s][b], 8));
     }
-    q6z_store(out0, acc[0], 8);
-    q6z_store(out1, acc[1], 8);
+    for (int s = 0; s < S; s++)
+        q6z_store(out[s], acc[s], 8);
 }
 
 VNNI void gemm_q6_k_plain8_vnni(const void *w, size_t rb, const struct block_q8_k *a, size_t a_stride, int n_tok,
