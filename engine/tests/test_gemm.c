@@ -24,6 +24,18 @@
  * kind_shift of fill_q8_k (all zero, raw bytes, or quantized floats). */
 static int kind_shift;
 
+/* Set i of a one-token matmul over groups gb bytes apart at base, q sets in
+ * all: groups i, q + i, 2q + i, ... (GEMM_STREAMS of them), as the engine's
+ * matmul takes them (forward.c), and where their 8 outputs go. */
+static void stream_set(const uint8_t *base, size_t gb, float *out, int64_t q, int64_t i, const void *w[GEMM_STREAMS],
+                       float *o[GEMM_STREAMS])
+{
+    for (int s = 0; s < GEMM_STREAMS; s++) {
+        w[s] = base + (size_t)(s * q + i) * gb;
+        o[s] = out + (s * q + i) * 8;
+    }
+}
+
 static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni)
 {
     size_t rb = quant_row_bytes(type, cols);
@@ -71,8 +83,7 @@ static void check(uint32_t type, int64_t rows, int64_t cols, int n_tok, int vnni
         for (int64_t i = 0; i < q; i++) {
             const void *w[GEMM_STREAMS];
             float *o[GEMM_STREAMS];
-            for (int s = 0; s < GEMM_STREAMS; s++)
-                w[s] = packed + (size_t)(s * q + i) * gb, o[s] = out + (s * q + i) * 8;
+            stream_set(packed, gb, out, q, i, w, o);
             gemm_q4_0_one_streams_vnni(w, bm, bm_ad, bm_neg8, cols, o);
         }
         g0 = GEMM_STREAMS * q;
@@ -229,8 +240,7 @@ static void check_q4_k(int64_t rows, int64_t cols, int n_tok, int vnni)
         for (int64_t i = 0; i < q; i++) {
             const void *w[GEMM_STREAMS];
             float *o[GEMM_STREAMS];
-            for (int s = 0; s < GEMM_STREAMS; s++)
-                w[s] = packed + (size_t)(s * q + i) * gb, o[s] = out + (s * q + i) * 8;
+            stream_set(packed, gb, out, q, i, w, o);
             gemm_q4_k_one_streams_vnni(w, cols, one, o);
         }
         g0 = GEMM_STREAMS * q;
@@ -345,8 +355,7 @@ static void check_q6_k(int64_t rows, int64_t cols, int n_tok, int form)
         for (int64_t i = 0; i < q; i++) {
             const void *gw[GEMM_STREAMS];
             float *o[GEMM_STREAMS];
-            for (int s = 0; s < GEMM_STREAMS; s++)
-                gw[s] = w + (size_t)(s * q + i) * 8 * rb, o[s] = out + (s * q + i) * 8;
+            stream_set(w, 8 * rb, out, q, i, gw, o);
             gemm_q6_k_one_streams_vnni(gw, cols, one, o);
         }
         g0 = GEMM_STREAMS * q;
