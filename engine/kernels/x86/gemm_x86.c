@@ -591,9 +591,10 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
         _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
 }
 
-/* One token through S repacked groups at once (S a constant, 1 or 2), on
- * 512-bit registers, reading each group's quants as stored: a 64-byte load
- * holds rows 0-7 of word 2k of a chunk and rows 0-7 of word 2k + 1, which the
+/* One token through S repacked groups at once (S a constant: 1, or
+ * GEMM_STREAMS), on 512-bit registers, reading each group's quants as
+ * stored: a 64-byte load holds rows 0-7 of word 2k of a chunk and rows 0-7
+ * of word 2k + 1, which the
  * expanded activation (gemm_q8k_one) matches without a shuffle. The low
  * nibbles serve sub-block 2c and the high ones 2c + 1, each through its own
  * vpdpbusd chain; the high nibbles are taken in place (v & 0xf0, 16 times
