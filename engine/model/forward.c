@@ -124,23 +124,38 @@ static void mm_rows(const struct mm_job *j, const struct weight *w, float *out, 
 }
 
 /* The next chunk of units [*u0, *u0 + return) of a weight with `units`
- * units, or 0 when none is left: guided self-scheduling, each claim a
- * 1 / (2 nth) share of what remains (an even number, pairs of groups for
- * rows16), so the first claims are long contiguous runs the hardware
+ * units, or 0 when none is left: guided self-scheduling, each claim a share
+ * of what remains, so the first claims are long contiguous runs the hardware
  * prefetchers stream at full rate, and the last ones short enough that a
  * thread the machine slows down does less of the work rather than hold the
  * others at the barrier. Measured on the 1B-shaped Q4_0 (tg, 2 threads,
  * idle): ~16 equal chunks per thread 46-50 t/s, two static halves 55-56
- * t/s but the worst under a competing load, guided the best under load. */
-static int64_t claim(atomic_llong *next, int64_t units, int nth, int64_t *u0)
+ * t/s but the worst under a competing load, guided the best under load.
+ *
+ * A batch takes 1 / (2 nth) of what remains, an even number (pairs of
+ * groups for rows16). One token takes 1 / (nth + 1), a multiple of `mult`
+ * (KERN_STREAMS: whole sets of streams, no group read alone): each claim
+ * starts its streams cold, and the small matrices (the 1B shape's K and V,
+ * 64 groups) went through many short claims, their last groups one stream
+ * each. Wall time of each matmul against a plain read of as many cold bytes
+ * right after it (tg32, 2 threads, 3 rounds each, same hashes), 1 / (2 nth)
+ * -> this: 1B Q4_0 QKV 0.81-0.86 -> 0.95-0.96x the read's rate, wo 0.93-0.95
+ * -> 0.99-1.03, gate and up 1.01-1.02 -> 1.08-1.09, down 0.99-1.01 ->
+ * 1.06-1.08; 1B Q4_K_M QKV 0.55-0.67 -> 0.69-0.75, the others within noise. */
+static int64_t claim(atomic_llong *next, int64_t units, int nth, int64_t mult, int64_t *u0)
 {
-    int64_t min = units > 1 ? 2 : 1, c;
+    int64_t min = units >= mult ? mult : units > 1 ? 2 : 1, c;
     long long at = atomic_load_explicit(next, memory_order_relaxed); /* the atomic's own type */
     do {
         if (at >= units)
             return 0;
-        c = (units - at) / (2 * (int64_t)nth);
-        c = c < min ? min : c + (c & 1);
+        if (mult > 2) {
+            c = (units - at) / ((int64_t)nth + 1);
+            c = c < min ? min : (c + mult - 1) / mult * mult;
+        } else {
+            c = (units - at) / (2 * (int64_t)nth);
+            c = c < min ? min : c + (c & 1);
+        }
     } while (!atomic_compare_exchange_weak_explicit(next, &at, at + c, memory_order_relaxed, memory_order_relaxed));
     *u0 = at;
     return at + c < units ? c : units - at;
@@ -156,7 +171,8 @@ static void mm_worker(void *arg, int ith, int nth)
         const struct weight *w = j->w[k];
         int64_t step = w->n_out % REPACK_ROWS == 0 ? REPACK_ROWS : 1;
         int64_t units = w->n_out / step, u0, n;
-        while ((n = claim(&j->next[k], units, nth, &u0)) > 0) {
+        int64_t mult = step == REPACK_ROWS && j->act.n_tok == 1 && w->kern->fn[j->level].one_streams ? KERN_STREAMS : 2;
+        while ((n = claim(&j->next[k], units, nth, mult, &u0)) > 0) {
             int64_t u1 = u0 + n;
             mm_rows(j, w, j->out[k], u0 * step, u1 * step);
         }
