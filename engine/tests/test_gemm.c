@@ -412,6 +412,14 @@ static void test_gemm_q6_k_equals_ref(void **state)
                 kind_shift = 0;
             }
         }
+    /* one token through the streams form past its chunk of 64 super-blocks
+     * of partial sums: 65 and 130 super-blocks a row */
+    if (kernels_cpu_level() >= KERN_VNNI)
+        for (kind_shift = 0; kind_shift < 4; kind_shift++) {
+            check_q6_k(32, 65 * 256, 1, 5);
+            check_q6_k(40, 130 * 256, 1, 5);
+        }
+    kind_shift = 0;
 }
 
 int main(void)

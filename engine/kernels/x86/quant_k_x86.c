@@ -838,64 +838,85 @@ VNNI static inline __attribute__((always_inline)) void q6z_gemm(const void *w, s
     }
 }
 
-/* One token through GEMM_STREAMS groups of 8 plain rows at once: the row
- * order of q6z_rows (R = 8) on each, their super-blocks alternating, so a
- * thread keeps that many streams in flight. The same operations per row as
- * q6z_rows: the same bits.
+/* One token through GEMM_STREAMS groups of 8 plain rows at once, their
+ * super-blocks alternating, so a thread keeps that many streams in flight.
+ * Each group is read whole rows at a time, row after row, so each stream runs
+ * through its group's bytes in memory order, and each super-block prefetches
+ * Q6S_AHEAD bytes further on (past the group's end: the group that follows
+ * in memory, the stream's next group in forward.c's order).
  *
- * A group is read in passes of CH super-blocks: row 0's run, row 1's, ...,
- * row 7's, then the next pass. So each super-block prefetches the one read
- * Q6S_K runs later, the same column Q6S_K rows down (wrapping to the next
- * pass; after the last pass, into the group that follows in memory, which is
- * the stream's next group in forward.c's order): 2 x CH x 210 bytes ahead a
- * stream. A fixed distance in memory is right only when a pass takes whole
- * rows (n <= CH x 256): with the 1B shape's ffn_down (rows of 32
- * super-blocks) it fetched row r + 1 only at the far end of row r, and the
- * kernel streamed at 0.60-0.66x the rate of a plain read of the same buffer
- * (2 threads, interleaved, 3 x 5 passes each); one run ahead 0.73, two
- * 0.81-1.02, three 0.73-0.85. With rows of 8 super-blocks, two runs ahead
- * does as well as the fixed distance (0.88-1.07 against 0.95-1.04). */
-#define Q6S_K 2 /* runs ahead */
-static inline __attribute__((always_inline)) int q6s_next_run(size_t rb, int64_t nb, int64_t b0, int ch, int r)
+ * q6z_rows instead reads a group in passes of a few super-blocks (row 0's
+ * run, row 1's, ...), keeping every row's 16-lane vector until the pass is
+ * done. With rows longer than a pass (the 1B shape's ffn_down, 32
+ * super-blocks) that made 8 short runs far apart per stream, and the kernel
+ * streamed at 0.70-0.82x the rate of a plain 8-stream read of the same
+ * buffer (throwaway 2-thread probe, n 8192, 3 interleaved runs); whole rows:
+ * 0.88-0.94x. In the engine (1B Q4_K_M, tg32, 3 runs each, hash
+ * 937b22a6aa71be72) the Q6_K ffn_down streamed at 0.92-0.95x the rate of
+ * the Q4_K gate/up job of the same run before, 1.06-1.08x after; and the
+ * output matrix (rows of 8 super-blocks, the same read order either way)
+ * at 1.08-1.10x, 1.15-1.17x after, the lighter sums below being the only
+ * difference there.
+ *
+ * Each row's vector of a super-block (q6z_dot) is folded to 4 lanes at once
+ * and kept, [b][r]; after a chunk of Q6S_CHUNK super-blocks, super-block by
+ * super-block, a row's 4 lanes add up to its isum and the float part runs as
+ * q6z_rows runs it. The isum is the same integer in any order of adds, so
+ * the bits are q6z_rows'. */
+#define Q6S_CHUNK 64                                       /* super-blocks a chunk: 32 KiB of partial sums */
+#define Q6S_AHEAD (2 * 8 * (int)sizeof(struct block_q6_k)) /* prefetch distance a stream, bytes */
+
+VNNI static inline __m128i q6s_fold4(__m512i v)
 {
-    if (r + Q6S_K < 8 || b0 + ch >= nb)
-        return Q6S_K * (int)rb;
-    return ch * (int)sizeof(struct block_q6_k) - (8 - Q6S_K) * (int)rb;
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* Lane r (r < 8; lanes 8-15 repeat them) of the result is the sum of the 4
+ * words of p[r]. */
+VNNI static inline __m512i q6s_sum8(const __m128i p[8])
+{
+    __m512i z0 = _mm512_loadu_si512((const void *)&p[0]), z1 = _mm512_loadu_si512((const void *)&p[4]);
+    z0 = _mm512_add_epi32(z0, _mm512_shuffle_epi32(z0, _MM_PERM_BADC));
+    z1 = _mm512_add_epi32(z1, _mm512_shuffle_epi32(z1, _MM_PERM_BADC));
+    z0 = _mm512_add_epi32(z0, _mm512_shuffle_epi32(z0, _MM_PERM_CDAB));
+    z1 = _mm512_add_epi32(z1, _mm512_shuffle_epi32(z1, _MM_PERM_CDAB));
+    const __m512i firsts = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    return _mm512_permutex2var_epi32(z0, firsts, z1);
 }
 
 VNNI void gemm_q6_k_one_streams_vnni(const void *const w[GEMM_STREAMS], int64_t n, const struct gemm_q8k_one *one,
                                      float *const out[GEMM_STREAMS])
 {
-    enum { S = GEMM_STREAMS, CH = Q6Z_ROW_VECS / (8 * GEMM_STREAMS) }; /* super-blocks per pass */
+    enum { S = GEMM_STREAMS };
     int64_t nb = n / QK_K;
     size_t rb = (size_t)nb * sizeof(struct block_q6_k);
-    __m512i isv[S][CH][8];
-    uint16_t d[S][CH][8];
+    __m128i part[S][Q6S_CHUNK][8];
+    uint16_t d[S][Q6S_CHUNK][8];
     __m512 acc[S];
     for (int s = 0; s < S; s++)
         acc[s] = _mm512_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += CH) {
-        int cb = nb - b0 < CH ? (int)(nb - b0) : CH;
+    for (int64_t b0 = 0; b0 < nb; b0 += Q6S_CHUNK) {
+        int cb = nb - b0 < Q6S_CHUNK ? (int)(nb - b0) : Q6S_CHUNK;
         for (int r = 0; r < 8; r++) {
             const struct block_q6_k *row[S];
             for (int s = 0; s < S; s++)
                 row[s] = (const struct block_q6_k *)(const void *)((const uint8_t *)w[s] + (size_t)r * rb) + b0;
-            int ahead = q6s_next_run(rb, nb, b0, CH, r);
             for (int b = 0; b < cb; b++) {
                 const struct q6z_act *y = (const struct q6z_act *)(const void *)one[b0 + b].q6;
 #pragma GCC unroll 4
                 for (int s = 0; s < S; s++) {
                     struct q6z_row x;
-                    stream_prefetch_at(&row[s][b], (int)sizeof row[s][b], ahead);
+                    stream_prefetch_at(&row[s][b], (int)sizeof row[s][b], Q6S_AHEAD);
                     q6z_decode(&row[s][b], &x);
                     d[s][b][r] = row[s][b].d;
-                    isv[s][b][r] = q6z_dot(&x, y);
+                    part[s][b][r] = q6s_fold4(q6z_dot(&x, y));
                 }
             }
         }
         for (int b = 0; b < cb; b++)
             for (int s = 0; s < S; s++)
-                acc[s] = q6z_acc(acc[s], q6z_scales(d[s][b], 8), one[b0 + b].d, q6z_sum_rows(isv[s][b], 8));
+                acc[s] = q6z_acc(acc[s], q6z_scales(d[s][b], 8), one[b0 + b].d, q6s_sum8(part[s][b]));
     }
     for (int s = 0; s < S; s++)
         q6z_store(out[s], acc[s], 8);
