@@ -15,6 +15,8 @@
 # the ratio of the means and the median of the per-round ratios; for tg the
 # fraction of the streaming ceiling `minillm bench` measured in each round
 # (its tokens alternated with streaming passes, mean against mean).
+# Also the share of CPU time the hypervisor took from this VM during each
+# round (steal, /proc/stat): a round with much steal ran on a contended host.
 # Identity: minillm's pp and tg logits hashes and its completion's stdout
 # must be the same every round, else the script fails (exit 1).
 # Without LLAMA_BENCH it prints minillm's figures alone.
@@ -43,6 +45,11 @@ lb_rate() {
 }
 
 now() { date +%s.%N; }
+# cpu_ticks: the total and the steal jiffies of all CPUs so far (nothing
+# where /proc/stat is missing)
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9; exit }' /proc/stat 2>/dev/null; }
+# steal_pct T0 S0 T1 S1: steal as a percentage of the ticks between
+steal_pct() { awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" 'BEGIN { if (c > a) printf "%.1f", 100 * (d - b) / (c - a); else print "0.0" }'; }
 errlog=$(mktemp)
 trap 'rm -f "$errlog"' EXIT
 # failed WHAT STATUS: a tool failed; say so with the end of its stderr, and stop
@@ -67,7 +74,7 @@ stats() { awk '{ s += $1; n++; if (n == 1 || $1 < lo) lo = $1; if (n == 1 || $1 
                END { if (n) printf "%.3f %.3f %.3f", s / n, lo, hi; else print "nan nan nan" }'; }
 median() { sort -g | awk '{ r[NR] = $1 } END { printf "%.3f", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
 
-declare -a mpp mtg mceil lpp ltg mload lload
+declare -a mpp mtg mceil lpp ltg mload lload steal
 hpp="" htg="" hout=""
 same() { # same NAME EXPECTED GOT: the identity check
     if [ -n "$2" ] && [ "$2" != "$3" ]; then
@@ -76,6 +83,7 @@ same() { # same NAME EXPECTED GOT: the identity check
     fi
 }
 for r in $(seq 1 "$rounds"); do
+    read -r ticks0 steal0 <<<"$(cpu_ticks)"
     out=$("$minillm" bench -m "$model" -p 128 -n 32 -r 1 -t "$threads" 2>"$errlog") || failed "minillm bench" $?
     pp=$(echo "$out" | awk -F'|' '/ pp128 / { split($5, a, " "); print a[1] }')
     tg=$(echo "$out" | awk -F'|' '/ tg32 / { split($5, a, " "); print a[1] }')
@@ -113,6 +121,11 @@ for r in $(seq 1 "$rounds"); do
         lload+=("$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')")
         line="$line; load+1 token minillm ${mload[-1]} s (stdout $h), llama-completion ${lload[-1]} s"
     fi
+    read -r ticks1 steal1 <<<"$(cpu_ticks)"
+    if [ -n "$ticks0" ] && [ -n "$ticks1" ]; then
+        steal+=("$(steal_pct "$ticks0" "$steal0" "$ticks1" "$steal1")")
+        line="$line; host steal ${steal[-1]} %"
+    fi
     echo "$line" >&2
 done
 
@@ -141,5 +154,9 @@ if [ -n "$lc" ]; then
 fi
 read -r cm cl ch <<<"$(printf '%s\n' "${mceil[@]}" | stats)"
 awk -v m="$cm" -v l="$cl" -v h="$ch" 'BEGIN { printf "minillm tg32 / streaming ceiling (measured in each round): mean %.1f %% (rounds %.1f–%.1f %%)\n", 100 * m, 100 * l, 100 * h }'
+if [ "${#steal[@]}" -gt 0 ]; then
+    read -r sm sl sh <<<"$(printf '%s\n' "${steal[@]}" | stats)"
+    awk -v m="$sm" -v l="$sl" -v h="$sh" 'BEGIN { printf "host steal (CPU time the hypervisor took, /proc/stat): mean %.1f %% (rounds %.1f–%.1f %%)\n", m, l, h }'
+fi
 echo "identity: every round gave pp128 hash $hpp, tg32 hash $htg${hout:+, completion stdout $hout}"
 echo "commands: $(basename "$minillm") bench -m MODEL -p 128 -n 32 -r 1 -t $threads${lb:+; llama-bench -m MODEL -p 128 -n 32 -r 1 -t $threads}${lc:+; minillm complete -m MODEL -p \"$prompt\" -n 1 -c 2048 -t $threads; llama-completion (same) --temp 0 --seed 1 -no-cnv}"
