@@ -589,6 +589,39 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
         _mm512_storeu_ps(out + (size_t)(t0 + t) * out_stride, acc[t]);
 }
 
+/* The scales (*sc) and mins (*mn) of sub-blocks 2c and 2c + 1 of a
+ * group's 8 rows, as bytes: row r's of sub-block 2c at byte r, of 2c + 1 at
+ * byte 8 + r. The byte-major packed scales (repack.h) hold byte i of row r
+ * at 8i + r, so the two sub-blocks' bytes i sit side by side and 16 bytes
+ * decode at once: q4k_unpack's values. Widened (one vpmovzxbd) and spread
+ * to both halves of the row lanes (two vpermd), they replace the scales and
+ * mins made per sub-block on 32-bit lanes: 699 vector instructions a
+ * super-block of 4 streams against 795 (GCC 12 -O2). 1B Q4_K_M tg32, rate of
+ * each Q4_K job against the Q6_K output matrix of the same run (8 pairs of
+ * runs, both orders; the 4 runs of one order printed tg hash
+ * 937b22a6aa71be72, and both builds give it): gate/up 0.889 ->
+ * 0.915 on average (higher in all 8 pairs), QKV 0.809 -> 0.841, wo 0.822
+ * -> 0.860, down 0.876 -> 0.899; the Q6_K ffn_down, which did not change,
+ * 0.929 -> 0.930. */
+VNNI static inline __attribute__((always_inline)) void q4k_pair_bytes(const struct block_q4_kx8 *wb, int c,
+                                                                      __m128i *sc, __m128i *mn)
+{
+    const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), bits45 = _mm_set1_epi8(0x30);
+    if (c < 2) { /* sub-blocks 0-3: bytes j and j + 4, low 6 bits */
+        *sc = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 16 * c)), m63);
+        *mn = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 32 + 16 * c)), m63);
+        return;
+    }
+    /* sub-blocks 4-7: the low 4 bits from byte j + 4, the high 2 from the
+     * top bits of byte j - 4 (scales) or j (mins); (a & c) | b: 0xec. A
+     * 16-bit shift moves bits across bytes only where the masks drop them. */
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 16 * (c - 2)));
+    __m128i mid = _mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 32 + 16 * (c - 2)));
+    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 64 + 16 * (c - 2)));
+    *sc = _mm_ternarylogic_epi32(hi, _mm_and_si128(_mm_srli_epi16(lo, 2), bits45), m15, 0xec);
+    *mn = _mm_ternarylogic_epi32(_mm_srli_epi16(hi, 4), _mm_and_si128(_mm_srli_epi16(mid, 2), bits45), m15, 0xec);
+}
+
 /* One token through S repacked groups at once (S a constant: 1, or
  * GEMM_STREAMS), on 512-bit registers, reading each group's quants as
  * stored: a 64-byte load holds rows 0-7 of word 2k of a chunk and rows 0-7
@@ -622,41 +655,10 @@ VNNI static inline __attribute__((always_inline)) void q4k_tile16(const struct b
  * start (a burst that holds the fill buffers while the arithmetic waits)
  * streamed the 1B Q4_K_M's gate/up job at 0.74-0.85x the rate of the Q6_K
  * output matrix of the same run, spread 0.82-0.90x (tg32, 5 pairs of runs
- * interleaved, each pair in the same order, hash 937b22a6aa71be72); twice
+ * interleaved, each pair in the same order; a build switching the two
+ * forms, its hashes not printed, the same bits by construction); twice
  * or three times the distance, spread or not, 0.78-0.84x. acc[g] continues
  * over nb super-blocks. */
-/* The scales (*sc) and mins (*mn) of sub-blocks 2c and 2c + 1 of a
- * group's 8 rows, as bytes: row r's of sub-block 2c at byte r, of 2c + 1 at
- * byte 8 + r. The byte-major packed scales (repack.h) hold byte i of row r
- * at 8i + r, so the two sub-blocks' bytes i sit side by side and 16 bytes
- * decode at once: q4k_unpack's values. Widened (one vpmovzxbd) and spread
- * to both halves of the row lanes (two vpermd), they replace the scales and
- * mins made per sub-block on 32-bit lanes: 699 vector instructions a
- * super-block of 4 streams against 795 (GCC 12 -O2). 1B Q4_K_M tg32, rate of
- * each Q4_K job against the Q6_K output matrix of the same run (8 pairs of
- * runs, both orders, hash 937b22a6aa71be72 every run): gate/up 0.889 ->
- * 0.915 on average (higher in all 8 pairs), QKV 0.809 -> 0.841, wo 0.822
- * -> 0.860, down 0.876 -> 0.899; the Q6_K ffn_down, which did not change,
- * 0.929 -> 0.930. */
-VNNI static inline __attribute__((always_inline)) void q4k_pair_bytes(const struct block_q4_kx8 *wb, int c,
-                                                                      __m128i *sc, __m128i *mn)
-{
-    const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), bits45 = _mm_set1_epi8(0x30);
-    if (c < 2) { /* sub-blocks 0-3: bytes j and j + 4, low 6 bits */
-        *sc = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 16 * c)), m63);
-        *mn = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 32 + 16 * c)), m63);
-        return;
-    }
-    /* sub-blocks 4-7: the low 4 bits from byte j + 4, the high 2 from the
-     * top bits of byte j - 4 (scales) or j (mins); (a & c) | b: 0xec. A
-     * 16-bit shift moves bits across bytes only where the masks drop them. */
-    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 16 * (c - 2)));
-    __m128i mid = _mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 32 + 16 * (c - 2)));
-    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(wb->scales + 64 + 16 * (c - 2)));
-    *sc = _mm_ternarylogic_epi32(hi, _mm_and_si128(_mm_srli_epi16(lo, 2), bits45), m15, 0xec);
-    *mn = _mm_ternarylogic_epi32(_mm_srli_epi16(hi, 4), _mm_and_si128(_mm_srli_epi16(mid, 2), bits45), m15, 0xec);
-}
-
 VNNI static inline __attribute__((always_inline)) void q4k_one_runs(const struct block_q4_kx8 *const *w, const int S,
                                                                     int64_t nb, const struct gemm_q8k_one *x,
                                                                     __m256 *acc)

@@ -851,8 +851,9 @@ VNNI static inline __attribute__((always_inline)) void q6z_gemm(const void *w, s
  * super-blocks) that made 8 short runs far apart per stream, and the kernel
  * streamed at 0.70-0.82x the rate of a plain 8-stream read of the same
  * buffer (throwaway 2-thread probe, n 8192, 3 interleaved runs); whole rows:
- * 0.88-0.94x. In the engine (1B Q4_K_M, tg32, 3 runs each, hash
- * 937b22a6aa71be72) the Q6_K ffn_down streamed at 0.92-0.95x the rate of
+ * 0.88-0.94x. In the engine (1B Q4_K_M, tg32, 3 runs each of a build
+ * switching the two forms, its hashes not printed; in whole-run A/Bs of the
+ * same switch the tg hash 937b22a6aa71be72 every run) the Q6_K ffn_down streamed at 0.92-0.95x the rate of
  * the Q4_K gate/up job of the same run before, 1.06-1.08x after; and the
  * output matrix (rows of 8 super-blocks, the same read order either way)
  * at 1.08-1.10x, 1.15-1.17x after, the lighter sums below being the only
